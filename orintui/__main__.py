@@ -1,0 +1,3 @@
+from orintui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,94 @@
+"""llama.cpp ``llama-bench``: ``-o jsonl`` (one JSON object per finished test) or ``-o md``.
+
+A jsonl line becomes one ``summary`` event with ``bench`` set, carrying the test name (pp512,
+tg128, pp512+tg128), the mean and sample standard deviation of the per-repetition rates, and
+every sample. An md row becomes the same without samples. ``--progress`` lines become phases.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from orintui.backends.base import Adapter, Parser, to_float
+from orintui.session import events as ev
+
+PROGRESS = re.compile(r"llama-bench: benchmark (\d+)/(\d+): (\w+)")
+BUILD = re.compile(r"^build: (\S+) \((\d+)\)")
+RATE = re.compile(r"^([\d.]+)\s*±\s*([\d.]+)$")
+KEEP = ("model_type", "model_size", "model_n_params", "backends", "gpu_info", "cpu_info", "n_gpu_layers",
+        "flash_attn", "n_threads", "n_batch", "n_ubatch", "type_k", "type_v", "build_commit", "build_number",
+        "n_prompt", "n_gen", "n_depth", "avg_ns", "stddev_ns", "avg_ts", "stddev_ts", "samples_ns", "samples_ts")
+
+
+def test_name(n_prompt: int, n_gen: int, n_depth: int = 0) -> str:
+    parts = ([f"pp{n_prompt}"] if n_prompt else []) + ([f"tg{n_gen}"] if n_gen else [])
+    name = "+".join(parts) or "none"
+    return f"{name} @ d{n_depth}" if n_depth else name
+
+
+class LlamaBenchParser(Parser):
+    backend = "llama-bench"
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        self.header: list[str] | None = None
+        self.tests = 0
+
+    def line(self, line: str, t: float, out: list) -> None:
+        stripped = line.strip()
+        if stripped.startswith("{") and stripped.endswith("}"):
+            try:
+                row = json.loads(stripped)
+            except json.JSONDecodeError:
+                return
+            if isinstance(row, dict) and "avg_ts" in row:
+                self._row(t, out, {k: row[k] for k in KEEP if k in row})
+            return
+        if m := PROGRESS.search(line):
+            self.recognised = True
+            if m.group(3) == "starting":
+                out.append(ev.phase(t, "decode", f"test {m.group(1)}/{m.group(2)}"))
+            return
+        if stripped.startswith("|"):
+            self._md(stripped, t, out)
+            return
+        if m := BUILD.match(stripped):
+            self.recognised = True
+            out.append(ev.summary(t, build_commit=m.group(1), build_number=int(m.group(2))))
+
+    def _md(self, line: str, t: float, out: list) -> None:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if self.header is None:
+            if "test" in cells and "t/s" in cells:
+                self.header = cells
+            return
+        if all(set(c) <= set("-: ") for c in cells) or len(cells) != len(self.header):
+            return
+        row = dict(zip(self.header, cells))
+        rate = RATE.match(row.get("t/s", ""))
+        test = row.get("test", "")
+        m = re.fullmatch(r"(?:pp(\d+))?\+?(?:tg(\d+))?(?: @ d(\d+))?", test)
+        if not rate or not m:
+            return
+        fields = {"avg_ts": to_float(rate.group(1)), "stddev_ts": to_float(rate.group(2)),
+                  "n_prompt": int(m.group(1) or 0), "n_gen": int(m.group(2) or 0), "n_depth": int(m.group(3) or 0)}
+        for src, dst in (("model", "model_type"), ("size", "model_size_text"), ("params", "model_params_text"),
+                         ("backend", "backends"), ("ngl", "n_gpu_layers"), ("fa", "flash_attn"), ("threads", "n_threads")):
+            if src in row:
+                fields[dst] = row[src]
+        self._row(t, out, fields)
+
+    def _row(self, t: float, out: list, row: dict) -> None:
+        self.recognised = True
+        self.tests += 1
+        name = test_name(int(row.get("n_prompt") or 0), int(row.get("n_gen") or 0), int(row.get("n_depth") or 0))
+        out.append(ev.summary(t, bench=True, test=name, **row))
+
+
+ADAPTER = Adapter(
+    name="llama-bench",
+    description="llama.cpp llama-bench -o jsonl (or -o md)",
+    parser=LlamaBenchParser,
+    binary_hint="build it with scripts/build-llama-cpp (CPU) or scripts/build-llama-cpp --cuda",
+)

@@ -1,0 +1,70 @@
+"""tinygrad ``examples/gpt2.py --timing`` (run from a tinygrad checkout with PYTHONPATH=.).
+
+Per step a blank line and ``ran model in   3.41 ms``; DEBUG>=1 appends ``, 0.71 GOPS, 1.42 GB``
+and DEBUG>=2 ``, 3.02 ms on NV`` and ``, 470.20 GB/s``. Step 1 runs the whole prompt (prefill),
+steps 2-3 are JIT warm-up. The text is printed only at the end, so tokens carry no text.
+"""
+
+from __future__ import annotations
+
+import re
+
+from orintui.backends.base import NUMBER, Adapter, Parser, to_float
+from orintui.session import events as ev
+
+STEP = re.compile(rf"^ran model in\s+{NUMBER} ms(.*)$")
+ON_DEVICE = re.compile(rf",\s*{NUMBER} ms on (\w+)")
+GBS = re.compile(rf",\s*{NUMBER} GB/s")
+GOPS = re.compile(rf",\s*{NUMBER} GOPS")
+LOADED = re.compile(rf"^loaded weights in\s+{NUMBER} ms(?:,\s*{NUMBER} GB loaded at\s*{NUMBER} GB/s)?")
+USING = re.compile(r"^using (\S+) backend|^using (gpt2\S*)")
+
+
+class TinygradGPT2Parser(Parser):
+    backend = "tinygrad-gpt2"
+
+    def __init__(self, warmup_tokens: int = 3, **options):
+        super().__init__(**options)
+        self.warmup_tokens = warmup_tokens
+        self.generating_text = False
+
+    def line(self, line: str, t: float, out: list) -> None:
+        m = STEP.match(line)
+        if m:
+            self.recognised = True
+            ms, rest = to_float(m.group(1)), m.group(2)
+            extra = {}
+            if d := ON_DEVICE.search(rest):
+                extra["device_ms"], extra["device"] = to_float(d.group(1)), d.group(2)
+            if g := GBS.search(rest):
+                extra["gbs"] = to_float(g.group(1))
+            if g := GOPS.search(rest):
+                extra["gops"] = to_float(g.group(1))
+            if self.token_count == 0:
+                out.append(ev.prefill(t, None, ms))
+                out.append(ev.phase(t, "decode"))
+            self.emit_token(out, t, "", ms, self.token_count < self.warmup_tokens, **extra)
+            return
+        m = LOADED.match(line)
+        if m:
+            self.recognised = True
+            out.append(ev.summary(t, load_ms=to_float(m.group(1)),
+                                  loaded_gb=to_float(m.group(2)) if m.group(2) else None))
+            out.append(ev.phase(t, "prefill"))
+            return
+        m = USING.match(line)
+        if m:
+            out.append(ev.summary(t, **({"device": m.group(1)} if m.group(1) else {"model_name": m.group(2)})))
+            return
+        if line.startswith("Generating text"):
+            self.generating_text = True
+            out.append(ev.phase(t, "done", "printing text"))
+
+
+ADAPTER = Adapter(
+    name="tinygrad-gpt2",
+    description="tinygrad examples/gpt2.py --timing",
+    parser=TinygradGPT2Parser,
+    binary_hint="a tinygrad git checkout (examples/ is not in the wheel); run with PYTHONPATH=<checkout>",
+    warmup_tokens=3,
+)

@@ -1,0 +1,107 @@
+"""tinygrad ``examples/llama3.py --benchmark`` and ``--no_api --timing``.
+
+Per token: ``enqueue in   1.62 ms`` then ``total   4.10 ms, 243.90 tok/s, 1490.24 GB/s, param
+1463.41 GB/s``, then the token's text: in --benchmark the whole text so far on its own line, in
+--no_api the new piece alone, printed without a newline. --no_api reads the question at a
+``Q: `` prompt; after the first answer orintui ends the run at the next prompt.
+"""
+
+from __future__ import annotations
+
+import re
+
+from orintui.backends.base import NUMBER, Adapter, CumulativeText, Parser, to_float
+from orintui.session import events as ev
+
+ENQUEUE = re.compile(rf"^enqueue in\s+{NUMBER} ms(.*)$")
+TOTAL = re.compile(rf"^total\s+{NUMBER} ms,\s+{NUMBER} tok/s,\s+{NUMBER} GB/s, param\s+{NUMBER} GB/s")
+ON_DEVICE = re.compile(rf",\s*{NUMBER} ms on (\w+)")
+SEED = re.compile(r"^seed = (\d+)")
+LOADED = re.compile(rf"^loaded weights in\s+{NUMBER} ms")
+PROMPT = "Q: "
+
+
+class TinygradLlama3Parser(Parser):
+    backend = "tinygrad-llama3"
+
+    def __init__(self, warmup_tokens: int = 3, cumulative: bool = True, question: str | None = None, **options):
+        super().__init__(**options)
+        self.warmup_tokens = warmup_tokens
+        self.cumulative = CumulativeText() if cumulative else None
+        self.question = question
+        self.questions_asked = 0
+        self.held: dict | None = None  # the token whose text has not arrived yet
+        self.enqueue_ms: float | None = None
+        self.device_ms: float | None = None
+    def text(self, text: str, t: float, out: list) -> None:
+        self.split_lines(text, t, out)
+        pending = self._pending
+        if pending.endswith(PROMPT) and pending.strip() == PROMPT.strip():
+            self._pending = ""
+            out.append(ev.output(t, PROMPT))
+            self._flush_held("", out)
+            if self.questions_asked == 0 and self.question is not None:
+                self.questions_asked += 1
+                self.reply(self.question + "\n")
+                out.append(ev.phase(t, "prefill", "question sent"))
+            else:
+                self.stop_requested = True
+
+    def _flush_held(self, text: str, out: list) -> None:
+        if self.held is None:
+            return
+        held, self.held = self.held, None
+        if self.cumulative is not None:
+            text = self.cumulative.new_part(text)
+        self.emit_token(out, held.pop("t"), text, held.pop("ms"), held.pop("warmup"), **held)
+
+    def line(self, line: str, t: float, out: list) -> None:
+        m = ENQUEUE.match(line)
+        if m:
+            self.recognised = True
+            if self.held is not None:  # no text came for the last token
+                self._flush_held(self.cumulative.previous if self.cumulative else "", out)
+            self.enqueue_ms = to_float(m.group(1))
+            d = ON_DEVICE.search(m.group(2))
+            self.device_ms = to_float(d.group(1)) if d else None
+            return
+        m = TOTAL.match(line)
+        if m:
+            self.recognised = True
+            if self.held is not None:
+                self._flush_held(self.cumulative.previous if self.cumulative else "", out)
+            if self.token_count == 0:
+                out.append(ev.phase(t, "decode"))
+            self.held = {"t": t, "ms": to_float(m.group(1)), "warmup": self.token_count < self.warmup_tokens,
+                         "tok_s": to_float(m.group(2)), "gbs": to_float(m.group(3)),
+                         "param_gbs": to_float(m.group(4)), "enqueue_ms": self.enqueue_ms}
+            if self.device_ms is not None:
+                self.held["device_ms"] = self.device_ms
+            return
+        if m := SEED.match(line):
+            out.append(ev.summary(t, seed=int(m.group(1))))
+            return
+        if m := LOADED.match(line):
+            self.recognised = True
+            out.append(ev.summary(t, load_ms=to_float(m.group(1))))
+            out.append(ev.phase(t, "prefill"))
+            return
+        if self.held is not None and (line or self.cumulative is None):
+            self._flush_held(line, out)
+
+    def end(self, t: float, out: list) -> None:
+        self._flush_held(self.cumulative.previous if self.cumulative else "", out)
+
+
+def options_from_argv(argv: list[str]) -> dict:
+    return {"cumulative": "--benchmark" in argv}
+
+
+ADAPTER = Adapter(
+    name="tinygrad-llama3",
+    description="tinygrad examples/llama3.py --benchmark or --no_api --timing",
+    parser=TinygradLlama3Parser,
+    binary_hint="a tinygrad git checkout (examples/ is not in the wheel); run with PYTHONPATH=<checkout>",
+    warmup_tokens=3,
+    options_from_argv=options_from_argv,
+)

@@ -1,0 +1,67 @@
+"""tinygrad's own LLM runner: ``python -m tinygrad.llm --model M.gguf --benchmark N`` (v0.13;
+``tinygrad.apps.llm`` in v0.12). Per token one line::
+
+      1.26 ms, 796.74 tok/s,    0.34 GB/s, 0/0 MB  --  <whole text so far>
+
+The first two or three tokens include JIT compilation (seconds): they are warm-up tokens.
+"""
+
+from __future__ import annotations
+
+import re
+
+from orintui.backends.base import NUMBER, Adapter, CumulativeText, Parser, to_float
+from orintui.session import events as ev
+
+TOKEN_LINE = re.compile(
+    rf"^\s*{NUMBER} ms,\s+{NUMBER} tok/s,\s+{NUMBER} GB/s,\s+(\d+)/(\d+) MB(?:\s+--\s?(.*))?$"
+)
+MODEL_LINE = re.compile(r'^using model "(.*)" with ([\d,]+) bytes and ([\d,]+) params(?:, max context (\d+))?(?: on (\w+))?')
+DEVICE_LINE = re.compile(r"^using (\w+) backend")
+
+
+class TinygradLLMParser(Parser):
+    backend = "tinygrad-llm"
+
+    def __init__(self, warmup_tokens: int = 3, **options):
+        super().__init__(**options)
+        self.warmup_tokens = warmup_tokens
+        self.text_so_far = CumulativeText()
+        self.in_decode = False
+
+    def line(self, line: str, t: float, out: list) -> None:
+        m = TOKEN_LINE.match(line)
+        if m:
+            self.recognised = True
+            if not self.in_decode:
+                self.in_decode = True
+                out.append(ev.phase(t, "decode"))
+            ms = to_float(m.group(1))
+            text = self.text_so_far.new_part((m.group(6) or "").replace("\\n", "\n"))
+            self.emit_token(out, t, text, ms, self.token_count < self.warmup_tokens,
+                            tok_s=to_float(m.group(2)), gbs=to_float(m.group(3)))
+            return
+        m = MODEL_LINE.match(line)
+        if m:
+            self.recognised = True
+            info = {"model_name": m.group(1), "model_bytes": int(m.group(2).replace(",", "")),
+                    "model_params": int(m.group(3).replace(",", ""))}
+            if m.group(4):
+                info["max_context"] = int(m.group(4))
+            if m.group(5):
+                info["device"] = m.group(5)
+            out.append(ev.summary(t, **info))
+            out.append(ev.phase(t, "prefill", "JIT compile and first token"))
+            return
+        m = DEVICE_LINE.match(line)
+        if m:
+            out.append(ev.summary(t, device=m.group(1)))
+
+
+ADAPTER = Adapter(
+    name="tinygrad-llm",
+    description="tinygrad: python -m tinygrad.llm --model M.gguf --benchmark N",
+    parser=TinygradLLMParser,
+    binary_hint="pip install tinygrad==0.13.0 (CPU also needs clang)",
+    warmup_tokens=3,
+)

@@ -1,0 +1,253 @@
+"""The command line. Exit codes: 0 ok, 1 a run or operation failed, 2 bad usage or bad input,
+130 interrupted. Every error is one line on stderr, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+
+from orintui import __version__
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = EXIT_USAGE):
+        super().__init__(message)
+        self.code = code
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    try:
+        cols, rows = (int(x) for x in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 120x40, not {text!r}") from None
+    if not (40 <= cols <= 400 and 12 <= rows <= 200):
+        raise argparse.ArgumentTypeError("size must be between 40x12 and 400x200")
+    return cols, rows
+
+
+def _positive(kind):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{text!r} must be positive")
+        return value
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="orintui",
+        description="Live monitor for local LLM inference benchmarks on NVIDIA Jetson. "
+                    "With no command, opens the app.")
+    p.add_argument("--version", action="version", version=f"orintui {__version__}")
+    p.add_argument("--theme", help="theme for the app (orintui-dark, orintui-light, orintui-basic)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    r = sub.add_parser("run", help="run a scenario (in the app, or --headless)")
+    r.add_argument("scenario", help="a bundled or user scenario name, or a .toml file")
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a scenario variable")
+    r.add_argument("--headless", action="store_true", help="no app: print a line per run and the final table")
+    r.add_argument("--out", help="session file to write (default: the sessions folder)")
+    r.add_argument("--telemetry", default="auto", choices=["auto", "jtop", "tegrastats", "nvml", "psutil", "none"])
+    r.add_argument("--interval", type=_positive(float), default=0.5, help="telemetry interval in seconds")
+
+    r = sub.add_parser("replay", help="replay a saved session in the app")
+    r.add_argument("session")
+    r.add_argument("--speed", type=_positive(float), default=1.0)
+
+    r = sub.add_parser("report", help="results table of one or more sessions")
+    r.add_argument("sessions", nargs="+")
+    r.add_argument("--format", choices=["md", "csv", "json"], default="md")
+
+    r = sub.add_parser("compare", help="two sessions side by side, runs matched by label")
+    r.add_argument("a")
+    r.add_argument("b")
+    r.add_argument("--format", choices=["md", "json"], default="md")
+
+    r = sub.add_parser("import", help="turn existing backend logs into a session")
+    r.add_argument("--backend", required=True)
+    r.add_argument("logs", nargs="+", metavar="LOG")
+    r.add_argument("--label", action="append", default=[], help="a label per log, in order")
+    r.add_argument("--out", required=True, help="session file to write")
+
+    r = sub.add_parser("scenarios", help="list or validate scenarios")
+    r.add_argument("files", nargs="*", help="scenario files to validate (default: list all)")
+    r.add_argument("--json", action="store_true")
+
+    r = sub.add_parser("telemetry", help="print telemetry samples")
+    r.add_argument("--source", default="auto", choices=["auto", "jtop", "tegrastats", "nvml", "psutil"])
+    r.add_argument("--interval", type=_positive(float), default=1.0, help="seconds between samples")
+    r.add_argument("--count", type=_positive(int), help="stop after N samples")
+    r.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    r = sub.add_parser("doctor", help="what works on this machine and what will skew results")
+    r.add_argument("--json", action="store_true")
+
+    r = sub.add_parser("screenshot", help="render the replay screen of a session to SVG")
+    r.add_argument("session")
+    r.add_argument("--out", required=True)
+    r.add_argument("--size", type=_parse_size, default=(120, 40), metavar="COLSxROWS")
+    r.add_argument("--at", type=float, default=None, metavar="SECONDS", help="moment of the session (default: the end)")
+    return p
+
+
+def _load(path: str):
+    from orintui.session import load_session
+
+    return load_session(path)
+
+
+def cmd_report(args) -> int:
+    from orintui.report import render_report
+
+    sessions = [_load(s) for s in args.sessions]
+    print(render_report(sessions, args.format))
+    return EXIT_OK
+
+
+def cmd_compare(args) -> int:
+    from orintui.report import render_compare
+
+    print(render_compare(_load(args.a), _load(args.b), args.format))
+    return EXIT_OK
+
+
+def cmd_import(args) -> int:
+    from orintui.backends import ADAPTERS
+    from orintui.importer import ImportError_, import_logs
+    from orintui.session import save_session
+
+    if args.backend not in ADAPTERS:
+        raise CliError(f"unknown backend {args.backend!r} (known: {', '.join(sorted(ADAPTERS))})")
+    try:
+        session, _ = import_logs(args.backend, args.logs, args.label)
+    except ImportError_ as exc:
+        raise CliError(str(exc)) from None
+    save_session(session, args.out)
+    tokens = sum(1 for e in session.events if e["kind"] == "token")
+    print(f"imported {len(session.runs)} run(s), {tokens} tokens -> {args.out}")
+    return EXIT_OK
+
+
+def cmd_scenarios(args) -> int:
+    from orintui.scenarios import ScenarioError, list_scenarios, load_scenario
+
+    if args.files:
+        bad = 0
+        for f in args.files:
+            try:
+                s = load_scenario(f)
+                print(f"ok  {f}: {s.name} ({len(s.runs)} runs)")
+            except ScenarioError as exc:
+                print(f"orintui: {exc}", file=sys.stderr)
+                bad += 1
+        return EXIT_USAGE if bad else EXIT_OK
+    entries = list_scenarios()
+    if args.json:
+        print(json.dumps([e.to_dict() for e in entries], indent=2))
+        return EXIT_OK
+    for e in entries:
+        state = "ready" if e.ready else ("error" if e.error else "missing: " + "; ".join(e.missing))
+        print(f"{e.name:28} {e.origin:8} {state}")
+        if e.error:
+            print(f"    {e.error}")
+        elif e.description:
+            print(f"    {e.description}")
+    return EXIT_OK
+
+
+def cmd_telemetry(args) -> int:
+    from orintui.telemetry.cli import telemetry_command
+
+    return telemetry_command(args)
+
+
+def cmd_doctor(args) -> int:
+    from orintui.telemetry.doctor import doctor_command
+
+    return doctor_command(args)
+
+
+def cmd_run(args) -> int:
+    from orintui.engine import run_scenario_command
+
+    return run_scenario_command(args)
+
+
+def cmd_replay(args) -> int:
+    session = _load(args.session)
+    from orintui.tui.app import run_app
+
+    return run_app(replay=session, speed=args.speed, theme=args.theme)
+
+
+def cmd_screenshot(args) -> int:
+    session = _load(args.session)
+    from orintui.tui.screenshot import render_screenshot
+
+    path = render_screenshot(session, args.out, size=args.size, at=args.at, theme=args.theme)
+    print(path)
+    return EXIT_OK
+
+
+def cmd_app(args) -> int:
+    from orintui.tui.app import run_app
+
+    return run_app(theme=args.theme)
+
+
+COMMANDS = {
+    None: cmd_app, "run": cmd_run, "replay": cmd_replay, "report": cmd_report, "compare": cmd_compare,
+    "import": cmd_import, "scenarios": cmd_scenarios, "telemetry": cmd_telemetry, "doctor": cmd_doctor,
+    "screenshot": cmd_screenshot,
+}
+
+
+def _hangup(signum, frame):
+    # a dropped SSH connection: unwind like Ctrl-C so runs are stopped and the session is saved
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    from orintui.scenarios import ScenarioError
+    from orintui.session import SessionError
+
+    args = build_parser().parse_args(argv)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, _hangup)
+    signal.signal(signal.SIGTERM, _hangup)
+    try:
+        return COMMANDS[args.command](args)
+    except (SessionError, ScenarioError) as exc:
+        print(f"orintui: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except CliError as exc:
+        print(f"orintui: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        from orintui.backends.runner import terminate_all
+
+        terminate_all("interrupted")
+        print("orintui: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # the reader went away (| head): nothing more to say
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+    except OSError as exc:
+        target = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+        print(f"orintui: {exc.strerror or exc}{target}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

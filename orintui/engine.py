@@ -1,0 +1,174 @@
+"""Running a scenario: runs one after another (never at once: they would disturb each other),
+repetitions and warm-ups, telemetry alongside, everything through one Recorder.
+
+Used by ``orintui run --headless`` and by the app's live screen alike.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from pathlib import Path
+
+from orintui import paths
+from orintui.backends import get_adapter
+from orintui.backends.runner import BackendRunner
+from orintui.scenarios import Scenario, ScenarioError, load_scenario
+from orintui.session import events as ev
+from orintui.session.model import RunInfo
+from orintui.session.recorder import Recorder, new_session
+from orintui.session.store import recover_orphans
+from orintui.telemetry.profiles import host_facts, match_profile
+from orintui.telemetry.sampler import TelemetrySampler
+
+
+def expand_runs(scenario: Scenario) -> list[RunInfo]:
+    runs = []
+    for spec in scenario.runs:
+        size = os.path.getsize(spec.model) if spec.model and os.path.exists(spec.model) else None
+        total = spec.warmup + spec.repetitions
+        for rep in range(total):
+            runs.append(RunInfo(index=len(runs), label=spec.label, backend=spec.backend, argv=list(spec.argv),
+                                env=dict(spec.env), cwd=spec.cwd, repetition=rep - spec.warmup if rep >= spec.warmup else rep,
+                                warmup=rep < spec.warmup, model_path=spec.model, model_bytes=size))
+    return runs
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ScenarioError(f"--set needs KEY=VALUE, not {pair!r}")
+        out[key.strip()] = value
+    return out
+
+
+def prepare(scenario: Scenario) -> None:
+    """Write the random-weight models the scenario asks for, once."""
+    from orintui.modelgen import ensure_model
+
+    for var, shape in scenario.generate.items():
+        path = scenario.variables[var]
+        if not os.path.exists(path):
+            print(f"orintui: writing a random-weight {shape} model to {path}", file=sys.stderr)
+            ensure_model(path, shape)
+
+
+class Execution:
+    """One scenario being executed on a background thread."""
+
+    def __init__(self, scenario: Scenario, out: str | os.PathLike | None = None, telemetry: str = "auto",
+                 interval: float = 0.5):
+        self.scenario = scenario
+        problems = scenario.problems()
+        fatal = [(r, why) for r, why in problems if not r.optional]
+        if fatal:
+            run, why = fatal[0]
+            more = f" (and {len(fatal) - 1} more)" if len(fatal) > 1 else ""
+            raise ScenarioError(f"{scenario.path}: run {run.label!r}: {why}{more}")
+        self.skipped = {r.label: why for r, why in problems if r.optional}
+        prepare(scenario)
+        facts = host_facts()
+        self.profile = match_profile(facts.get("model"), facts.get("ram_total_mb"))
+        runs = expand_runs(scenario)
+        self.session = new_session(facts, {**scenario.to_dict(), "telemetry": telemetry}, runs)
+        out = Path(out) if out else paths.sessions_dir() / f"{self.session.id}.json"
+        self.recorder = Recorder(self.session, out)
+        self.sampler = None
+        if telemetry != "none":
+            self.sampler = TelemetrySampler(telemetry, interval, self.recorder.record, self.recorder.now,
+                                            self.profile, mono_to_session=self.recorder.clock_of)
+            source = self.sampler.open()
+            self.session.host.update({
+                "telemetry_source": source.name if source else None,
+                "telemetry_interval_s": source.real_interval if source else None,
+                "telemetry_skipped": dict(self.sampler.skipped),
+            })
+            if source is not None and source.name == "nvml":
+                facts = source.facts
+                self.session.host.update({k: v for k, v in facts.items() if v is not None})
+        self.current: BackendRunner | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.done = threading.Event()
+
+    # -- control ------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._main, name="execution", daemon=True)
+        self._thread.start()
+
+    def run(self) -> Path:
+        self.start()
+        self.wait()
+        return self.recorder.final_path
+
+    def wait(self, timeout: float | None = None) -> bool:
+        # a plain Event.wait would swallow Ctrl-C on the main thread: poll instead
+        while not self.done.wait(0.2 if timeout is None else timeout):
+            if timeout is not None:
+                return False
+        return True
+
+    def skip_current(self) -> None:
+        if self.current is not None:
+            self.current.cancel("skipped by the user")
+
+    def stop(self, reason: str = "stopped by the user") -> None:
+        self._stop.set()
+        if self.current is not None:
+            self.current.cancel(reason)
+
+    # -- the thread ---------------------------------------------------------------------------
+    def _main(self) -> None:
+        try:
+            if self.sampler is not None:
+                self.sampler.start()
+            for run in self.session.runs:
+                if self._stop.is_set():
+                    self._end(run, "cancelled", None, None, "not started: the session was stopped")
+                    continue
+                if run.label in self.skipped:
+                    self._end(run, "skipped", None, None, self.skipped[run.label])
+                    continue
+                self._execute(run)
+        finally:
+            if self.sampler is not None:
+                self.sampler.stop()
+            self.recorder.close()
+            self.done.set()
+
+    def _end(self, run: RunInfo, status: str, code, sig, error) -> None:
+        self.recorder.record(ev.make(ev.RUN_ENDED, self.recorder.now(), run.index, status=status,
+                                     exit_code=code, signal=sig, error=error))
+
+    def _execute(self, run: RunInfo) -> None:
+        spec = next(s for s in self.scenario.runs if s.label == run.label)
+        adapter = get_adapter(run.backend)
+        record = self.recorder.record
+        index = run.index
+        record(ev.make(ev.RUN_STARTED, self.recorder.now(), index, label=run.label, backend=run.backend,
+                       repetition=run.repetition, warmup=run.warmup))
+        record({**ev.phase(self.recorder.now(), "loading"), "run": index})
+        runner = BackendRunner(run.argv, adapter.make_parser(run.argv), lambda e: record({**e, "run": index}),
+                               self.recorder.clock_of, env=run.env, cwd=run.cwd,
+                               idle_timeout=spec.idle_timeout, total_timeout=spec.total_timeout)
+        self.current = runner
+        result = runner.run()
+        self.current = None
+        phase = "done" if result.status == "ok" else "failed"
+        record({**ev.phase(self.recorder.now(), phase, result.describe()), "run": index})
+        self._end(run, result.status, result.exit_code, result.signal, result.error)
+
+
+def run_scenario_command(args) -> int:
+    recover_orphans(paths.sessions_dir())
+    scenario = load_scenario(args.scenario, parse_overrides(args.set))
+    if not args.headless:
+        from orintui.tui.app import run_app
+
+        return run_app(scenario=scenario, out=args.out, telemetry=args.telemetry, interval=args.interval)
+    from orintui.headless import run_headless
+
+    return run_headless(scenario, args.out, args.telemetry, args.interval)

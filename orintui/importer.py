@@ -1,0 +1,56 @@
+"""``orintui import``: logs people already have (tee'd backend output) into a session.
+
+There are no arrival times in a log, so each line is stamped by its position: tokens get the
+backend's own per-token ms where it prints one (their times are rebuilt from it), else none.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from orintui.backends import get_adapter
+from orintui.session import events as ev
+from orintui.session.events import TOKEN
+from orintui.session.model import RunInfo
+from orintui.session.recorder import new_session
+
+
+class ImportError_(Exception):
+    """A log that cannot be imported; str() is the one line to show."""
+
+
+def import_logs(backend: str, logs: list[str], labels: list[str] | None = None) -> tuple:
+    adapter = get_adapter(backend)
+    runs, all_events = [], []
+    t = 0.0
+    for i, log in enumerate(logs):
+        path = Path(log)
+        try:
+            text = path.read_bytes().decode("utf-8", errors="replace")
+        except OSError as exc:
+            raise ImportError_(f"{log}: cannot read ({exc.strerror})") from None
+        label = labels[i] if labels and i < len(labels) else path.stem
+        parser = adapter.make_parser(None, timed=False) if backend == "llama-completion" else adapter.make_parser(None)
+        run = RunInfo(index=i, label=label, backend=backend, argv=[], status="ok")
+        start = t
+        out = [ev.make("run_started", t, i, label=label, imported_from=str(path))]
+        for event in parser.feed(text, t) + parser.finish(t):
+            if event["kind"] == TOKEN and event.get("ms"):
+                t += event["ms"] / 1000.0
+            event = {**event, "t": round(t, 6), "run": i}
+            out.append(event)
+        if not parser.recognised:
+            raise ImportError_(f"{log}: no {backend} output found in it (is it the right --backend?)")
+        t += 0.001
+        out.append(ev.make("run_ended", t, i, status="ok", exit_code=None, signal=None, error=None))
+        run.started_t = start
+        runs.append(run)
+        all_events.extend(out)
+        t += 1.0
+    session = new_session(host={"imported": True}, scenario={"name": f"import: {backend}", "imported": True},
+                          runs=runs)
+    for event in all_events:
+        session.events.append(event)
+        session.apply(event)
+    return session, [os.fspath(p) for p in logs]

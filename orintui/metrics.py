@@ -1,0 +1,239 @@
+"""Every figure orintui shows, defined once. The README's "Metrics" section documents these.
+
+All functions are pure: they read a session's events and return numbers, never None-as-zero.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from orintui.session.events import PHASE, SUMMARY, TELEMETRY, TOKEN, Event
+from orintui.session.model import RunInfo, Session
+
+
+# -- small statistics ------------------------------------------------------------------------
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Linear interpolation between closest ranks (numpy's default), q in 0..100."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100.0
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def mean_stddev(values: Sequence[float]) -> tuple[float | None, float | None]:
+    """Mean and sample standard deviation (n-1), as llama-bench reports repetitions."""
+    if not values:
+        return None, None
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
+
+
+def observed_rate(times: Sequence[float]) -> float | None:
+    """Tokens per second from arrival times: (n-1) / (t_last - t_first)."""
+    if len(times) < 2 or times[-1] <= times[0]:
+        return None
+    return (len(times) - 1) / (times[-1] - times[0])
+
+
+# -- energy and bandwidth ----------------------------------------------------------------------
+def _interpolate(samples: Sequence[tuple[float, float]], t: float) -> float:
+    for (t0, p0), (t1, p1) in zip(samples, samples[1:]):
+        if t0 <= t <= t1:
+            return p0 if t1 == t0 else p0 + (p1 - p0) * (t - t0) / (t1 - t0)
+    return samples[0][1] if t < samples[0][0] else samples[-1][1]
+
+
+def energy_joules(samples: Sequence[tuple[float, float]], start: float, end: float) -> float | None:
+    """Trapezoid integral of power (t seconds, W) over [start, end], the edges interpolated.
+
+    None when the samples do not cover the window: a gap is not zero power."""
+    pts = sorted((t, p) for t, p in samples if p is not None)
+    if len(pts) < 2 or end <= start or pts[0][0] > start or pts[-1][0] < end:
+        return None
+    inner = [(t, p) for t, p in pts if start < t < end]
+    window = [(start, _interpolate(pts, start)), *inner, (end, _interpolate(pts, end))]
+    return sum((t1 - t0) * (p0 + p1) / 2 for (t0, p0), (t1, p1) in zip(window, window[1:]))
+
+
+def emc_bandwidth_gbs(util_pct: float | None, freq_mhz: float | None, bus_bytes: int | None) -> float | None:
+    """EMC % is relative to the current EMC frequency: GB/s = util x f x 2 transfers x bus bytes."""
+    if util_pct is None or freq_mhz is None or not bus_bytes:
+        return None
+    return util_pct / 100.0 * freq_mhz * 1e6 * 2 * bus_bytes / 1e9
+
+
+def model_bandwidth_gbs(model_bytes: int | None, tok_s: float | None) -> float | None:
+    """Effective bandwidth if every weight is read once per token."""
+    if not model_bytes or not tok_s:
+        return None
+    return model_bytes * tok_s / 1e9
+
+
+# -- per run -----------------------------------------------------------------------------------
+@dataclass
+class RunMetrics:
+    run: int
+    label: str
+    backend: str
+    status: str
+    repetition: int
+    warmup: bool
+    model: str | None
+    tokens: int = 0
+    warmup_tokens: int = 0
+    decode_tok_s: dict[str, float | None] = field(default_factory=lambda: {"reported": None, "observed": None})
+    prefill_tok_s: float | None = None
+    ttft_ms: float | None = None
+    itl_ms: dict[str, float | None] = field(default_factory=lambda: {"p50": None, "p95": None, "p99": None})
+    load_s: float | None = None
+    energy_j_per_token: float | None = None
+    avg_power_w: float | None = None
+    power_label: str | None = None
+    bandwidth_gbs: float | None = None
+    bandwidth_pct: float | None = None
+    emc_gbs: float | None = None
+    error: str | None = None
+    bench: list[dict[str, Any]] = field(default_factory=list)
+    sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def decode(self) -> float | None:
+        """The figure shown first: the backend's own, else the observed one."""
+        return self.decode_tok_s["reported"] or self.decode_tok_s["observed"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _power_samples(events: Iterable[Event]) -> tuple[list[tuple[float, float]], str | None]:
+    samples, label = [], None
+    for e in events:
+        if e["kind"] == TELEMETRY and e.get("power_total_mw") is not None:
+            samples.append((e["t"], e["power_total_mw"] / 1000.0))
+            label = label or e.get("power_total_label")
+    return samples, label
+
+
+def run_metrics(session: Session, run: RunInfo, telemetry: list[Event] | None = None) -> RunMetrics:
+    events = session.run_events(run.index)
+    if telemetry is None:
+        telemetry = [e for e in session.events if e["kind"] == TELEMETRY]
+    m = RunMetrics(run=run.index, label=run.label, backend=run.backend, status=run.status,
+                   repetition=run.repetition, warmup=run.warmup, model=run.model_path, error=run.error)
+    tokens = [e for e in events if e["kind"] == TOKEN]
+    steady = [e for e in tokens if not e.get("warmup")]
+    m.tokens, m.warmup_tokens = len(tokens), len(tokens) - len(steady)
+    summary: dict[str, Any] = {}
+    for e in events:
+        if e["kind"] == SUMMARY:
+            if e.get("bench"):
+                m.bench.append({k: v for k, v in e.items() if k not in ("t", "kind", "run", "bench")})
+            else:
+                summary.update(e)
+
+    # decode rate: the backend's figure first, then the observed one
+    if summary.get("eval_tok_s") is not None:
+        m.decode_tok_s["reported"], m.sources["decode_reported"] = summary["eval_tok_s"], "backend: eval time"
+    elif steady and all(e.get("ms") for e in steady):
+        m.decode_tok_s["reported"] = 1000.0 * len(steady) / sum(e["ms"] for e in steady)
+        m.sources["decode_reported"] = "backend: per-token ms"
+    m.decode_tok_s["observed"] = observed_rate([e["t"] for e in steady])
+    if m.decode_tok_s["observed"] is not None:
+        m.sources["decode_observed"] = "observed: token arrival times"
+
+    # inter-token latency: the backend's per-token ms where it prints one, else arrival gaps
+    if steady and all(e.get("ms") for e in steady):
+        itl, m.sources["itl_ms"] = [e["ms"] for e in steady], "backend: per-token ms"
+    else:
+        times = [e["t"] for e in steady]
+        itl = [(b - a) * 1000.0 for a, b in zip(times, times[1:])]
+        if itl:
+            m.sources["itl_ms"] = "observed: token arrival gaps"
+    m.itl_ms = {f"p{q}": percentile(itl, q) for q in (50, 95, 99)}
+
+    if summary.get("prompt_tok_s") is not None:
+        m.prefill_tok_s, m.sources["prefill_tok_s"] = summary["prompt_tok_s"], "backend: prompt eval time"
+    else:
+        for e in events:
+            if e["kind"] == "prefill" and e.get("tokens") and e.get("ms"):
+                m.prefill_tok_s, m.sources["prefill_tok_s"] = 1000.0 * e["tokens"] / e["ms"], "backend: prefill"
+                break
+
+    # time to first token: from the start of prefill (or of the run) to the first token
+    if tokens:
+        starts = [e["t"] for e in events if e["kind"] == PHASE and e.get("phase") == "prefill"]
+        origin = starts[0] if starts else run.started_t
+        if origin is not None:
+            m.ttft_ms = (tokens[0]["t"] - origin) * 1000.0
+            m.sources["ttft_ms"] = "observed: " + ("prefill start" if starts else "run start") + " to first token"
+
+    if summary.get("load_ms") is not None:
+        m.load_s, m.sources["load_s"] = summary["load_ms"] / 1000.0, "backend"
+    elif run.started_t is not None:
+        first_work = [e["t"] for e in events if e["kind"] in (TOKEN, PHASE) and
+                      (e["kind"] == TOKEN or e.get("phase") in ("prefill", "decode"))]
+        if first_work:
+            m.load_s, m.sources["load_s"] = first_work[0] - run.started_t, "observed: run start to first work"
+
+    # llama-bench: the rows are the figures
+    for row in m.bench:
+        if row.get("n_gen") and not row.get("n_prompt"):
+            m.decode_tok_s["reported"], m.sources["decode_reported"] = row.get("avg_ts"), f"backend: llama-bench {row.get('test')}"
+        elif row.get("n_prompt") and not row.get("n_gen"):
+            m.prefill_tok_s, m.sources["prefill_tok_s"] = row.get("avg_ts"), f"backend: llama-bench {row.get('test')}"
+
+    # energy over the decode window
+    if len(steady) >= 2:
+        start, end = steady[0]["t"], steady[-1]["t"]
+        samples, label = _power_samples(telemetry)
+        joules = energy_joules(samples, start, end)
+        if joules is not None:
+            m.avg_power_w = joules / (end - start)
+            m.energy_j_per_token = joules / (len(steady) - 1)
+            m.power_label, m.sources["energy"] = label, f"telemetry: {label or 'power'}"
+        emc = [e["emc_bw_gbs"] for e in telemetry if start <= e["t"] <= end and e.get("emc_bw_gbs") is not None]
+        if emc:
+            m.emc_gbs, m.sources["emc_gbs"] = statistics.fmean(emc), "telemetry: EMC"
+
+    model_bytes = run.model_bytes or summary.get("model_bytes")
+    m.bandwidth_gbs = model_bandwidth_gbs(model_bytes, m.decode)
+    peak = session.host.get("peak_bandwidth_gbs")
+    if m.bandwidth_gbs is not None and peak:
+        m.bandwidth_pct = 100.0 * m.bandwidth_gbs / peak
+        m.sources["bandwidth"] = "model bytes x decode tok/s over the device's peak"
+    return m
+
+
+def session_metrics(session: Session) -> list[RunMetrics]:
+    telemetry = [e for e in session.events if e["kind"] == TELEMETRY]
+    return [run_metrics(session, run, telemetry) for run in session.runs]
+
+
+@dataclass
+class LabelStats:
+    """One label's measured repetitions: mean and sample stddev of per-repetition rates."""
+
+    label: str
+    repetitions: int
+    decode_mean: float | None
+    decode_stddev: float | None
+    prefill_mean: float | None
+    prefill_stddev: float | None
+
+
+def label_stats(metrics: Iterable[RunMetrics]) -> dict[str, LabelStats]:
+    groups: dict[str, list[RunMetrics]] = {}
+    for m in metrics:
+        if not m.warmup and m.status == "ok":
+            groups.setdefault(m.label, []).append(m)
+    out = {}
+    for label, runs in groups.items():
+        decode = [r.decode for r in runs if r.decode is not None]
+        prefill = [r.prefill_tok_s for r in runs if r.prefill_tok_s is not None]
+        out[label] = LabelStats(label, len(runs), *mean_stddev(decode), *mean_stddev(prefill))
+    return out

@@ -1,0 +1,47 @@
+"""Where orintui keeps things. ORINTUI_HOME moves all user state (tests and CI use it)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _home(kind: str) -> Path:
+    root = os.environ.get("ORINTUI_HOME")
+    if root:
+        return Path(root) / kind
+    import platformdirs
+
+    getter = {"config": platformdirs.user_config_dir, "data": platformdirs.user_data_dir,
+              "cache": platformdirs.user_cache_dir}[kind]
+    return Path(getter("orintui"))
+
+
+def config_dir() -> Path:
+    return _home("config")
+
+
+def sessions_dir() -> Path:
+    return _home("data") / "sessions"
+
+
+def cache_dir() -> Path:
+    env = os.environ.get("ORINTUI_CACHE")
+    return Path(env) if env else _home("cache")
+
+
+def models_dir() -> Path:
+    return cache_dir() / "models"
+
+
+def user_scenarios_dir() -> Path:
+    return config_dir() / "scenarios"
+
+
+def bundled_dir(name: str) -> Path:
+    """themes/ and scenarios/ live at the top of the source tree; the wheel carries them inside
+    the package, so an installed orintui finds them without the source."""
+    inside = PACKAGE_DIR / name
+    return inside if inside.is_dir() else PACKAGE_DIR.parent / name

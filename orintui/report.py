@@ -1,0 +1,210 @@
+"""Results tables: ``orintui report`` (md, csv, json) and ``orintui compare``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import statistics
+from typing import Any
+
+from orintui.metrics import RunMetrics, label_stats, session_metrics
+from orintui.session.events import TOKEN
+from orintui.session.model import Session
+
+COLUMNS = ["Backend", "Model", "Prefill tok/s", "Decode tok/s", "TTFT (ms)", "ms/token p50", "p95", "J/token",
+           "BW %", "Notes"]
+
+
+def fmt(value: float | None, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:,.{digits}f}"
+
+
+def _model_name(m: RunMetrics) -> str:
+    if not m.model:
+        return "n/a"
+    return m.model.rsplit("/", 1)[-1]
+
+
+def notes(m: RunMetrics) -> str:
+    parts = []
+    if m.status != "ok":
+        parts.append(m.status + (f": {m.error}" if m.error else ""))
+    if m.warmup:
+        parts.append("warm-up run")
+    if m.decode_tok_s["reported"] is not None and m.decode_tok_s["observed"] is not None:
+        parts.append(f"observed {fmt(m.decode_tok_s['observed'])} tok/s")
+    if m.warmup_tokens:
+        parts.append(f"{m.warmup_tokens} warm-up tokens excluded")
+    if m.avg_power_w is not None:
+        parts.append(f"{fmt(m.avg_power_w, 1)} W ({m.power_label})")
+    if m.emc_gbs is not None:
+        parts.append(f"EMC {fmt(m.emc_gbs, 1)} GB/s")
+    for row in m.bench:
+        spread = f" ± {fmt(row.get('stddev_ts'))}" if row.get("stddev_ts") is not None else ""
+        parts.append(f"{row.get('test')} {fmt(row.get('avg_ts'))}{spread} t/s" +
+                     (f" fa={row['flash_attn']}" if "flash_attn" in row else ""))
+    return "; ".join(parts)
+
+
+def rows(sessions: list[Session]) -> list[tuple[RunMetrics, list[str]]]:
+    out = []
+    for session in sessions:
+        for m in session_metrics(session):
+            label = m.label + (f" #{m.repetition + 1}" if _reps(session, m.label) > 1 else "")
+            out.append((m, [label, _model_name(m), fmt(m.prefill_tok_s), fmt(m.decode), fmt(m.ttft_ms, 1),
+                            fmt(m.itl_ms["p50"]), fmt(m.itl_ms["p95"]), fmt(m.energy_j_per_token, 4),
+                            fmt(m.bandwidth_pct, 1), notes(m)]))
+    return out
+
+
+def _reps(session: Session, label: str) -> int:
+    return sum(1 for r in session.runs if r.label == label and not r.warmup)
+
+
+def md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(header: list[str], body: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(md_escape(c) for c in row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def host_line(session: Session) -> str:
+    h = session.host
+    parts = [h.get("model") or h.get("gpu_name") or h.get("hostname") or "unknown host"]
+    if h.get("gpu_name") and h.get("model"):
+        parts.append(h["gpu_name"])
+    for key, name in (("driver", "driver"), ("jetpack", "JetPack"), ("nvpmodel", "power mode"),
+                      ("telemetry_source", "telemetry")):
+        if h.get(key):
+            parts.append(f"{name} {h[key]}")
+    return ", ".join(parts)
+
+
+def render_report(sessions: list[Session], form: str = "md") -> str:
+    table = rows(sessions)
+    if form == "json":
+        return json.dumps({"runs": [report_json(m) for m, _ in table]}, indent=2)
+    if form == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(COLUMNS)
+        writer.writerows(r for _, r in table)
+        return buf.getvalue().rstrip("\n")
+    out = []
+    for session in sessions:
+        out.append(f"**{session.scenario.get('name', 'session')}** ({session.id}, {session.started_at[:19]}): "
+                   f"{host_line(session)}")
+    out.append("")
+    out.append(markdown_table(COLUMNS, [r for _, r in table]))
+    reps = [(s, st) for session in sessions for s, st in label_stats(session_metrics(session)).items()
+            if st.repetitions > 1]
+    if reps:
+        out.append("")
+        out.append(markdown_table(
+            ["Backend", "Repetitions", "Decode tok/s (mean ± sd)", "Prefill tok/s (mean ± sd)"],
+            [[label, str(st.repetitions), f"{fmt(st.decode_mean)} ± {fmt(st.decode_stddev)}",
+              f"{fmt(st.prefill_mean)} ± {fmt(st.prefill_stddev)}"] for label, st in reps]))
+    return "\n".join(out)
+
+
+def report_json(m: RunMetrics) -> dict[str, Any]:
+    return {"label": m.label, "backend": m.backend, "status": m.status, "repetition": m.repetition,
+            "warmup": m.warmup, "tokens": m.tokens, "decode_tok_s": dict(m.decode_tok_s),
+            "prefill_tok_s": m.prefill_tok_s, "ttft_ms": m.ttft_ms, "itl_ms": dict(m.itl_ms), "load_s": m.load_s,
+            "energy_j_per_token": m.energy_j_per_token, "avg_power_w": m.avg_power_w,
+            "bandwidth_gbs": m.bandwidth_gbs, "bandwidth_pct": m.bandwidth_pct, "model": m.model,
+            "error": m.error, "bench": m.bench, "sources": m.sources}
+
+
+# -- compare ---------------------------------------------------------------------------------
+FIGURES = (("Decode tok/s", "decode", True), ("Prefill tok/s", "prefill_tok_s", True), ("TTFT (ms)", "ttft_ms", False),
+           ("ms/token p50", "p50", False), ("J/token", "energy_j_per_token", False))
+
+
+def _figure(m: RunMetrics, key: str) -> float | None:
+    if key == "decode":
+        return m.decode
+    if key == "p50":
+        return m.itl_ms["p50"]
+    return getattr(m, key)
+
+
+def label_figures(session: Session) -> dict[str, dict[str, tuple[float | None, float | None]]]:
+    """Per label and figure: the mean over measured repetitions and its spread.
+
+    The spread is the sample stddev over repetitions; with one repetition, the decode rate's
+    spread is its standard error from the per-token intervals."""
+    groups: dict[str, list[RunMetrics]] = {}
+    for m in session_metrics(session):
+        if not m.warmup and m.status == "ok":
+            groups.setdefault(m.label, []).append(m)
+    out = {}
+    for label, runs in groups.items():
+        figs = {}
+        for _, key, _ in FIGURES:
+            values = [v for v in (_figure(m, key) for m in runs) if v is not None]
+            if not values:
+                figs[key] = (None, None)
+                continue
+            mean = statistics.fmean(values)
+            spread = statistics.stdev(values) if len(values) > 1 else None
+            if spread is None and key == "decode":
+                spread = _decode_standard_error(session, runs[0], mean)
+            figs[key] = (mean, spread)
+        out[label] = figs
+    return out
+
+
+def _decode_standard_error(session: Session, m: RunMetrics, rate: float) -> float | None:
+    times = [e["t"] for e in session.run_events(m.run) if e["kind"] == TOKEN and not e.get("warmup")]
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    if len(gaps) < 3:
+        return None
+    cv = statistics.stdev(gaps) / statistics.fmean(gaps)
+    return rate * cv / math.sqrt(len(gaps))
+
+
+def compare(a: Session, b: Session) -> list[dict[str, Any]]:
+    fa, fb = label_figures(a), label_figures(b)
+    out = []
+    for label in [x for x in fa if x in fb] + [x for x in fa if x not in fb] + [x for x in fb if x not in fa]:
+        row: dict[str, Any] = {"label": label, "in_a": label in fa, "in_b": label in fb, "figures": {}}
+        for name, key, higher_better in FIGURES:
+            va, sa = fa.get(label, {}).get(key, (None, None))
+            vb, sb = fb.get(label, {}).get(key, (None, None))
+            ratio = vb / va if va and vb is not None else None
+            spread = max(s for s in (sa, sb, 0.0) if s is not None)
+            moved = va is not None and vb is not None and spread > 0 and abs(vb - va) > spread
+            row["figures"][key] = {"name": name, "a": va, "b": vb, "ratio": ratio, "spread": spread or None,
+                                   "moved": moved, "better": (None if not moved else (vb > va) == higher_better)}
+        out.append(row)
+    return out
+
+
+def render_compare(a: Session, b: Session, form: str = "md") -> str:
+    result = compare(a, b)
+    if form == "json":
+        return json.dumps({"a": a.id, "b": b.id, "runs": result}, indent=2)
+    header = ["Backend"] + [f"{name} A / B (B/A)" for name, _, _ in FIGURES]
+    body = []
+    for row in result:
+        cells = [row["label"] + ("" if row["in_a"] and row["in_b"] else (" (only A)" if row["in_a"] else " (only B)"))]
+        for _, key, _ in FIGURES:
+            f = row["figures"][key]
+            flag = " *" if f["moved"] else ""
+            ratio = f"{f['ratio']:.2f}x" if f["ratio"] is not None else "n/a"
+            cells.append(f"{fmt(f['a'])} / {fmt(f['b'])} ({ratio}){flag}")
+        body.append(cells)
+    lines = [f"A: {a.scenario.get('name')} ({a.id}): {host_line(a)}",
+             f"B: {b.scenario.get('name')} ({b.id}): {host_line(b)}", "",
+             markdown_table(header, body), "",
+             "* moved by more than the runs' own spread (stddev over repetitions, or the standard error "
+             "of the decode rate for a single run)"]
+    return "\n".join(lines)

@@ -1,0 +1,275 @@
+"""Scenario files: what to run, in order, with which variables.
+
+A scenario is TOML: ``name``, ``description``, ``[variables]`` (defaults that ``--set KEY=VALUE``
+and the menu override), optional ``[generate]`` (variable = model shape: orintui writes that
+random-weight model on first use) and ``[[runs]]``. Strings may use ``{variable}``; built-ins are
+``{python}`` (this interpreter), ``{models}`` (orintui's model cache) and ``{home}``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10
+    import tomli as tomllib
+
+from orintui import paths
+
+RUN_KEYS = {"label", "backend", "argv", "env", "cwd", "repetitions", "warmup", "idle_timeout", "total_timeout",
+            "model", "device", "optional", "notes"}
+TOP_KEYS = {"name", "description", "variables", "generate", "runs", "needs"}
+VAR = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+DEVICE_STYLES = ("DEV", "legacy")
+
+
+class ScenarioError(Exception):
+    """A scenario that cannot be used; str() is the one line to show."""
+
+
+@dataclass
+class RunSpec:
+    label: str
+    backend: str
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    repetitions: int = 1
+    warmup: int = 0
+    idle_timeout: float = 300.0
+    total_timeout: float = 3600.0
+    model: str | None = None
+    optional: bool = False
+    notes: str | None = None
+
+
+@dataclass
+class Scenario:
+    name: str
+    description: str
+    path: str
+    variables: dict[str, str]
+    generate: dict[str, str]
+    runs: list[RunSpec]
+    raw_runs: list[dict[str, Any]] = field(default_factory=list, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("raw_runs")
+        return d
+
+    def problems(self) -> list[tuple[RunSpec, str]]:
+        """What is missing on this machine, per run, found before anything starts."""
+        found = []
+        for run in self.runs:
+            binary = run.argv[0]
+            search = {**os.environ, **run.env}.get("PATH", os.defpath)
+            if os.sep in binary:
+                target = binary if os.path.isabs(binary) or not run.cwd else os.path.join(run.cwd, binary)
+                if not (os.path.isfile(target) and os.access(target, os.X_OK)):
+                    found.append((run, f"binary not found: {binary}"))
+            elif shutil.which(binary, path=search) is None:
+                found.append((run, f"binary not found on PATH: {binary}"))
+            if run.cwd and not os.path.isdir(run.cwd):
+                found.append((run, f"working directory not found: {run.cwd}"))
+            generated = {self.variables.get(k) for k in self.generate}
+            if run.model and not os.path.exists(run.model) and run.model not in generated:
+                found.append((run, f"model not found: {run.model}"))
+        return found
+
+
+def _line_of(text: str, needle: str) -> int | None:
+    for i, line in enumerate(text.splitlines(), 1):
+        if needle in line:
+            return i
+    return None
+
+
+def _fail(path: str, text: str, message: str, needle: str | None = None) -> ScenarioError:
+    line = _line_of(text, needle) if needle else None
+    return ScenarioError(f"{path}{f':{line}' if line else ''}: {message}")
+
+
+def builtin_variables() -> dict[str, str]:
+    return {"python": sys.executable, "models": str(paths.models_dir()), "home": str(Path.home())}
+
+
+def expand(value: str, variables: dict[str, str], path: str, text: str) -> str:
+    def sub(m: re.Match) -> str:
+        name = m.group(1)
+        if name not in variables:
+            raise _fail(path, text, f"unknown variable {{{name}}}", "{" + name + "}")
+        return variables[name]
+
+    # two passes, so a variable's default may itself use a built-in ({models}/x.gguf)
+    return VAR.sub(sub, VAR.sub(sub, value))
+
+
+def parse_scenario(text: str, path: str, overrides: dict[str, str] | None = None) -> Scenario:
+    from orintui.backends import ADAPTERS
+
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        where = f":{m.group(1)}" if m else ""
+        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        raise ScenarioError(f"{path}{where}: not valid TOML: {msg}") from None
+    unknown = set(doc) - TOP_KEYS
+    if unknown:
+        key = sorted(unknown)[0]
+        raise _fail(path, text, f"unknown key {key!r} (expected: {', '.join(sorted(TOP_KEYS))})", key)
+    name = doc.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise _fail(path, text, "a scenario needs a name = \"...\"", "name")
+    raw_vars = doc.get("variables", {})
+    if not isinstance(raw_vars, dict):
+        raise _fail(path, text, "[variables] must be a table", "variables")
+    variables = {**builtin_variables(), **{k: str(v) for k, v in raw_vars.items()}}
+    for key, value in (overrides or {}).items():
+        if key not in raw_vars:
+            known = ", ".join(sorted(raw_vars)) or "none"
+            raise ScenarioError(f"{path}: --set {key}: no such variable (this scenario has: {known})")
+        variables[key] = value
+    variables = {k: expand(v, variables, path, text) for k, v in variables.items()}
+    style = variables.get("device_style", "DEV")
+    if style not in DEVICE_STYLES:
+        raise ScenarioError(f"{path}: device_style must be DEV (tinygrad >= 0.13) or legacy (NV=1, up to 0.12), not {style!r}")
+    generate = doc.get("generate", {})
+    if not isinstance(generate, dict):
+        raise _fail(path, text, "[generate] must be a table of variable = model shape", "generate")
+    from orintui.modelgen import SHAPES
+
+    for var, shape in generate.items():
+        if var not in raw_vars:
+            raise _fail(path, text, f"[generate] names {var!r}, which is not a variable", "generate")
+        if shape not in SHAPES:
+            raise _fail(path, text, f"[generate] {var}: unknown model shape {shape!r} (known: {', '.join(SHAPES)})", var)
+    raw_runs = doc.get("runs")
+    if not isinstance(raw_runs, list) or not raw_runs:
+        raise _fail(path, text, "a scenario needs at least one [[runs]] entry", "runs")
+    runs = []
+    for i, raw in enumerate(raw_runs, 1):
+        label = raw.get("label") if isinstance(raw, dict) else None
+        where = f"run {i}" + (f" ({label})" if isinstance(label, str) else "")
+        needle = f'"{label}"' if isinstance(label, str) else "[[runs]]"
+        if not isinstance(raw, dict):
+            raise _fail(path, text, f"{where}: must be a table", "[[runs]]")
+        bad = set(raw) - RUN_KEYS
+        if bad:
+            key = sorted(bad)[0]
+            raise _fail(path, text, f"{where}: unknown key {key!r}", key)
+        if not isinstance(label, str) or not label:
+            raise _fail(path, text, f"{where}: needs a label", needle)
+        backend = raw.get("backend")
+        if backend not in ADAPTERS:
+            raise _fail(path, text, f"{where}: unknown backend {backend!r} (known: {', '.join(sorted(ADAPTERS))})",
+                        f'"{backend}"' if isinstance(backend, str) else needle)
+        argv = raw.get("argv")
+        if not isinstance(argv, list) or not argv or not all(isinstance(a, (str, int, float)) for a in argv):
+            raise _fail(path, text, f"{where}: argv must be a non-empty list of strings", "argv")
+        env = raw.get("env", {})
+        if not isinstance(env, dict):
+            raise _fail(path, text, f"{where}: env must be a table", "env")
+        numbers = {}
+        for key, kind, low in (("repetitions", int, 1), ("warmup", int, 0), ("idle_timeout", (int, float), 0.1),
+                               ("total_timeout", (int, float), 0.1)):
+            if key in raw:
+                value = raw[key]
+                if not isinstance(value, kind) or isinstance(value, bool) or value < low:
+                    raise _fail(path, text, f"{where}: {key} must be a number >= {low}, not {value!r}", key)
+                numbers[key] = value
+        exp = lambda s: expand(str(s), variables, path, text)  # noqa: E731
+        env = {str(k): exp(v) for k, v in env.items()}
+        device = raw.get("device")
+        if device is not None:
+            device = exp(device).upper()
+            env.update({"DEV": device} if style == "DEV" else {device: "1"})
+        runs.append(RunSpec(
+            label=label, backend=backend, argv=[exp(a) for a in argv], env=env,
+            cwd=exp(raw["cwd"]) if raw.get("cwd") else None, model=exp(raw["model"]) if raw.get("model") else None,
+            optional=bool(raw.get("optional", False)), notes=raw.get("notes"), **numbers,
+        ))
+    labels = [r.label for r in runs]
+    dupes = {x for x in labels if labels.count(x) > 1}
+    if dupes:
+        label = sorted(dupes)[0]
+        raise _fail(path, text, f"two runs are labelled {label!r}: labels match runs across sessions", f'"{label}"')
+    return Scenario(name=name, description=str(doc.get("description", "")), path=path,
+                    variables={k: v for k, v in variables.items() if k in raw_vars},
+                    generate={k: str(v) for k, v in generate.items()}, runs=runs, raw_runs=raw_runs)
+
+
+def load_scenario(name_or_path: str, overrides: dict[str, str] | None = None) -> Scenario:
+    path = find_scenario(name_or_path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
+    return parse_scenario(text, str(path), overrides)
+
+
+def scenario_dirs() -> list[tuple[str, Path]]:
+    return [("user", paths.user_scenarios_dir()), ("bundled", paths.bundled_dir("scenarios"))]
+
+
+def find_scenario(name_or_path: str) -> Path:
+    candidate = Path(name_or_path)
+    if candidate.suffix == ".toml" or os.sep in name_or_path:
+        if not candidate.exists():
+            raise ScenarioError(f"{name_or_path}: no such scenario file")
+        return candidate
+    for _, folder in scenario_dirs():
+        path = folder / f"{name_or_path}.toml"
+        if path.exists():
+            return path
+    known = ", ".join(e.name for e in list_scenarios()) or "none"
+    raise ScenarioError(f"no scenario named {name_or_path!r} (known: {known})")
+
+
+@dataclass
+class ScenarioEntry:
+    name: str
+    origin: str
+    path: str
+    description: str = ""
+    missing: list[str] = field(default_factory=list)
+    error: str | None = None
+    runs: int = 0
+
+    @property
+    def ready(self) -> bool:
+        return self.error is None and not self.missing
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ready": self.ready}
+
+
+def list_scenarios() -> list[ScenarioEntry]:
+    """Every scenario with what it needs and whether this machine has it. Bad files are listed
+    with their error, not hidden."""
+    seen, entries = set(), []
+    for origin, folder in scenario_dirs():
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.glob("*.toml")):
+            if path.stem in seen:
+                continue
+            seen.add(path.stem)
+            entry = ScenarioEntry(name=path.stem, origin=origin, path=str(path))
+            try:
+                s = load_scenario(str(path))
+            except ScenarioError as exc:
+                entry.error = str(exc)
+            else:
+                entry.description, entry.runs = s.description, len(s.runs)
+                entry.missing = sorted({f"{run.label}: {why}" for run, why in s.problems() if not run.optional})
+            entries.append(entry)
+    return entries

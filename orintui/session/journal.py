@@ -1,0 +1,132 @@
+"""The journal: every event of a live session, appended to a JSON-lines file beside the final path.
+
+Line 1 is a header (the session without its events, and the writer's pid); every later line is
+one event. Lines are written as events arrive and flushed to the OS at least every 0.5 s, so a
+killed orintui or a dropped SSH connection loses at most that much. A journal whose writer is
+gone is recovered into a session: the last line may be cut mid-write and is ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+from orintui.session.events import Event, validate
+from orintui.session.model import FORMAT, VERSION, RunInfo, Session
+
+JOURNAL_SUFFIX = ".journal"
+FLUSH_EVERY_S = 0.5
+
+
+def journal_path(final_path: str | os.PathLike) -> Path:
+    return Path(str(final_path) + JOURNAL_SUFFIX)
+
+
+class JournalWriter:
+    """Appends events; thread-safe; a background thread flushes what is buffered."""
+
+    def __init__(self, final_path: str | os.PathLike, session: Session):
+        self.path = journal_path(final_path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._file = open(self.path, "w", encoding="utf-8")
+        header = session.to_dict()
+        del header["events"]
+        header["journal_pid"] = os.getpid()
+        self._file.write(json.dumps(header) + "\n")
+        self._file.flush()
+        self._dirty = False
+        self._last_flush = time.monotonic()
+        self._closed = threading.Event()
+        self._flusher = threading.Thread(target=self._flush_loop, name="journal-flush", daemon=True)
+        self._flusher.start()
+
+    def append(self, event: Event) -> None:
+        line = json.dumps(event, ensure_ascii=False) + "\n"
+        with self._lock:
+            if self._file.closed:
+                return
+            self._file.write(line)
+            self._dirty = True
+            if time.monotonic() - self._last_flush >= FLUSH_EVERY_S:
+                self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        self._file.flush()
+        self._dirty = False
+        self._last_flush = time.monotonic()
+
+    def _flush_loop(self) -> None:
+        while not self._closed.wait(FLUSH_EVERY_S / 2):
+            with self._lock:
+                if self._dirty and not self._file.closed:
+                    self._flush_locked()
+
+    def close(self, remove: bool = False) -> None:
+        self._closed.set()
+        with self._lock:
+            if not self._file.closed:
+                self._file.flush()
+                os.fsync(self._file.fileno())
+                self._file.close()
+        if remove:
+            self.path.unlink(missing_ok=True)
+
+
+def read_journal(path: str | os.PathLike) -> tuple[Session, int | None]:
+    """The session a journal holds, and its writer's pid. Raises ValueError on a bad header."""
+    path = Path(path)
+    with open(path, encoding="utf-8", errors="replace") as f:
+        first = f.readline()
+        try:
+            header = json.loads(first)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"journal header is not JSON ({exc.msg})") from None
+        if not isinstance(header, dict) or header.get("format") != FORMAT:
+            raise ValueError("not an orintui journal")
+        if header.get("version") != VERSION:
+            raise ValueError(f"journal version {header.get('version')!r} is not supported (this orintui reads {VERSION})")
+        session = Session(
+            id=header.get("id", path.stem),
+            started_at=header.get("started_at", ""),
+            host=header.get("host") or {},
+            scenario=header.get("scenario") or {},
+            runs=[RunInfo.from_dict(r) for r in header.get("runs") or []],
+            orintui_version=header.get("orintui_version", ""),
+        )
+        for line in f:
+            if not line.endswith("\n"):
+                break  # cut mid-write by a kill: everything before it is whole
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if validate(event) is None:
+                session.events.append(event)
+                session.apply(event)
+    return session, header.get("journal_pid")
+
+
+def writer_alive(pid: int | None) -> bool:
+    if not pid or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def finish_recovered(session: Session) -> Session:
+    """Mark runs that were live when the writer died, so nobody mistakes them for finished."""
+    session.recovered = True
+    for run in session.runs:
+        if run.status == "running":
+            run.status = "interrupted"
+            run.error = "orintui stopped while this run was live (recovered from the journal)"
+    return session

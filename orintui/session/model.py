@@ -1,0 +1,95 @@
+"""The session: host facts, the resolved scenario, its runs and every event."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from orintui.session.events import RUN_ENDED, RUN_STARTED, SUMMARY, Event
+
+FORMAT = "orintui-session"
+VERSION = 1
+
+
+@dataclass
+class RunInfo:
+    """One execution of one backend command. Repetitions are separate runs."""
+
+    index: int
+    label: str
+    backend: str
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    repetition: int = 0
+    warmup: bool = False
+    model_path: str | None = None
+    model_bytes: int | None = None
+    status: str = "queued"  # queued, running, ok, failed, timeout, cancelled, skipped
+    exit_code: int | None = None
+    signal: int | None = None
+    error: str | None = None
+    started_t: float | None = None
+    ended_t: float | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunInfo:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+@dataclass
+class Session:
+    id: str
+    started_at: str  # ISO 8601 wall-clock time of t=0
+    host: dict[str, Any] = field(default_factory=dict)
+    scenario: dict[str, Any] = field(default_factory=dict)
+    runs: list[RunInfo] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    ended_at: str | None = None
+    recovered: bool = False
+    orintui_version: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "id": self.id,
+            "orintui_version": self.orintui_version,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "recovered": self.recovered,
+            "host": self.host,
+            "scenario": self.scenario,
+            "runs": [r.to_dict() for r in self.runs],
+            "events": self.events,
+        }
+
+    @property
+    def duration(self) -> float:
+        return self.events[-1]["t"] if self.events else 0.0
+
+    def run_events(self, index: int) -> list[Event]:
+        return [e for e in self.events if e.get("run") == index]
+
+    def apply(self, event: Event) -> None:
+        """Keep the run table in step with run_started / run_ended events (live and recovery)."""
+        run = event.get("run")
+        if run is None or not 0 <= run < len(self.runs):
+            return
+        info = self.runs[run]
+        if event["kind"] == RUN_STARTED:
+            info.status = "running"
+            info.started_t = event["t"]
+        elif event["kind"] == RUN_ENDED:
+            info.status = event.get("status", info.status)
+            info.exit_code = event.get("exit_code")
+            info.signal = event.get("signal")
+            info.error = event.get("error")
+            info.ended_t = event["t"]
+        elif event["kind"] == SUMMARY:
+            info.summary.update({k: v for k, v in event.items() if k not in ("t", "kind", "run")})

@@ -1,0 +1,79 @@
+"""The recorder: the one place events enter a session.
+
+Backends and telemetry threads call ``record``; the recorder appends to the session, writes the
+journal (never coalesced) and hands the event to listeners (the UI or the headless printer,
+which may coalesce). ``t`` is seconds on the monotonic clock since the recorder started.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+from orintui import __version__
+from orintui.session.events import Event
+from orintui.session.journal import JournalWriter
+from orintui.session.model import RunInfo, Session
+from orintui.session.store import save_session
+
+Listener = Callable[[Event], None]
+
+
+def new_session(host: dict, scenario: dict, runs: list[RunInfo]) -> Session:
+    now = datetime.now(timezone.utc)
+    return Session(
+        id=now.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6],
+        started_at=now.isoformat(timespec="milliseconds"),
+        host=host,
+        scenario=scenario,
+        runs=runs,
+        orintui_version=__version__,
+    )
+
+
+class Recorder:
+    def __init__(self, session: Session, final_path: str | os.PathLike):
+        self.session = session
+        self.final_path = Path(final_path)
+        self._t0 = time.monotonic()
+        self._lock = threading.Lock()
+        self._listeners: list[Listener] = []
+        self._journal = JournalWriter(self.final_path, session)
+        self.saved = False
+
+    def now(self) -> float:
+        return time.monotonic() - self._t0
+
+    def clock_of(self, monotonic_time: float) -> float:
+        return monotonic_time - self._t0
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def record(self, event: Event) -> None:
+        with self._lock:
+            self.session.events.append(event)
+            self.session.apply(event)
+            self._journal.append(event)
+        for listener in self._listeners:
+            try:
+                listener(event)
+            except Exception:  # a broken view must never lose data
+                pass
+
+    def close(self) -> Path:
+        """Write the final document by atomic rename, then drop the journal."""
+        with self._lock:
+            if self.saved:
+                return self.final_path
+            self.session.ended_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+            self._journal.close()
+            save_session(self.session, self.final_path)
+            self._journal.close(remove=True)
+            self.saved = True
+        return self.final_path

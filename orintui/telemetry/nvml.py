@@ -1,0 +1,123 @@
+"""NVML (nvidia-ml-py) for desktop and data-centre GPUs.
+
+NVML initialises on a Jetson but answers NotSupported for power: silence is never zero. Power
+uses field 186 (instantaneous) where the driver has it, else the ~1 s averaged figure.
+"""
+
+from __future__ import annotations
+
+from orintui.telemetry import empty_sample
+from orintui.telemetry.base import Source, SourceDied, SourceUnavailable
+
+FI_DEV_POWER_INSTANT = 186
+
+
+class NvmlSource(Source):
+    name = "nvml"
+
+    def __init__(self, interval: float, index: int = 0):
+        super().__init__(interval)
+        self.index = index
+        self._nv = None
+        self._handle = None
+        self._instant = True
+        self.facts: dict = {}
+
+    def open(self) -> None:
+        try:
+            import pynvml as nv
+        except ImportError:
+            raise SourceUnavailable("nvidia-ml-py is not installed") from None
+        try:
+            nv.nvmlInit()
+        except nv.NVMLError as exc:
+            raise SourceUnavailable(f"NVML cannot start here: {exc} (no NVIDIA driver?)") from None
+        try:
+            if nv.nvmlDeviceGetCount() == 0:
+                raise SourceUnavailable("NVML sees no GPU")
+            self._handle = nv.nvmlDeviceGetHandleByIndex(self.index)
+        except nv.NVMLError as exc:
+            raise SourceUnavailable(f"NVML: {exc}") from None
+        self._nv = nv
+        self.facts = self._device_facts()
+        self.real_interval = self.interval
+
+    def _try(self, fn, *args):
+        try:
+            return fn(self._handle, *args)
+        except self._nv.NVMLError:
+            return None
+
+    def _device_facts(self) -> dict:
+        nv = self._nv
+        name = self._try(nv.nvmlDeviceGetName)
+        bus_bits = self._try(nv.nvmlDeviceGetMemoryBusWidth)
+        mem_max = self._try(nv.nvmlDeviceGetMaxClockInfo, nv.NVML_CLOCK_MEM)
+        try:
+            driver = nv.nvmlSystemGetDriverVersion()
+        except nv.NVMLError:
+            driver = None
+        mem = self._try(nv.nvmlDeviceGetMemoryInfo)
+        return nvml_facts(name, driver, bus_bits, mem_max, mem.total if mem else None)
+
+    def read(self) -> dict:
+        nv = self._nv
+        s = empty_sample("nvml")
+        try:
+            util = nv.nvmlDeviceGetUtilizationRates(self._handle)
+        except nv.NVMLError as exc:
+            raise SourceDied(f"NVML stopped answering: {exc}") from None
+        s["gpu_load_pct"] = float(util.gpu)
+        s["emc_util_pct"] = float(util.memory)  # memory controller busy %, the closest to EMC
+        sm = self._try(nv.nvmlDeviceGetClockInfo, nv.NVML_CLOCK_SM)
+        memclk = self._try(nv.nvmlDeviceGetClockInfo, nv.NVML_CLOCK_MEM)
+        s["gpu_freq_mhz"] = float(sm) if sm is not None else None
+        s["emc_freq_mhz"] = float(memclk) if memclk is not None else None
+        peak = self.facts.get("peak_bandwidth_gbs")
+        if peak and s["emc_util_pct"] is not None:
+            s["emc_bw_gbs"] = s["emc_util_pct"] / 100.0 * peak
+        power = None
+        if self._instant:
+            try:
+                value = nv.nvmlDeviceGetFieldValues(self._handle, [FI_DEV_POWER_INSTANT])[0]
+                if value.nvmlReturn == nv.NVML_SUCCESS:
+                    power = float(value.value.uiVal)
+                else:
+                    self._instant = False
+            except (nv.NVMLError, AttributeError, IndexError):
+                self._instant = False
+        label = "GPU board power (instant)"
+        if power is None:
+            raw = self._try(nv.nvmlDeviceGetPowerUsage)
+            power, label = (float(raw) if raw is not None else None), "GPU board power (1 s average)"
+        if power is not None:
+            s["power_mw"] = {"GPU": power}
+            s["power_total_mw"], s["power_total_label"] = power, label
+        energy = self._try(nv.nvmlDeviceGetTotalEnergyConsumption)
+        if energy is not None:
+            s["energy_mj"] = float(energy)
+        temp = self._try(nv.nvmlDeviceGetTemperature, nv.NVML_TEMPERATURE_GPU)
+        s["temp_c"] = {"GPU": float(temp)} if temp is not None else {}
+        mem = self._try(nv.nvmlDeviceGetMemoryInfo)
+        if mem is not None:
+            s["gpu_mem_used_mb"] = mem.used / 2**20
+        return s
+
+    def close(self) -> None:
+        if self._nv is not None:
+            try:
+                self._nv.nvmlShutdown()
+            except self._nv.NVMLError:
+                pass
+            self._nv = None
+
+
+def nvml_facts(name, driver, bus_bits, mem_max_mhz, mem_total) -> dict:
+    """Peak bandwidth from bus width and the memory clock NVML reports (HBM and GDDR: x2)."""
+    if isinstance(name, bytes):
+        name = name.decode()
+    if isinstance(driver, bytes):
+        driver = driver.decode()
+    peak = round(mem_max_mhz * 1e6 * 2 * (bus_bits / 8) / 1e9, 1) if bus_bits and mem_max_mhz else None
+    return {"gpu_name": name, "driver": driver, "bus_bits": bus_bits, "mem_max_mhz": mem_max_mhz,
+            "gpu_mem_total_mb": round(mem_total / 2**20) if mem_total else None, "peak_bandwidth_gbs": peak}

@@ -1,0 +1,124 @@
+"""tegrastats: the parser for every line format seen from JetPack 4 to 7, and the source that
+spawns ``tegrastats --interval MS`` through the same pexpect runner the backends use."""
+
+from __future__ import annotations
+
+import queue
+import re
+
+from orintui.backends.base import Parser
+from orintui.metrics import emc_bandwidth_gbs
+from orintui.telemetry import empty_sample
+from orintui.telemetry.base import Source, SourceDied, SourceUnavailable
+from orintui.telemetry.profiles import DeviceProfile, rail_total
+
+TIMESTAMP = re.compile(r"^\d\d-\d\d-\d{4} \d\d:\d\d:\d\d\s+")
+RAM = re.compile(r"\bRAM (\d+)/(\d+)MB")
+CPU = re.compile(r"\bCPU \[([^\]]*)\]")
+CPU_CORE = re.compile(r"(\d+)%(?:@(\d+))?")
+EMC = re.compile(r"\bEMC_FREQ (\d+)%(?:@(\d+))?")
+GR3D = re.compile(r"\bGR3D2?_FREQ (\d+)%(?:@\[?([\d,]+)\]?)?")
+TEMP = re.compile(r"\b([A-Za-z][\w]*)@(-?\d+(?:\.\d+)?)C\b")
+# VDD_GPU_SOC 2412mW/2412mW, VDD_GPU 4800mW/4800mW/4800mW, 'X/Y/Z mW', or JetPack 4's unit-less X/Y
+POWER = re.compile(r"\b([A-Za-z][A-Za-z0-9_]*) (\d+)(?:mW)?/(\d+)(?:mW)?(?:/(\d+))?( ?mW)?(?=\s|$)")
+NOT_RAILS = {"RAM", "SWAP", "IRAM", "NC", "lfb", "cached"}
+OFFLINE_C = -256.0
+
+
+def parse_line(line: str, profile: DeviceProfile | None = None, t: float = 0.0) -> dict | None:
+    """One tegrastats line as a sample, or None when the line is not one."""
+    line = TIMESTAMP.sub("", line.strip())
+    ram = RAM.search(line)
+    if not ram and "GR3D" not in line and "EMC_FREQ" not in line:
+        return None
+    s = empty_sample("tegrastats")
+    s["t"] = t
+    if ram:
+        s["ram_used_mb"], s["ram_total_mb"] = float(ram.group(1)), float(ram.group(2))
+    if cpu := CPU.search(line):
+        cores = []
+        for part in cpu.group(1).split(","):
+            m = CPU_CORE.match(part.strip())
+            cores.append(float(m.group(1)) if m else None)  # 'off' is an offline core
+        s["cpu_load_pct"] = cores
+    if emc := EMC.search(line):
+        s["emc_util_pct"] = float(emc.group(1))
+        s["emc_freq_mhz"] = float(emc.group(2)) if emc.group(2) else None
+        s["emc_bw_gbs"] = emc_bandwidth_gbs(s["emc_util_pct"], s["emc_freq_mhz"], profile.bus_bytes if profile else None)
+    loads, freqs = [], []
+    for m in GR3D.finditer(line):
+        loads.append(float(m.group(1)))
+        if m.group(2):
+            freqs += [float(f) for f in m.group(2).split(",") if f]
+    if loads:
+        s["gpu_load_pct"] = max(loads)
+        s["gpu_freq_mhz"] = max(freqs) if freqs else None
+    s["temp_c"] = {name: float(v) for name, v in TEMP.findall(line) if float(v) > OFFLINE_C}
+    power = {}
+    for m in POWER.finditer(line):
+        name = m.group(1)
+        if name in NOT_RAILS or name.isdigit():
+            continue
+        power[name] = float(m.group(2))  # the current value; the others are averages
+    s["power_mw"] = power
+    s["power_total_mw"], s["power_total_label"] = rail_total(power, profile)
+    return s
+
+
+class TegrastatsLineParser(Parser):
+    """Feeds tegrastats' stdout to ``parse_line``; a runner parser, so it shares pexpect code."""
+
+    backend = "tegrastats"
+
+    def __init__(self, sink: queue.Queue, profile: DeviceProfile | None, **options):
+        super().__init__(**options)
+        self.sink, self.profile = sink, profile
+
+    def _line(self, raw: str, t: float, out: list) -> None:  # no output events: telemetry only
+        if raw.strip():
+            self._tail.append(raw)
+        sample = parse_line(raw, self.profile, t)
+        if sample is not None:
+            self.recognised = True
+            self.sink.put(sample)
+
+
+class TegrastatsSource(Source):
+    name = "tegrastats"
+    pushes = True
+
+    def __init__(self, interval: float, profile: DeviceProfile | None = None, clock=None, binary: str = "tegrastats"):
+        super().__init__(interval)
+        self.profile, self.binary, self.clock = profile, binary, clock or (lambda m: m)
+        self._samples: queue.Queue = queue.Queue()
+        self._runner = None
+
+    def open(self) -> None:
+        from orintui.backends.runner import BackendRunner, resolve_binary
+
+        if resolve_binary(self.binary) is None:
+            raise SourceUnavailable("tegrastats is not on PATH (not a Jetson?)")
+        parser = TegrastatsLineParser(self._samples, self.profile)
+        ms = max(1, int(self.interval * 1000))
+        self._runner = BackendRunner([self.binary, "--interval", str(ms)], parser, lambda e: None, self.clock)
+        self._runner.start()
+        try:
+            first = self._samples.get(timeout=max(3.0, 3 * self.interval))
+        except queue.Empty:
+            self.close()
+            raise SourceUnavailable(f"tegrastats printed no sample{parser.last_words()}") from None
+        self._samples.put(first)
+
+    def read(self) -> dict:
+        assert self._runner is not None
+        try:
+            return self._samples.get(timeout=max(2.0, 4 * self.interval))
+        except queue.Empty:
+            result = self._runner.wait(0)
+            why = result.describe() if result else f"no sample for {max(2.0, 4 * self.interval):g} s"
+            raise SourceDied(f"tegrastats stopped: {why}") from None
+
+    def close(self) -> None:
+        if self._runner is not None:
+            self._runner.cancel("telemetry stopped")
+            self._runner.wait(10)

@@ -1,0 +1,73 @@
+"""Shared fixtures: an isolated ORINTUI_HOME, the real backends the test script builds."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+SHARED = ROOT.parent / "shared"
+
+
+@pytest.fixture(autouse=True)
+def orintui_home(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    monkeypatch.setenv("ORINTUI_HOME", str(home))
+    return home
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: float = 120, cwd: str | None = None,
+            input: str | None = None) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "orintui", *args], capture_output=True, text=True,
+                          timeout=timeout, env=full_env, cwd=cwd, input=input)
+
+
+def _need(path: Path | None, what: str, how: str) -> Path:
+    if path is None or not path.exists():
+        message = f"{what} is missing: {how}"
+        if os.environ.get("CI") or os.environ.get("ORINTUI_REQUIRE_REAL"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def llama_bin() -> Path:
+    env = os.environ.get("ORINTUI_LLAMA_BIN")
+    path = Path(env) if env else None
+    if path is None and (found := shutil.which("llama-completion")):
+        path = Path(found).parent
+    return _need(path and path / "llama-completion", "llama.cpp (llama-completion)",
+                 "run scripts/test, which builds it with scripts/build-llama-cpp, or set ORINTUI_LLAMA_BIN").parent
+
+
+def _model(name: str) -> Path:
+    base = os.environ.get("ORINTUI_TEST_MODELS")
+    return _need(Path(base) / f"{name}.gguf" if base else None, f"test model {name}.gguf",
+                 f"run scripts/test, or python -m orintui.modelgen {name} DIR/{name}.gguf and set ORINTUI_TEST_MODELS=DIR")
+
+
+@pytest.fixture(scope="session")
+def tiny_model() -> Path:
+    return _model("tiny")
+
+
+@pytest.fixture(scope="session")
+def small_model() -> Path:
+    return _model("small")
+
+
+@pytest.fixture(scope="session")
+def tinygrad_ready() -> None:
+    try:
+        import tinygrad  # noqa: F401
+    except ImportError:
+        _need(None, "tinygrad", "pip install -e '.[test]' (pins tinygrad==0.13.0)")
+    _need(Path(shutil.which("clang") or "/nonexistent"), "clang", "apt-get install clang (tinygrad's CPU backend)")
