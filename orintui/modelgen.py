@@ -25,12 +25,13 @@ class ModelShape:
     ffn: int
     vocab: int  # at least the 256 byte tokens + merges + specials; the rest are filler words
     context: int = 4096
+    tied: bool = False  # no output.weight: the output reuses token_embd, as Llama 3.2 does
 
     def params(self) -> int:
         head_dim = self.dim // self.heads
         attn = 2 * self.dim * self.dim + 2 * self.dim * self.kv_heads * head_dim
         per_layer = attn + 3 * self.dim * self.ffn + 2 * self.dim
-        return 2 * self.vocab * self.dim + self.layers * per_layer + self.dim
+        return (1 if self.tied else 2) * self.vocab * self.dim + self.layers * per_layer + self.dim
 
 
 SHAPES = {
@@ -40,7 +41,7 @@ SHAPES = {
     "small": ModelShape(dim=512, layers=8, heads=8, kv_heads=4, ffn=1536, vocab=2048, context=1024),
     # the shape of Llama 3.2 1B (about 2.5 GB in f16)
     "llama-3.2-1b": ModelShape(dim=2048, layers=16, heads=32, kv_heads=8, ffn=8192, vocab=128256,
-                               context=8192),
+                               context=8192, tied=True),
 }
 
 
@@ -127,11 +128,13 @@ def write_model(path: str | os.PathLike, shape: ModelShape, *, seed: int = 0, na
             w.add_tensor(b + "ffn_up.weight", mat(shape.ffn, shape.dim))
             w.add_tensor(b + "ffn_down.weight", mat(shape.dim, shape.ffn))
         w.add_tensor("output_norm.weight", norm(shape.dim))
-        w.add_tensor("output.weight", mat(len(tokens), shape.dim))
+        if not shape.tied:
+            w.add_tensor("output.weight", mat(len(tokens), shape.dim))
         w.write_header_to_file()
         w.write_kv_data_to_file()
         w.write_tensors_to_file()
         w.close()
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

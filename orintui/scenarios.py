@@ -183,6 +183,11 @@ def parse_scenario(text: str, path: str, overrides: dict[str, str] | None = None
                                ("total_timeout", (int, float), 0.1)):
             if key in raw:
                 value = raw[key]
+                if isinstance(value, str):  # "{variable}": a number after expansion
+                    try:
+                        value = (int if kind is int else float)(expand(value, variables, path, text))
+                    except ValueError:
+                        raise _fail(path, text, f"{where}: {key} must be a number, not {value!r}", key) from None
                 if not isinstance(value, kind) or isinstance(value, bool) or value < low:
                     raise _fail(path, text, f"{where}: {key} must be a number >= {low}, not {value!r}", key)
                 numbers[key] = value

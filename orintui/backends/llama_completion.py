@@ -30,6 +30,8 @@ FILE_SIZE = re.compile(r"file size\s+=\s+([\d.]+) (GiB|MiB|KiB|B)\b")
 # where generated text ends and logs start again, inside one chunk
 TEXT_END = re.compile(rf"(?:\r?\n)*(?:\d+\.\d{{2}}\.\d{{3}}\.\d{{3}} [IWED] )?(?:{PERF_HEAD}:|Interrupted by user|llama_memory_breakdown|common_memory_breakdown| \[end of text\])")
 UNITS = {"GiB": 2**30, "MiB": 2**20, "KiB": 2**10, "B": 1}
+# a whole prefixed log line inside the generated stream (the empty INFO line after 'generate:')
+LOG_LINE = re.compile(r"(?:(?<=\n)|^)\d+\.\d{2}\.\d{3}\.\d{3} [IWED] [^\n]*(?:\n|$)")
 
 
 def _normalise(text: str) -> str:
@@ -47,6 +49,7 @@ class LlamaCompletionParser(Parser):
         self.state = "log"
         self.echo_buffer = ""
         self.held_ws: tuple[float, str] | None = None  # a whitespace-only read: a token, or the "\n\n" before logs
+        self.carry = ""  # trailing "\n\n" of a read: the start of the next token, or the gap before logs
         self.figures: dict = {}
         self.devices: list[str] = []
 
@@ -123,14 +126,15 @@ class LlamaCompletionParser(Parser):
     # -- generated text -----------------------------------------------------------------------
     def _gen_text(self, text: str, t: float, out: list) -> None:
         m = TEXT_END.search(text)
-        if m:
-            generated, rest = text[: m.start()], text[m.start():]
-        else:
-            generated, rest = text, ""
+        generated, rest = (text[: m.start()], text[m.start():]) if m else (text, "")
+        generated = LOG_LINE.sub("", generated)
+        if self.token_count == 0 and self.held_ws is None and self.echo_buffer in (None, ""):
+            generated = generated.lstrip("\r\n")  # blank log lines between 'generate:' and the first output
         if generated:
             self._generated(generated, t, out)
         if m:
             self.held_ws = None  # the blank lines before the summary are not a token
+            self.carry = ""
             self.state = "after"
             out.append(ev.phase(t, "done"))
             if rest.lstrip("\r\n").startswith(" [end of text]"):
@@ -163,6 +167,10 @@ class LlamaCompletionParser(Parser):
         if not text.strip():
             self.held_ws = (t, text)
             return
+        text, self.carry = self.carry + text, ""
+        if text.endswith("\n\n"):
+            stripped = text.rstrip("\n")
+            text, self.carry = stripped, text[len(stripped):]
         self._token(t, text, out)
 
     def _token(self, t: float, text: str, out: list) -> None:
