@@ -34,6 +34,11 @@ UNITS = {"GiB": 2**30, "MiB": 2**20, "KiB": 2**10, "B": 1}
 LOG_LINE = re.compile(r"(?:(?<=\n)|^)\d+\.\d{2}\.\d{3}\.\d{3} [IWED] [^\n]*(?:\n|$)")
 
 
+MARKERS = ("common_perf_print:", "llama_perf_context_print:", "llama_perf_sampler_print:", "llama_print_timings:",
+           "Interrupted by user", "llama_memory_breakdown", "common_memory_breakdown")
+PARTIAL_LOG = re.compile(r"^\d+(?:\.\d{0,3}){0,3}(?: (?:[IWED](?: [^\n]*)?)?)?$")
+
+
 def _normalise(text: str) -> str:
     return text.replace("\r\n", "\n")
 
@@ -49,6 +54,8 @@ class LlamaCompletionParser(Parser):
         self.state = "log"
         self.echo_buffer = ""
         self.held_ws: tuple[float, str] | None = None  # a whitespace-only read: a token, or the "\n\n" before logs
+        self.hold: tuple[float, str] | None = None  # a trailing partial line that may turn out to be a log line
+        self.at_line_start = True
         self.carry = ""  # trailing "\n\n" of a read: the start of the next token, or the gap before logs
         self.figures: dict = {}
         self.devices: list[str] = []
@@ -124,7 +131,26 @@ class LlamaCompletionParser(Parser):
             out.append(ev.summary(t, **fig))
 
     # -- generated text -----------------------------------------------------------------------
-    def _gen_text(self, text: str, t: float, out: list) -> None:
+    def _partial_tail(self, text: str) -> int:
+        """Length of a trailing partial line that could still become a log line."""
+        nl = max(text.rfind("\n"), text.rfind("\r"))
+        if nl < 0 and not self.at_line_start:
+            return 0
+        tail = text[nl + 1:]
+        if tail and (PARTIAL_LOG.match(tail) or any(m.startswith(tail) for m in MARKERS)):
+            return len(tail)
+        return 0
+
+    def _gen_text(self, text: str, t: float, out: list, final: bool = False) -> None:
+        if self.hold is not None:
+            t, text = self.hold[0], self.hold[1] + text
+            self.hold = None
+        cut = 0 if final else self._partial_tail(text)
+        if cut:
+            text, self.hold = text[:-cut], (t, text[-cut:])
+            if not text:
+                return
+        self.at_line_start = text.endswith(("\n", "\r"))
         m = TEXT_END.search(text)
         generated, rest = (text[: m.start()], text[m.start():]) if m else (text, "")
         generated = LOG_LINE.sub("", generated)
@@ -135,6 +161,9 @@ class LlamaCompletionParser(Parser):
         if m:
             self.held_ws = None  # the blank lines before the summary are not a token
             self.carry = ""
+            if self.hold is not None:  # a partial log line held back belongs to the logs now
+                rest += self.hold[1]
+                self.hold = None
             self.state = "after"
             out.append(ev.phase(t, "done"))
             if rest.lstrip("\r\n").startswith(" [end of text]"):
@@ -179,6 +208,8 @@ class LlamaCompletionParser(Parser):
         self.emit_token(out, t, text)
 
     def end(self, t: float, out: list) -> None:
+        if self.hold is not None and self.state == "gen":
+            self._gen_text("", t, out, final=True)
         # a whitespace read held back is a token only if the summary's count says so
         runs = self.figures.get("eval_runs")
         if self.held_ws is not None and runs is not None and self.token_count < runs + 1:

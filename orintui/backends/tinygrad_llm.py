@@ -14,7 +14,7 @@ from orintui.backends.base import NUMBER, Adapter, CumulativeText, Parser, to_fl
 from orintui.session import events as ev
 
 TOKEN_LINE = re.compile(
-    rf"^\s*{NUMBER} ms,\s+{NUMBER} tok/s,\s+{NUMBER} GB/s,\s+(\d+)/(\d+) MB(?:\s+--\s?(.*))?$"
+    rf"^\s*{NUMBER} ms,\s+{NUMBER} tok/s,\s+{NUMBER} GB/s,\s+(\d+)/(\d+) MB(?:\s+--  ?(.*))?$"
 )
 MODEL_LINE = re.compile(r'^using model "(.*)" with ([\d,]+) bytes and ([\d,]+) params(?:, max context (\d+))?(?: on (\w+))?')
 DEVICE_LINE = re.compile(r"^using (\w+) backend")

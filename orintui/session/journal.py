@@ -111,8 +111,10 @@ def read_journal(path: str | os.PathLike) -> tuple[Session, int | None]:
 
 
 def writer_alive(pid: int | None) -> bool:
-    if not pid or pid == os.getpid():
+    if not pid:
         return False
+    if pid == os.getpid():
+        return True  # our own live recorder
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -1,0 +1,84 @@
+"""End to end with the real programs: tinygrad 0.13.0 on CPU and llama.cpp built from source."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+
+import pytest
+
+from orintui.backends import get_adapter
+from orintui.backends.runner import BackendRunner
+
+pytestmark = pytest.mark.real
+
+
+def run(argv, backend, env=None):
+    events = []
+    runner = BackendRunner(argv, get_adapter(backend).make_parser(argv), events.append, lambda m: m,
+                           env=env, idle_timeout=240, total_timeout=900)
+    result = runner.run()
+    return result, events
+
+
+def of(events, kind):
+    return [e for e in events if e["kind"] == kind]
+
+
+def summary(events):
+    s = {}
+    for e in of(events, "summary"):
+        if not e.get("bench"):
+            s.update(e)
+    return s
+
+
+def test_tinygrad_llm_cpu(tinygrad_ready, tiny_model):
+    result, events = run([sys.executable, "-m", "tinygrad.llm", "--model", str(tiny_model), "--benchmark", "32"],
+                         "tinygrad-llm", env={"DEV": "CPU"})
+    assert result.status == "ok", result.error
+    tokens = of(events, "token")
+    assert len(tokens) == 32
+    # every per-token figure is exactly the one the backend printed
+    printed = [float(m.group(1)) for e in of(events, "output")
+               if (m := re.match(r"^\s*([\d.]+) ms, ", e["line"]))]
+    assert [t["ms"] for t in tokens] == printed
+    assert sum(t["warmup"] for t in tokens) == 3
+    assert summary(events)["model_bytes"] > 0
+    times = [t["t"] for t in tokens]
+    assert times == sorted(times)
+
+
+def test_llama_completion_cpu(llama_bin, small_model):
+    argv = [str(llama_bin / "llama-completion"), "-m", str(small_model), "-p", "The quick brown fox", "-n", "64",
+            "--ignore-eos", "-no-cnv", "--temp", "0", "--seed", "1", "-t", "1"]
+    result, events = run(argv, "llama-completion")
+    assert result.status == "ok", result.error
+    s = summary(events)
+    tokens = of(events, "token")
+    assert len(tokens) == 64 == s["eval_runs"] + 1
+    # the figures equal the ones in llama.cpp's own summary lines
+    perf = "\n".join(e["line"] for e in of(events, "output") if "perf_print" in e["line"])
+    eval_ms, runs, per_token, tok_s = re.search(
+        r"eval time =\s+([\d.]+) ms /\s+(\d+) runs\s+\(\s*([\d.]+) ms per token,\s+([\d.]+) tokens per second", perf).groups()
+    assert (s["eval_ms"], s["eval_runs"], s["eval_ms_per_token"], s["eval_tok_s"]) == (
+        float(eval_ms), int(runs), float(per_token), float(tok_s))
+    assert s["prompt_tokens"] > 0 and s["load_ms"] > 0
+    assert s["eval_ms_per_token"] >= 1.0, "the test model must take at least 1 ms per token"
+    observed_ms = (tokens[-1]["t"] - tokens[0]["t"]) * 1000
+    error = abs(observed_ms - s["eval_ms"]) / s["eval_ms"]
+    assert error < 0.05, f"observed {observed_ms:.1f} ms vs reported {s['eval_ms']} ms ({error:.1%})"
+
+
+def test_llama_bench_jsonl(llama_bin, small_model):
+    argv = [str(llama_bin / "llama-bench"), "-m", str(small_model), "-p", "64", "-n", "32", "-r", "2", "-t", "2",
+            "-o", "jsonl"]
+    result, events = run(argv, "llama-bench")
+    assert result.status == "ok", result.error
+    rows = [json.loads(e["line"]) for e in of(events, "output") if e["line"].startswith("{")]
+    bench = [e for e in of(events, "summary") if e.get("bench")]
+    assert [b["test"] for b in bench] == ["pp64", "tg32"]
+    for b, row in zip(bench, rows):
+        assert (b["avg_ts"], b["stddev_ts"], b["samples_ts"]) == (row["avg_ts"], row["stddev_ts"], row["samples_ts"])
+        assert len(b["samples_ts"]) == 2

@@ -1,0 +1,148 @@
+"""Session model: round trip, journal recovery after SIGKILL, corrupt files refused with exit 2."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+from conftest import ROOT, run_cli
+
+from orintui.session import SessionError, load_session, save_session
+from orintui.session import events as ev
+from orintui.session.journal import journal_path
+from orintui.session.model import RunInfo
+from orintui.session.recorder import Recorder, new_session
+from orintui.session.store import recover_orphans
+
+
+def sample_session():
+    runs = [RunInfo(index=0, label="a", backend="tinygrad-llm", argv=["python", "-m", "tinygrad.llm"], env={"DEV": "CPU"})]
+    s = new_session({"hostname": "h", "peak_bandwidth_gbs": 204.8}, {"name": "x"}, runs)
+    for e in [ev.make(ev.RUN_STARTED, 0.0, 0, label="a"), {**ev.token(0.5, "h\u00e9llo [b]x[/b]", 3.2), "run": 0},
+              ev.make(ev.TELEMETRY, 0.6, None, power_total_mw=5000.0),
+              ev.make(ev.RUN_ENDED, 1.0, 0, status="ok", exit_code=0, signal=None, error=None)]:
+        s.events.append(e)
+        s.apply(e)
+    return s
+
+
+@pytest.mark.parametrize("name", ["s.json", "s.json.gz"])
+def test_round_trip(tmp_path, name):
+    s = sample_session()
+    path = save_session(s, tmp_path / name)
+    back = load_session(path)
+    assert back.to_dict() == s.to_dict()
+    assert back.runs[0].status == "ok" and back.runs[0].ended_t == 1.0
+
+
+def test_recorder_writes_journal_then_final_document(tmp_path):
+    s = sample_session()
+    s.events.clear()
+    out = tmp_path / "live.json"
+    rec = Recorder(s, out)
+    rec.record(ev.make(ev.RUN_STARTED, rec.now(), 0, label="a"))
+    time.sleep(0.8)  # the flusher writes within 0.5 s, with no further event to trigger it
+    lines = journal_path(out).read_text().splitlines()
+    assert len(lines) == 2 and json.loads(lines[1])["kind"] == "run_started"
+    rec.close()
+    assert not journal_path(out).exists()
+    assert load_session(out).events[0]["kind"] == "run_started"
+
+
+WRITER = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, {root!r})
+    from orintui.session import events as ev
+    from orintui.session.model import RunInfo
+    from orintui.session.recorder import Recorder, new_session
+    s = new_session({{}}, {{"name": "killed"}}, [RunInfo(index=0, label="a", backend="llama-completion", argv=["x"])])
+    rec = Recorder(s, sys.argv[1])
+    rec.record(ev.make(ev.RUN_STARTED, rec.now(), 0, label="a"))
+    i = 0
+    while True:
+        rec.record({{**ev.token(rec.now(), "tok%d" % i), "run": 0}})
+        i += 1
+        time.sleep(0.002)
+""")
+
+
+def test_journal_recovered_after_sigkill(tmp_path):
+    out = tmp_path / "sessions" / "killed.json"
+    out.parent.mkdir()
+    child = subprocess.Popen([sys.executable, "-c", WRITER.format(root=str(ROOT)), str(out)])
+    journal = journal_path(out)
+    deadline = time.time() + 30
+    while time.time() < deadline and (not journal.exists() or journal.read_text().count("\n") < 200):
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    written = journal.read_text().count("\n")
+    assert written >= 200
+    recovered = recover_orphans(out.parent)
+    assert recovered == [out] and not journal.exists()
+    s = load_session(out)
+    tokens = [e for e in s.events if e["kind"] == "token"]
+    assert len(tokens) >= written - 2  # header and the run_started line; a torn last line is dropped
+    assert [t["text"] for t in tokens[:3]] == ["tok0", "tok1", "tok2"]
+    assert s.recovered and s.runs[0].status == "interrupted"
+
+
+def test_live_journal_is_not_recovered_while_its_writer_lives(tmp_path):
+    s = sample_session()
+    rec = Recorder(s, tmp_path / "live.json")
+    assert recover_orphans(tmp_path) == []
+    rec.close()
+
+
+def _corrupt(tmp_path):
+    good = json.dumps(sample_session().to_dict())
+    doc = json.loads(good)
+    cases = {
+        "truncated.json": good[: len(good) // 2],
+        "not-json.json": "this is not json",
+        "empty.json": "",
+        "binary.json": b"\x00\xff\xfe\x80",
+        "unknown-version.json": json.dumps({**doc, "version": 99}),
+        "string-version.json": json.dumps({**doc, "version": "1"}),
+        "other-format.json": json.dumps({"format": "something-else", "version": 1}),
+        "missing-fields.json": json.dumps({k: v for k, v in doc.items() if k not in ("runs", "events")}),
+        "bad-event.json": json.dumps({**doc, "events": [{"kind": "nonsense", "t": 0}]}),
+        "bad-gzip.json.gz": gzip.compress(good.encode())[:40],
+    }
+    paths = {}
+    for name, content in cases.items():
+        p = tmp_path / name
+        p.write_bytes(content if isinstance(content, bytes) else content.encode())
+        paths[name] = p
+    return paths
+
+
+def test_corrupt_files_refused_in_process(tmp_path):
+    for name, path in _corrupt(tmp_path).items():
+        with pytest.raises(SessionError) as info:
+            load_session(path)
+        assert str(path) in str(info.value) and "\n" not in str(info.value), name
+
+
+@pytest.mark.parametrize("command", ["report", "replay", "screenshot"])
+def test_corrupt_files_exit_2_with_one_line(tmp_path, command):
+    for name, path in _corrupt(tmp_path).items():
+        extra = ["--out", str(tmp_path / "x.svg")] if command == "screenshot" else []
+        r = run_cli(command, str(path), *extra, timeout=60)
+        assert r.returncode == 2, (name, r.stderr)
+        assert r.stderr.count("\n") == 1 and r.stderr.startswith("orintui: "), (name, r.stderr)
+        assert "Traceback" not in r.stderr
+
+
+def test_missing_file_and_directory(tmp_path):
+    r = run_cli("report", str(tmp_path / "nope.json"))
+    assert r.returncode == 2 and "no such file" in r.stderr
+    r = run_cli("report", str(tmp_path))
+    assert r.returncode == 2 and "directory" in r.stderr
