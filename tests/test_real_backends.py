@@ -82,3 +82,53 @@ def test_llama_bench_jsonl(llama_bin, small_model):
     for b, row in zip(bench, rows):
         assert (b["avg_ts"], b["stddev_ts"], b["samples_ts"]) == (row["avg_ts"], row["stddev_ts"], row["samples_ts"])
         assert len(b["samples_ts"]) == 2
+
+
+def _demo_args(llama_bin, small_model, out, tokens="32"):
+    return ["run", "demo", "--headless", "--set", f"llama_completion={llama_bin / 'llama-completion'}",
+            "--set", f"model={small_model}", "--set", f"tokens={tokens}", "--out", str(out)]
+
+
+def test_headless_demo_with_real_backends(tinygrad_ready, llama_bin, small_model, tmp_path):
+    from conftest import run_cli
+
+    from orintui.session import load_session
+
+    out = tmp_path / "demo.json"
+    r = run_cli(*_demo_args(llama_bin, small_model, out), timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "[1/2] tinygrad CPU: ok: 32 tokens" in r.stdout and "[2/2] llama.cpp CPU: ok: 32 tokens" in r.stdout
+    assert "| Backend | Model | Prefill tok/s | Decode tok/s |" in r.stdout
+    s = load_session(out)
+    assert [run.status for run in s.runs] == ["ok", "ok"]
+    assert sum(1 for e in s.events if e["kind"] == "token") == 64
+    assert any(e["kind"] == "telemetry" for e in s.events) and s.host["telemetry_source"]
+
+
+@pytest.mark.parametrize("sig, code", [("SIGINT", 130), ("SIGHUP", 130)])
+def test_interrupt_mid_run_keeps_what_was_recorded(tinygrad_ready, llama_bin, small_model, tmp_path, sig, code):
+    """Ctrl-C, or a dropped SSH connection (SIGHUP): runs stop, the session is saved, nothing lost."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from orintui.session import load_session
+
+    out = tmp_path / "interrupted.json"
+    proc = subprocess.Popen([sys.executable, "-m", "orintui", *_demo_args(llama_bin, small_model, out, "400")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    journal = out.with_name(out.name + ".journal")
+    deadline = time.time() + 240
+    while time.time() < deadline:  # wait for steady-state tinygrad tokens in the journal
+        if journal.exists() and journal.read_text().count('"warmup": false') >= 5:
+            break
+        time.sleep(0.2)
+    os.killpg(proc.pid, getattr(signal, sig)) if sig == "SIGHUP" else proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert "Traceback" not in err and "session saved" in err
+    s = load_session(out)
+    assert s.runs[0].status == "cancelled" and s.runs[1].status == "cancelled"
+    assert sum(1 for e in s.events if e["kind"] == "token") >= 8
+    assert not journal.exists()

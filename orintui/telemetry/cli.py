@@ -11,17 +11,27 @@ from orintui.telemetry.sampler import TelemetrySampler
 
 
 def format_sample(s: dict) -> str:
-    def num(v, fmt="{:.0f}"):
-        return "n/a" if v is None else fmt.format(v)
+    """One line per sample; what the source does not give is left out, not shown as 0."""
+    def has(*keys):
+        return all(s.get(k) is not None for k in keys)
 
-    parts = [f"{s['t']:7.2f}s {s.get('source')}",
-             f"GPU {num(s.get('gpu_load_pct'))}%@{num(s.get('gpu_freq_mhz'))}MHz",
-             f"EMC {num(s.get('emc_util_pct'))}%@{num(s.get('emc_freq_mhz'))}MHz {num(s.get('emc_bw_gbs'), '{:.1f}')}GB/s",
-             f"P {num(s.get('power_total_mw'))}mW ({s.get('power_total_label') or 'n/a'})",
-             f"RAM {num(s.get('ram_used_mb'))}/{num(s.get('ram_total_mb'))}MB"]
+    parts = [f"{s['t']:7.2f}s {s.get('source')}"]
+    if has("gpu_load_pct"):
+        parts.append(f"GPU {s['gpu_load_pct']:.0f}%" + (f"@{s['gpu_freq_mhz']:.0f}MHz" if has("gpu_freq_mhz") else ""))
+    if has("emc_util_pct"):
+        parts.append(f"EMC {s['emc_util_pct']:.0f}%" + (f"@{s['emc_freq_mhz']:.0f}MHz" if has("emc_freq_mhz") else "")
+                     + (f" {s['emc_bw_gbs']:.1f}GB/s" if has("emc_bw_gbs") else ""))
+    if has("power_total_mw"):
+        parts.append(f"{s['power_total_mw'] / 1000:.2f}W ({s.get('power_total_label')})")
+    if has("ram_used_mb", "ram_total_mb"):
+        parts.append(f"RAM {s['ram_used_mb']:.0f}/{s['ram_total_mb']:.0f}MB")
     cpu = [c for c in (s.get("cpu_load_pct") or []) if c is not None]
     if cpu:
         parts.append(f"CPU {sum(cpu) / len(cpu):.0f}%")
+    temps = s.get("temp_c") or {}
+    if temps:
+        hottest = max(temps, key=temps.get)
+        parts.append(f"{hottest} {temps[hottest]:.1f}C")
     return "  ".join(parts)
 
 

@@ -33,11 +33,11 @@ def diagnose() -> dict:
             entry["device"] = source.facts
         source.close()
         sources[name] = entry
-    try:
-        import tinygrad
+    from importlib.metadata import PackageNotFoundError, version
 
-        tinygrad_version = getattr(tinygrad, "__version__", "installed")
-    except ImportError:
+    try:
+        tinygrad_version = version("tinygrad")
+    except PackageNotFoundError:
         tinygrad_version = None
     programs = {p: shutil.which(p) for p in BACKEND_PROGRAMS}
     warnings = []

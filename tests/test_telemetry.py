@@ -1,0 +1,203 @@
+"""Telemetry: the tegrastats parser and a real child process, jtop for real and on recorded shapes,
+NVML's mapping on samples recorded on an H100, psutil, and the fallback chain."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+import time
+
+import pytest
+from conftest import FIXTURES, run_cli
+
+from orintui.telemetry.base import SourceUnavailable
+from orintui.telemetry.jtop_source import JtopSource, explain_jtop_error, map_jtop
+from orintui.telemetry.profiles import BY_KEY, jetson_clocks_state, l4t_release, match_profile, nvpmodel_mode
+from orintui.telemetry.sampler import TelemetrySampler
+from orintui.telemetry.tegrastats import parse_line
+
+TEG = FIXTURES / "tegrastats"
+
+
+def line(name):
+    return (TEG / name).read_text().splitlines()[0]
+
+
+def test_agx_orin_line():
+    s = parse_line(line("agx-orin-r36.4.4.txt"), BY_KEY["agx-orin-64gb"])
+    assert s["ram_used_mb"] == 18207 and s["ram_total_mb"] == 62841
+    assert len(s["cpu_load_pct"]) == 12 and s["cpu_load_pct"][0] == 14
+    assert s["emc_util_pct"] == 3 and s["emc_freq_mhz"] == 2133
+    assert s["emc_bw_gbs"] == pytest.approx(0.03 * 2133 * 0.064)
+    assert s["gpu_load_pct"] == 0 and s["gpu_freq_mhz"] == 0
+    assert s["power_mw"] == {"VDD_GPU_SOC": 2412, "VDD_CPU_CV": 1607, "VIN_SYS_5V0": 4707}
+    assert s["power_total_mw"] == 2412 + 1607 + 4707
+    assert s["power_total_label"] == "sum of VDD_CPU_CV+VDD_GPU_SOC+VIN_SYS_5V0"
+    assert s["temp_c"]["tj"] == 52.562 and "NVENC" not in s["power_mw"]
+
+
+def test_orin_nano_uses_the_input_rail():
+    s = parse_line(line("orin-nano-jp6.txt"), BY_KEY["orin-nano-8gb"])
+    assert s["power_total_mw"] == 7012 and s["power_total_label"] == "VDD_IN"
+    assert s["gpu_load_pct"] == 61 and s["gpu_freq_mhz"] == 624
+    assert s["cpu_load_pct"][-2:] == [None, None]  # offline cores are null, not 0
+    assert s["emc_bw_gbs"] == pytest.approx(0.14 * 2133 * 0.032)
+
+
+def test_jetpack4_unitless_power_and_no_timestamp():
+    s = parse_line(line("jetpack4-nano.txt"), BY_KEY["nano"])
+    assert s["power_mw"] == {"POM_5V_IN": 2559, "POM_5V_GPU": 0, "POM_5V_CPU": 442}
+    assert s["power_total_mw"] == 2559 and s["power_total_label"] == "POM_5V_IN"
+    assert s["gpu_freq_mhz"] == 76 and s["emc_freq_mhz"] == 1600
+    assert "IRAM" not in s["power_mw"] and s["temp_c"]["PMIC"] == 100
+
+
+def test_jetpack5_two_gpcs_nc_rails_and_offline_sensors():
+    s = parse_line(line("jetpack5-agx-orin.txt"), BY_KEY["agx-orin-32gb"])
+    assert s["gpu_load_pct"] == 7 and s["gpu_freq_mhz"] == 306
+    assert "NC" not in s["power_mw"] and s["power_mw"]["VDDQ_VDD2_1V8AO"] == 403
+    assert "CV0" not in s["temp_c"] and s["temp_c"]["GPU"] == 40.593
+
+
+def test_jetpack7_three_power_values():
+    s = parse_line(line("jetpack7-thor.txt"), BY_KEY["thor"])
+    assert s["power_mw"] == {"VDD_GPU": 4800, "VDD_CPU_SOC_MSS": 9000, "VIN_SYS_5V0": 6000}
+    assert s["gpu_freq_mhz"] == 1575 and len(s["cpu_load_pct"]) == 14
+    assert s["emc_bw_gbs"] == pytest.approx(0.05 * 4266 * 0.064)
+
+
+def test_not_root_has_no_emc_and_bare_gpu_load():
+    s = parse_line(line("agx-orin-not-root.txt"), BY_KEY["agx-orin-64gb"])
+    assert s["emc_util_pct"] is None and s["emc_freq_mhz"] is None and s["emc_bw_gbs"] is None
+    assert s["gpu_load_pct"] == 0 and s["gpu_freq_mhz"] is None
+    assert "soc0" not in s["temp_c"]
+
+
+def test_bare_emc_percent_and_unknown_board():
+    s = parse_line("RAM 1/2MB EMC_FREQ 40% GR3D_FREQ 10%@[100]", None)
+    assert s["emc_util_pct"] == 40 and s["emc_freq_mhz"] is None and s["emc_bw_gbs"] is None
+    assert parse_line("not a tegrastats line") is None
+
+
+def test_profiles_and_host_fact_parsers():
+    assert match_profile("NVIDIA Jetson AGX Orin Developer Kit", 62841).key == "agx-orin-64gb"
+    assert match_profile("NVIDIA Jetson AGX Orin", 30536).key == "agx-orin-32gb"
+    assert match_profile("NVIDIA Jetson Orin Nano Engineering Reference Developer Kit Super", 7620).key == "orin-nano-8gb-super"
+    assert match_profile("NVIDIA Jetson Orin Nano Developer Kit", 3700).key == "orin-nano-4gb"
+    assert match_profile("Some PC", 1000) is None
+    assert BY_KEY["agx-orin-64gb"].peak_bandwidth_gbs == 204.8
+    assert l4t_release("# R36 (release), REVISION: 4.4, GCID: 41062509, BOARD: generic") == "36.4.4"
+    assert nvpmodel_mode("NV Power Mode: MAXN\n0") == "MAXN"
+    assert jetson_clocks_state("cpu0: Online=1 Governor=schedutil MinFreq=2201600 MaxFreq=2201600 CurrentFreq=2201600") == "ON"
+    assert jetson_clocks_state("cpu0: Online=1 Governor=schedutil MinFreq=729600 MaxFreq=2201600 CurrentFreq=2201600") == "OFF"
+
+
+@pytest.fixture
+def fake_tegrastats(tmp_path, monkeypatch):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    exe = bindir / "tegrastats"
+    exe.write_text(f"#!{sys.executable}\n" + (FIXTURES / "fake_tegrastats.py").read_text())
+    exe.chmod(exe.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+
+    def use(name, die_after=0):
+        monkeypatch.setenv("FAKE_TEGRASTATS_LINES", str(TEG / name))
+        monkeypatch.setenv("FAKE_TEGRASTATS_DIE_AFTER", str(die_after))
+    return use
+
+
+def collect(preference, seconds, profile=None):
+    events, t0 = [], time.monotonic()
+    sampler = TelemetrySampler(preference, 0.1, events.append, lambda: time.monotonic() - t0, profile,
+                               mono_to_session=lambda m: m - t0)
+    sampler.start()
+    time.sleep(seconds)
+    sampler.stop()
+    return sampler, events
+
+
+@pytest.mark.parametrize("fixture, profile, rail", [
+    ("agx-orin-r36.4.4.txt", "agx-orin-64gb", "VIN_SYS_5V0"),
+    ("orin-nano-jp6.txt", "orin-nano-8gb", "VDD_IN"),
+    ("jetpack4-nano.txt", "nano", "POM_5V_IN"),
+])
+def test_tegrastats_through_a_real_child_process(fake_tegrastats, fixture, profile, rail):
+    fake_tegrastats(fixture)
+    sampler, events = collect("auto", 1.2, BY_KEY[profile])
+    samples = [e for e in events if e["kind"] == "telemetry"]
+    assert sampler.skipped["jtop"].startswith("jtop service is not active")
+    assert 6 <= len(samples) <= 16, len(samples)  # --interval 100 ms honoured
+    assert all(s["source"] == "tegrastats" for s in samples)
+    expected = parse_line(line(fixture), BY_KEY[profile])
+    assert samples[0]["power_mw"] == expected["power_mw"] and rail in samples[0]["power_mw"]
+    assert samples[0]["emc_bw_gbs"] == expected["emc_bw_gbs"]
+
+
+def test_source_dying_mid_session_hands_over(fake_tegrastats):
+    fake_tegrastats("agx-orin-r36.4.4.txt", die_after=4)
+    sampler, events = collect("auto", 2.5, BY_KEY["agx-orin-64gb"])
+    sources = [e["source"] for e in events if e["kind"] == "telemetry"]
+    notes = [e for e in events if e["kind"] == "note"]
+    assert sources[:4] == ["tegrastats"] * 4 and sources[-1] == "psutil"
+    assert notes and "tegrastats died" in notes[0]["text"] and "now: psutil" in notes[0]["text"]
+    assert "died mid-session" in sampler.skipped["tegrastats"]
+
+
+def test_jtop_for_real_falls_back_with_the_reason():
+    with pytest.raises(SourceUnavailable, match="jtop service is not active"):
+        JtopSource(0.5).open()
+    import multiprocessing  # importing jtop forced 'fork': the reason it is imported lazily
+    assert multiprocessing.get_start_method(allow_none=True) in (None, "fork")
+
+
+def test_jtop_error_explanations():
+    assert "does not match the jtop service 4.2.12" in explain_jtop_error(
+        "Mismatch version jtop service: [4.2.12] and client: [4.3.2]. Please run:\n\nsudo pip3 install ...")
+    assert "no permission" in explain_jtop_error("I can't access jtop.service.\nPlease logout or reboot this board.")
+
+
+def test_jtop_mapping_on_recorded_shapes():
+    shapes = json.loads((FIXTURES / "jtop" / "agx-orin-jp6.json").read_text())
+    s = map_jtop(shapes["stats"], shapes["gpu"], shapes["memory"], shapes["power"], shapes["temperature"],
+                 BY_KEY["agx-orin-64gb"])
+    assert s["gpu_load_pct"] == 98.5 and s["gpu_freq_mhz"] == 1300.5
+    assert s["emc_freq_mhz"] == 3199 and s["emc_util_pct"] is None  # val stuck at 0 on JetPack 6: n/a
+    assert s["ram_used_mb"] == pytest.approx(18207000 / 1024)
+    assert s["cpu_load_pct"][:2] == [14.0, 5.0] and s["cpu_load_pct"][-1] is None
+    assert s["power_mw"] == {"VDD_GPU_SOC": 12412.0, "VDD_CPU_CV": 1607.0, "VIN_SYS_5V0": 4707.0}
+    assert "CV0" not in s["temp_c"] and s["temp_c"]["tj"] == 61.5
+
+
+def test_nvml_mapping_on_samples_recorded_on_an_h100():
+    rows = [json.loads(x) for x in (FIXTURES / "nvml" / "h100-telemetry.jsonl").read_text().splitlines()]
+    assert len(rows) == 20 and all(r["source"] == "nvml" for r in rows)
+    busy = [r for r in rows if r["gpu_load_pct"] and r["gpu_load_pct"] > 50]
+    assert busy, "the fixture was recorded under load"
+    for r in rows:
+        assert r["power_total_mw"] > 0 and r["power_total_label"].startswith("GPU board power")
+        assert r["emc_freq_mhz"] == 2619 and r["energy_mj"] > 0
+
+
+def test_psutil_only(tmp_path):
+    r = run_cli("telemetry", "--source", "psutil", "--count", "3", "--interval", "0.1", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(x) for x in r.stdout.splitlines()]
+    assert len(rows) == 3 and rows[0]["source"] == "psutil" and rows[0]["ram_total_mb"] > 0
+    assert rows[0]["power_total_mw"] is None and rows[0]["gpu_load_pct"] is None  # unknown, never 0
+
+
+def test_unavailable_source_exits_1_with_reason():
+    r = run_cli("telemetry", "--source", "jtop", "--count", "1")
+    assert r.returncode == 1 and "jtop service is not active" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_doctor_json():
+    r = run_cli("doctor", "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["telemetry_source"] in ("psutil", "nvml")
+    assert d["sources"]["jtop"]["works"] is False and "not active" in d["sources"]["jtop"]["reason"]
+    assert d["host"]["hostname"]
