@@ -132,8 +132,10 @@ def test_llama_completion_old_prefix_and_interrupt():
     text = ("generate: n_ctx = 512, n_batch = 2048, n_predict = 64, n_keep = 1\n\n"
             " a b\n"
             "llama_perf_context_print:        load time =     100.00 ms\n"
-            "llama_perf_context_print: prompt eval time =      20.00 ms /     4 tokens (    5.00 ms per token,   200.00 tokens per second)\n"
-            "llama_perf_context_print:        eval time =       0.00 ms /     0 runs   (     nan ms per token,      nan tokens per second)\n"
+            "llama_perf_context_print: prompt eval time =      20.00 ms /     4 tokens "
+            "(    5.00 ms per token,   200.00 tokens per second)\n"
+            "llama_perf_context_print:        eval time =       0.00 ms /     0 runs   "
+            "(     nan ms per token,      nan tokens per second)\n"
             "Interrupted by user\n")
     events = feed_all(parser, text)
     s = {}

@@ -28,7 +28,10 @@ DEVICE = re.compile(r"^\s*Device (\d+): (.+?), compute capability ([\d.]+)")
 OFFLOAD = re.compile(r"offloaded (\d+)/(\d+) layers to GPU")
 FILE_SIZE = re.compile(r"file size\s+=\s+([\d.]+) (GiB|MiB|KiB|B)\b")
 # where generated text ends and logs start again, inside one chunk
-TEXT_END = re.compile(rf"(?:\r?\n)*(?:\d+\.\d{{2}}\.\d{{3}}\.\d{{3}} [IWED] )?(?:{PERF_HEAD}:|Interrupted by user|llama_memory_breakdown|common_memory_breakdown| \[end of text\])")
+TEXT_END = re.compile(
+    r"(?:\r?\n)*(?:\d+\.\d{2}\.\d{3}\.\d{3} [IWED] )?"
+    rf"(?:{PERF_HEAD}:|Interrupted by user|llama_memory_breakdown|common_memory_breakdown| \[end of text\])"
+)
 UNITS = {"GiB": 2**30, "MiB": 2**20, "KiB": 2**10, "B": 1}
 # a whole prefixed log line inside the generated stream (the empty INFO line after 'generate:')
 LOG_LINE = re.compile(r"(?:(?<=\n)|^)\d+\.\d{2}\.\d{3}\.\d{3} [IWED] [^\n]*(?:\n|$)")
