@@ -119,8 +119,12 @@ def _power_samples(events: Iterable[Event]) -> tuple[list[tuple[float, float]], 
     return samples, label
 
 
-def run_metrics(session: Session, run: RunInfo, telemetry: list[Event] | None = None) -> RunMetrics:
-    events = session.run_events(run.index)
+def run_metrics(session: Session, run: RunInfo, telemetry: list[Event] | None = None,
+                events: list[Event] | None = None) -> RunMetrics:
+    """``events`` (the run's own) and ``telemetry`` may be passed in by callers that keep them
+    apart already, so a live view need not scan the whole session."""
+    if events is None:
+        events = session.run_events(run.index)
     if telemetry is None:
         telemetry = [e for e in session.events if e["kind"] == TELEMETRY]
     m = RunMetrics(run=run.index, label=run.label, backend=run.backend, status=run.status,

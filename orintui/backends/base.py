@@ -107,7 +107,7 @@ class Parser:
         line = strip_ansi(raw)
         shown = line if len(line) <= MAX_LINE else f"{line[:MAX_LINE]}... ({len(line) - MAX_LINE} more characters)"
         out.append(ev.output(t, shown))
-        if line.strip():
+        if any(c.isalnum() for c in line):  # not a traceback's ^^^^ marker line
             self._tail.append(shown)
         self.line(line, t, out)
 

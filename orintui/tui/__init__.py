@@ -1,0 +1,1 @@
+"""The Textual app. Reads LiveState; never parses backend output, never reads sysfs."""

@@ -1,0 +1,156 @@
+"""The orintui app: menu, live, replay and compare screens, over SSH, keyboard only."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import Screen
+
+from orintui import paths
+from orintui.session import SessionError, load_session
+from orintui.session.model import Session
+from orintui.tui import themes
+
+
+class OrintuiApp(App):
+    CSS_PATH = str(paths.bundled_dir("themes") / "orintui.tcss")
+    TITLE = "orintui"
+    BINDINGS = [
+        Binding("f2", "cycle_theme", "Theme"),
+        Binding("question_mark,f1", "toggle_help", "Keys"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+    ]
+    ENABLE_COMMAND_PALETTE = False
+
+    def __init__(self, *, replay: Session | None = None, scenario=None, out=None, telemetry: str = "auto",
+                 interval: float = 0.5, speed: float = 1.0, at: float | None = None, theme: str | None = None,
+                 device_info: dict | None = None, first_screen: str | None = None, live_autostart: bool = True):
+        super().__init__()
+        for t in themes.THEMES:
+            self.register_theme(t)
+        settings = themes.load_settings()
+        chosen = theme or settings.get("theme") or themes.DEFAULT
+        self.theme = chosen if chosen in themes.NAMES else themes.DEFAULT
+        self._replay, self._scenario, self._out = replay, scenario, out
+        self._telemetry, self._interval, self._speed, self._at = telemetry, interval, speed, at
+        self._device_info = device_info
+        self._first_screen = first_screen
+        self._live_autostart = live_autostart
+        self.execution = None
+        self.exit_code = 0
+
+    # -- start ----------------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        if self._scenario is not None:
+            self.start_live(self._scenario)
+            return
+        if self._replay is not None:
+            self.push_screen(self._replay_screen(self._replay))
+            return
+        self.push_screen(self.menu())
+        settings = themes.load_settings()
+        if self._first_screen == "demo" or (self._first_screen is None and not settings.get("demo_seen")):
+            themes.save_settings(demo_seen=True)
+            from orintui.catalog import DEMO_SESSION
+
+            demo = paths.bundled_dir("data") / DEMO_SESSION
+            if demo.exists():
+                self.open_replay(str(demo))
+                self.notify("A real session recorded on an H100: q returns to the menu", timeout=8)
+
+    def menu(self) -> Screen:
+        from orintui.tui.screens.menu import MenuScreen
+
+        if self._device_info is None:
+            from orintui.telemetry.doctor import diagnose
+
+            self._device_info = diagnose()
+        return MenuScreen(self._device_info)
+
+    def _replay_screen(self, session: Session):
+        from orintui.tui.screens.replay import ReplayScreen
+
+        return ReplayScreen(session, speed=self._speed, at=self._at)
+
+    # -- navigation -----------------------------------------------------------------------------
+    def open_replay(self, path: str) -> None:
+        try:
+            session = load_session(path)
+        except SessionError as exc:
+            self.notify(str(exc), severity="error", timeout=10)
+            return
+        self.push_screen(self._replay_screen(session))
+
+    def open_compare(self, a: str, b: str) -> None:
+        from orintui.tui.screens.compare import CompareScreen
+
+        try:
+            self.push_screen(CompareScreen(load_session(a), load_session(b)))
+        except SessionError as exc:
+            self.notify(str(exc), severity="error", timeout=10)
+
+    def start_live(self, scenario, replace: Screen | None = None) -> None:
+        from orintui.engine import Execution
+        from orintui.scenarios import ScenarioError
+        from orintui.tui.screens.live import LiveScreen
+
+        try:
+            self.execution = Execution(scenario, self._out, self._telemetry, self._interval)
+        except ScenarioError as exc:
+            self.notify(str(exc), severity="error", timeout=12)
+            if not self.screen_stack[1:]:
+                self.exit_code = 2
+                self.exit(message=f"orintui: {exc}")
+            return
+        if replace is not None:
+            replace.dismiss()
+        self.push_screen(LiveScreen(self.execution, autostart=self._live_autostart))
+
+    def exit_or_back(self, screen: Screen) -> None:
+        """Back to the menu, or quit when the screen was what orintui was started for."""
+        if len(self.screen_stack) > 2:
+            self.pop_screen()
+            if hasattr(self.screen, "action_reload"):
+                self.screen.action_reload()
+        else:
+            self.exit()
+
+    # -- app-wide keys -------------------------------------------------------------------------
+    def action_cycle_theme(self) -> None:
+        names = themes.NAMES
+        self.theme = names[(names.index(self.theme) + 1) % len(names)] if self.theme in names else names[0]
+        themes.save_settings(theme=self.theme)
+        self.notify(f"theme: {self.theme}")
+
+    def action_toggle_help(self) -> None:
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
+
+    def action_quit(self) -> None:
+        if self.execution is not None and not self.execution.done.is_set():
+            self.execution.stop("orintui is quitting")
+            self.execution.wait(30)
+        self.exit()
+
+
+def run_app(**kwargs) -> int:
+    if not sys.stdin.isatty() or not sys.stdout.isatty():
+        print("orintui: the app needs a terminal; use 'orintui run SCENARIO --headless' or 'orintui report'",
+              file=sys.stderr)
+        return 2
+    os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")  # quieter over SSH
+    app = OrintuiApp(**kwargs)
+    try:
+        app.run()
+    finally:
+        if app.execution is not None and not app.execution.done.is_set():
+            app.execution.stop("orintui exited")
+            app.execution.wait(30)
+    if app.execution is not None:
+        print(f"session saved: {app.execution.recorder.final_path}")
+    return app.exit_code

@@ -1,0 +1,74 @@
+"""The live screen: a scenario running now. Events come from the recorder's listener (another
+thread) into a queue; the 10 Hz tick drains it, so redraws stay batched whatever the rate."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from rich.text import Text
+from textual.binding import Binding
+
+from orintui.engine import Execution
+from orintui.session.store import save_session
+from orintui.tui.screens.confirm import ConfirmScreen
+from orintui.tui.screens.monitor import MonitorScreen
+
+
+class LiveScreen(MonitorScreen):
+    BINDINGS = [
+        Binding("s", "skip", "Skip run"),
+        Binding("x", "stop", "Stop all"),
+        Binding("w", "save", "Save now"),
+        Binding("q,escape", "leave", "Quit"),
+    ]
+
+    def __init__(self, execution: Execution, autostart: bool = True, **kwargs):
+        super().__init__(execution.session, **kwargs)
+        self.execution = execution
+        self.autostart = autostart
+        self.inbox: deque = deque()
+        execution.recorder.subscribe(self.inbox.append)  # deque.append is thread-safe
+        self._announced = False
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        if self.autostart:
+            self.execution.start()
+
+    def tick(self) -> None:
+        while self.inbox:
+            self.state.apply(self.inbox.popleft())
+        if self.autostart and self.execution.done.is_set() and not self._announced:
+            self._announced = True
+            self.notify(f"session saved: {self.execution.recorder.final_path}", timeout=8)
+        self.redraw()
+
+    def title_text(self) -> Text:
+        text = super().title_text()
+        text.append("  LIVE" if not self.execution.done.is_set() else "  finished", style="bold red")
+        return text
+
+    def action_skip(self) -> None:
+        self.execution.skip_current()
+        self.notify("skipping the current run")
+
+    def action_stop(self) -> None:
+        self.execution.stop()
+        self.notify("stopping: the current run is ended, the rest are not started")
+
+    def action_save(self) -> None:
+        path = save_session(self.execution.session, self.execution.recorder.final_path)
+        self.notify(f"saved so far: {path}")
+
+    def action_leave(self) -> None:
+        if self.execution.done.is_set():
+            self.app.exit_or_back(self)
+            return
+
+        def answer(stop: bool | None) -> None:
+            if stop:
+                self.execution.stop("orintui is quitting")
+                self.execution.wait(30)
+                self.app.exit_or_back(self)
+
+        self.app.push_screen(ConfirmScreen("A run is live. Stop it, save the session and leave?"), answer)

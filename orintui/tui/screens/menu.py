@@ -1,0 +1,154 @@
+"""The menu: scenarios (with what each needs), saved sessions, and the device panel."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+
+from orintui.catalog import SessionEntry, list_sessions
+from orintui.scenarios import ScenarioEntry, list_scenarios
+
+
+def device_text(info: dict) -> Text:
+    host = info.get("host", {})
+    text = Text()
+    text.append("Device\n", style="bold")
+    rows = [("host", f"{host.get('hostname')} ({host.get('machine')})"),
+            ("board", host.get("model") or "not a Jetson"),
+            ("JetPack", f"{host.get('jetpack') or 'n/a'} (L4T {host.get('l4t') or 'n/a'})"),
+            ("power mode", host.get("nvpmodel") or "n/a"),
+            ("clocks locked", host.get("jetson_clocks") or "n/a"),
+            ("peak bandwidth", f"{host['peak_bandwidth_gbs']} GB/s" if host.get("peak_bandwidth_gbs") else "n/a"),
+            ("telemetry", info.get("telemetry_source") or "none")]
+    for key, value in rows:
+        text.append(f"  {key:15}", style="dim")
+        text.append(f"{value}\n")
+    text.append("\nTelemetry sources\n", style="bold")
+    for name, s in info.get("sources", {}).items():
+        text.append(f"  {'ok' if s['works'] else '--'} {name:11}", style="green" if s["works"] else "dim")
+        text.append(f"{s.get('reason') or ''}\n")
+    for warning in info.get("warnings", []):
+        text.append(f"\n! {warning}", style="bold yellow")
+    return text
+
+
+class MenuScreen(Screen):
+    BINDINGS = [
+        Binding("1", "tab('scenarios')", "Scenarios"),
+        Binding("2", "tab('sessions')", "Sessions"),
+        Binding("3", "tab('device')", "Device"),
+        Binding("enter", "open", "Run/Replay", priority=True),
+        Binding("c", "compare", "Compare"),
+        Binding("d", "demo", "Demo replay"),
+        Binding("f5", "reload", "Reload"),
+        Binding("q", "app.quit", "Quit"),
+    ]
+
+    def __init__(self, device_info: dict, **kwargs):
+        super().__init__(**kwargs)
+        self.device_info = device_info
+        self.scenarios: list[ScenarioEntry] = []
+        self.sessions: list[SessionEntry] = []
+        self.compare_first: SessionEntry | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(" orintui: local LLM inference benchmarks", style="bold"), id="title")
+        with TabbedContent(initial="scenarios", id="tabs"):
+            with TabPane("Scenarios", id="scenarios"), Horizontal():
+                yield DataTable(id="scenario-table", cursor_type="row")
+                with VerticalScroll(id="scenario-detail-box"):
+                    yield Static(id="scenario-detail")
+            with TabPane("Sessions", id="sessions"):
+                yield DataTable(id="session-table", cursor_type="row")
+            with TabPane("Device", id="device"), VerticalScroll():
+                yield Static(device_text(self.device_info), id="device-panel")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#scenario-table", DataTable)
+        table.add_columns("Scenario", "State")
+        sessions = self.query_one("#session-table", DataTable)
+        sessions.add_columns("Date", "Scenario", "Runs", "Headline")
+        self.action_reload()
+
+    def action_reload(self) -> None:
+        self.scenarios = list_scenarios()
+        table = self.query_one("#scenario-table", DataTable)
+        table.clear()
+        for e in self.scenarios:
+            state = Text("ready", style="green") if e.ready else (
+                Text("error", style="red") if e.error else Text("missing", style="yellow"))
+            table.add_row(e.name, state, key=e.name)
+        self.sessions = list_sessions()
+        sessions = self.query_one("#session-table", DataTable)
+        sessions.clear()
+        for e in self.sessions:
+            name = e.scenario + (" (bundled demo)" if e.bundled else "")
+            sessions.add_row(e.started_at, name, str(e.runs), Text(e.error or e.headline), key=e.path)
+        self.show_scenario()
+
+    def show_scenario(self) -> None:
+        table = self.query_one("#scenario-table", DataTable)
+        if not self.scenarios:
+            return
+        e = self.scenarios[min(table.cursor_row, len(self.scenarios) - 1)]
+        text = Text()
+        text.append(f"{e.name}", style="bold")
+        text.append(f"  ({e.origin}, {e.runs} runs)\n")
+        text.append(f"{e.description}\n\n")
+        if e.error:
+            text.append(e.error, style="red")
+        elif e.missing:
+            text.append("Missing on this machine:\n", style="yellow")
+            for m in e.missing:
+                text.append(f"  - {m}\n")
+        else:
+            text.append("Everything it needs is here. Enter: edit variables and run.", style="green")
+        self.query_one("#scenario-detail", Static).update(text)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "scenario-table":
+            self.show_scenario()
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+        target = {"scenarios": "#scenario-table", "sessions": "#session-table", "device": "#device-panel"}[tab]
+        self.query_one(target).focus()
+
+    def _selected_session(self) -> SessionEntry | None:
+        table = self.query_one("#session-table", DataTable)
+        return self.sessions[table.cursor_row] if self.sessions else None
+
+    def action_open(self) -> None:
+        tab = self.query_one(TabbedContent).active
+        if tab == "scenarios" and self.scenarios:
+            entry = self.scenarios[self.query_one("#scenario-table", DataTable).cursor_row]
+            if entry.error:
+                self.notify(entry.error, severity="error", timeout=10)
+                return
+            from orintui.tui.screens.variables import VariablesScreen
+
+            self.app.push_screen(VariablesScreen(entry.path))
+        elif tab == "sessions" and (entry := self._selected_session()):
+            self.app.open_replay(entry.path)
+
+    def action_compare(self) -> None:
+        entry = self._selected_session()
+        if self.query_one(TabbedContent).active != "sessions" or entry is None:
+            self.notify("choose a session in the Sessions tab (2), press c, then another, and c again")
+            return
+        if self.compare_first is None or self.compare_first.path == entry.path:
+            self.compare_first = entry
+            self.notify(f"compare: A = {entry.scenario} {entry.started_at}; choose B and press c")
+            return
+        first, self.compare_first = self.compare_first, None
+        self.app.open_compare(first.path, entry.path)
+
+    def action_demo(self) -> None:
+        demo = next((e for e in self.sessions if e.bundled), None)
+        if demo:
+            self.app.open_replay(demo.path)

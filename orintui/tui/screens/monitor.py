@@ -1,0 +1,84 @@
+"""What the live and replay screens share: telemetry strip, lanes, and a bottom area that
+switches between the comparison table, the ms/token chart and the raw output."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import ContentSwitcher, Footer, Static
+
+from orintui.live_state import LiveState
+from orintui.session.model import Session
+from orintui.tui.widgets.comparison import ComparisonTable
+from orintui.tui.widgets.output_pane import OutputPane
+from orintui.tui.widgets.run_lane import RunLane
+from orintui.tui.widgets.telemetry_strip import TelemetryStrip
+
+REDRAW_S = 0.1  # at most 10 redraws a second, whatever the token rate
+
+
+class MonitorScreen(Screen):
+    BINDINGS = [
+        Binding("t", "show('table')", "Table"),
+        Binding("g", "show('chart')", "Chart"),
+        Binding("o", "show('output')", "Output"),
+    ]
+
+    def __init__(self, session: Session, **kwargs):
+        super().__init__(**kwargs)
+        self.state = LiveState(session)
+        self._drawn = -1
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="title")
+        yield TelemetryStrip(id="telemetry")
+        with VerticalScroll(id="lanes"):
+            for lane in self.state.lanes:
+                yield RunLane(lane.index)
+        with ContentSwitcher(initial="table", id="bottom"):
+            yield ComparisonTable(id="table")
+            from orintui.tui.widgets.token_chart import TokenChart
+
+            yield TokenChart(id="chart")
+            yield OutputPane(id="output")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_interval(REDRAW_S, self.tick)
+        self.redraw(force=True)
+
+    def tick(self) -> None:
+        """Subclasses feed events into self.state here, then redraw."""
+        self.redraw()
+
+    def title_text(self) -> Text:
+        s = self.state.session
+        host = s.host.get("gpu_name") or s.host.get("model") or s.host.get("hostname") or ""
+        return Text(f" {s.scenario.get('name', 'session')}  |  {host}  |  t={self.state.t:7.1f}s", style="bold")
+
+    def redraw(self, force: bool = False) -> None:
+        if not force and self._drawn == self.state.version:
+            return
+        self._drawn = self.state.version
+        self.query_one("#title", Static).update(self.title_text())
+        self.query_one(TelemetryStrip).show(self.state)
+        for lane in self.state.lanes:
+            self.query_one(f"#lane-{lane.index}", RunLane).show(lane, lane.index == self.state.current)
+        current = self.query_one(ContentSwitcher).current
+        if current == "table":
+            self.query_one(ComparisonTable).show(self.state.metrics())
+        elif current == "chart":
+            self.query_one("#chart").show(self.state, force=force)
+        else:
+            self.query_one(OutputPane).show(self.state)
+
+    def action_show(self, pane: str) -> None:
+        self.query_one(ContentSwitcher).current = pane
+        self.redraw(force=True)
+
+    def reset_state(self) -> None:
+        self.state = LiveState(self.state.session)
+        self.query_one(OutputPane).clear()

@@ -1,0 +1,31 @@
+"""``orintui screenshot``: the replay screen at a moment of a session, as SVG."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from orintui.session.model import Session
+
+
+async def _render(session: Session, size: tuple[int, int], at: float | None, theme: str | None) -> str:
+    from orintui.tui.app import OrintuiApp
+
+    app = OrintuiApp(replay=session, at=-1 if at is None else at, theme=theme or "orintui-dark")
+    async with app.run_test(size=size) as pilot:
+        screen = app.screen
+        screen.clock.paused = True
+        screen.redraw(force=True)
+        await pilot.pause()
+        screen.tick()
+        await pilot.pause()
+        return app.export_screenshot(title=f"orintui: {session.scenario.get('name', 'session')}")
+
+
+def render_screenshot(session: Session, out: str, size: tuple[int, int] = (120, 40), at: float | None = None,
+                      theme: str | None = None) -> Path:
+    svg = asyncio.run(_render(session, size, at, theme))
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(svg, encoding="utf-8")
+    return path

@@ -1,0 +1,54 @@
+"""The running comparison: the report's columns, the best value marked, the ratio to the best."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from orintui.metrics import RunMetrics
+from orintui.report import fmt
+
+COLUMNS = ("Backend", "Decode tok/s", "vs best", "Prefill tok/s", "TTFT ms", "p50 ms", "p95 ms", "J/token", "BW %")
+
+
+class ComparisonTable(DataTable):
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.zebra_stripes = True
+        for col in COLUMNS:
+            self.add_column(col, key=col)
+
+    def show(self, metrics: list[RunMetrics]) -> None:
+        measured = [m for m in metrics if not m.warmup]
+        best_decode = max((m.decode for m in measured if m.decode), default=None)
+        best = {
+            "prefill": max((m.prefill_tok_s for m in measured if m.prefill_tok_s), default=None),
+            "ttft": min((m.ttft_ms for m in measured if m.ttft_ms), default=None),
+            "p50": min((m.itl_ms["p50"] for m in measured if m.itl_ms["p50"]), default=None),
+            "j": min((m.energy_j_per_token for m in measured if m.energy_j_per_token), default=None),
+        }
+
+        def cell(value, best_value, digits=2) -> Text:
+            text = Text(fmt(value, digits))
+            if value is not None and best_value is not None and value == best_value and len(measured) > 1:
+                text.stylize("bold")
+                text.append(" *")
+            return text
+
+        rows = []
+        for m in metrics:
+            label = m.label + (" (warm-up)" if m.warmup else (f" #{m.repetition + 1}" if m.repetition else ""))
+            status = Text(label, style="red" if m.status in ("failed", "timeout") else ("dim" if m.warmup else ""))
+            ratio = f"{m.decode / best_decode:.2f}x" if m.decode and best_decode else "n/a"
+            rows.append((f"run-{m.run}", [status, cell(m.decode, best_decode), Text(ratio), cell(m.prefill_tok_s, best["prefill"]),
+                                           cell(m.ttft_ms, best["ttft"], 1), cell(m.itl_ms["p50"], best["p50"]),
+                                           Text(fmt(m.itl_ms["p95"])), cell(m.energy_j_per_token, best["j"], 4),
+                                           Text(fmt(m.bandwidth_pct, 1))]))
+        if self.row_count != len(rows):
+            self.clear()
+            for key, cells in rows:
+                self.add_row(*cells, key=key)
+            return
+        for key, cells in rows:
+            for col, value in zip(COLUMNS, cells):
+                self.update_cell(key, col, value, update_width=True)

@@ -1,0 +1,27 @@
+"""Raw backend output, as plain text: backend text never reaches markup."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import RichLog
+
+from orintui.live_state import LiveState
+
+
+class OutputPane(RichLog):
+    def __init__(self, **kwargs):
+        super().__init__(max_lines=2000, markup=False, highlight=False, wrap=False, **kwargs)
+        self._shown = 0
+        self._source: object = None
+
+    def show(self, state: LiveState) -> None:
+        if self._source is not state.output or len(state.output) < self._shown:
+            self.clear()
+            self._shown, self._source = 0, state.output
+        lines = list(state.output)[self._shown:]
+        self._shown = len(state.output)
+        labels = {lane.index: lane.label for lane in state.lanes}
+        for run, line in lines:
+            text = Text(f"{labels.get(run, '-')[:14]:14} ", style="dim")
+            text.append(line)
+            self.write(text)

@@ -1,0 +1,25 @@
+"""Where a replay stands: position, duration, speed, paused."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from orintui.session.replay import ReplayClock
+
+
+def speed_text(speed: float) -> str:
+    return "max" if speed == float("inf") else f"{speed:g}x"
+
+
+class PositionBar(Static):
+    def show(self, clock: ReplayClock) -> None:
+        state = "paused" if clock.paused else ("end" if clock.finished else "playing")
+        label = f" {clock.position:7.1f}/{clock.duration:.1f}s {speed_text(clock.speed):>4} {state:7} "
+        width = max(10, (self.size.width or 80) - len(label) - 3)
+        frac = clock.position / clock.duration if clock.duration else 1.0
+        filled = int(round(frac * width))
+        text = Text(label, no_wrap=True, overflow="crop")
+        text.append("#" * filled, style="bold")
+        text.append("-" * (width - filled), style="dim")
+        self.update(text)

@@ -1,0 +1,55 @@
+"""One lane per run: state, ms/token sparkline, tok/s, TTFT, tokens so far, the latest text."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Sparkline, Static
+
+from orintui.live_state import Lane
+
+STATE_STYLE = {"queued": "dim", "loading": "yellow", "prefill": "yellow", "decode": "bold green", "done": "green",
+               "failed": "bold red", "skipped": "dim"}
+
+
+def lane_summary(lane: Lane, label_width: int = 28) -> Text:
+    text = Text(no_wrap=True, overflow="crop")
+    tag = " (warm-up)" if lane.warmup_run else (f" #{lane.repetition + 1}" if lane.repetition else "")
+    text.append(f"{lane.label}{tag}"[:label_width].ljust(label_width))
+    text.append(f" {lane.phase:8}", style=STATE_STYLE.get(lane.phase, ""))
+    rate = lane.tok_s
+    text.append(f" {rate:9.2f} tok/s" if rate else "       -- tok/s")
+    text.append(f"  TTFT {lane.ttft_ms:8.1f}ms" if lane.ttft_ms is not None else "  TTFT       --  ")
+    text.append(f"  {lane.tokens:5d} tok")
+    return text
+
+
+def lane_detail(lane: Lane, width: int = 60) -> Text:
+    """The latest text, or why the run failed; always data, never markup."""
+    if lane.status not in ("ok", "running", "queued") and lane.error:
+        # the error ends with the backend's last lines, joined by ' | ': show the last meaningful ones
+        parts = [p for p in lane.error.replace("\n", " ").split(" | ") if any(c.isalnum() for c in p)]
+        return Text(" | ".join(parts[-2:])[-width:], style="red", no_wrap=True, overflow="crop")
+    latest = lane.text.replace("\r", " ").replace("\n", " ")[-width:]
+    return Text(latest, style="italic", no_wrap=True, overflow="crop")
+
+
+class RunLane(Vertical):
+    def __init__(self, index: int, **kwargs):
+        super().__init__(id=f"lane-{index}", classes="lane", **kwargs)
+        self.index = index
+
+    def compose(self) -> ComposeResult:
+        yield Static("", classes="lane-summary")
+        with Horizontal(classes="lane-second"):
+            yield Sparkline([], classes="lane-spark")
+            yield Static("", classes="lane-text")
+
+    def show(self, lane: Lane, current: bool) -> None:
+        self.set_class(current, "current")
+        self.set_class(lane.status == "failed" or lane.status == "timeout", "failed")
+        narrow = (self.size.width or 80) < 100
+        self.query_one(".lane-summary", Static).update(lane_summary(lane, 18 if narrow else 28))
+        self.query_one(".lane-spark", Sparkline).data = list(lane.ms)[-60:]
+        self.query_one(".lane-text", Static).update(lane_detail(lane, max(20, (self.size.width or 80) - 28)))

@@ -1,0 +1,294 @@
+"""The app: Pilot tests for every screen and key, snapshots of menu, live and replay screens."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+
+import pytest
+from conftest import FIXTURES, ROOT
+
+from orintui.scenarios import parse_scenario
+from orintui.session import events as ev
+from orintui.session import load_session, save_session
+from orintui.tui.app import OrintuiApp
+
+DEMO_CPU = FIXTURES / "sessions" / "demo-cpu.json"
+H100 = ROOT / "orintui" / "data" / "demo-session.json.gz"
+DEVICE = {"host": {"hostname": "orin", "machine": "aarch64", "model": "NVIDIA Jetson AGX Orin Developer Kit",
+                   "jetpack": "6.1/6.2", "l4t": "36.4.4", "nvpmodel": "MAXN", "jetson_clocks": "OFF",
+                   "peak_bandwidth_gbs": 204.8},
+          "telemetry_source": "tegrastats",
+          "sources": {"jtop": {"works": False, "reason": "jtop service is not active"},
+                      "tegrastats": {"works": True, "reason": None}},
+          "warnings": ["clocks are not locked (sudo jetson_clocks): DVFS adds run-to-run spread"]}
+
+
+@pytest.fixture
+def sessions(orintui_home):
+    folder = orintui_home / "data" / "sessions"
+    folder.mkdir(parents=True)
+    a = folder / "a.json"
+    shutil.copy(DEMO_CPU, a)
+    b = folder / "b.json.gz"
+    shutil.copy(H100, b)
+    os.utime(a, (1_700_000_000, 1_700_000_000))
+    os.utime(b, (1_700_000_100, 1_700_000_100))
+    return folder
+
+
+def menu_app(**kw):
+    return OrintuiApp(device_info=DEVICE, first_screen="menu", **kw)
+
+
+MIRROR = """name = "demo"
+description = "mirrors the recorded demo-cpu session"
+[[runs]]
+label = "tinygrad CPU"
+backend = "tinygrad-llm"
+argv = ["true"]
+[[runs]]
+label = "llama.cpp CPU"
+backend = "llama-completion"
+argv = ["true"]
+"""
+
+
+def live_app_fed_by_recording():
+    """A real Execution, not started: the recorded session's events go through the live screen's
+    inbox, the path the recorder's listener uses."""
+    recorded = load_session(DEMO_CPU)
+    app = OrintuiApp(scenario=parse_scenario(MIRROR, "mirror.toml"), telemetry="none", live_autostart=False)
+
+    async def feed(pilot):
+        screen = app.screen
+        screen.state.session.host.update(recorded.host)
+        screen.state.session.host["hostname"] = "orin"
+        screen.inbox.extend(e for e in recorded.events if e["t"] <= 30.0)
+        await pilot.pause(0.3)
+    return app, feed
+
+
+# -- snapshots ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_snapshot_menu(snap_compare, sessions, size):
+    async def go(pilot):
+        await pilot.pause(0.2)
+    assert snap_compare(menu_app(), terminal_size=size, run_before=go)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_snapshot_replay(snap_compare, size):
+    session = load_session(H100)
+    app = OrintuiApp(replay=session, at=30.0, theme="orintui-dark")
+
+    async def go(pilot):
+        app.screen.clock.paused = True
+        await pilot.pause(0.3)
+    assert snap_compare(app, terminal_size=size, run_before=go)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_snapshot_live(snap_compare, size):
+    app, feed = live_app_fed_by_recording()
+    assert snap_compare(app, terminal_size=size, run_before=feed)
+
+
+# -- pilot: menu -------------------------------------------------------------------------------
+async def test_menu_tabs_variables_and_replay(sessions):
+    app = menu_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        from textual.widgets import TabbedContent
+
+        tabs = app.screen.query_one(TabbedContent)
+        await pilot.press("2")
+        assert tabs.active == "sessions"
+        await pilot.press("3")
+        assert tabs.active == "device"
+        await pilot.press("1")
+        assert tabs.active == "scenarios"
+        await pilot.press("enter")  # the first scenario: its variables
+        assert type(app.screen).__name__ == "VariablesScreen"
+        await pilot.press("escape")
+        assert type(app.screen).__name__ == "MenuScreen"
+        await pilot.press("2", "enter")  # newest session: the H100 one
+        assert type(app.screen).__name__ == "ReplayScreen"
+        assert app.screen.state.session.scenario["name"] == "nvidia-gpu"
+        await pilot.press("q")
+        assert type(app.screen).__name__ == "MenuScreen"
+        await pilot.press("d")
+        assert type(app.screen).__name__ == "ReplayScreen"
+        await pilot.press("escape")
+        await pilot.press("2", "c", "down", "c")
+        assert type(app.screen).__name__ == "CompareScreen"
+        await pilot.press("escape")
+        assert type(app.screen).__name__ == "MenuScreen"
+
+
+async def test_theme_key_cycles_and_is_remembered(orintui_home):
+    app = menu_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.theme == "orintui-dark"
+        await pilot.press("f2")
+        assert app.theme == "orintui-light"
+        await pilot.press("f2")
+        assert app.theme == "orintui-basic"
+    saved = json.loads((orintui_home / "config" / "settings.json").read_text())
+    assert saved["theme"] == "orintui-basic"
+    again = menu_app()
+    async with again.run_test(size=(80, 24)):
+        assert again.theme == "orintui-basic"
+
+
+async def test_help_panel_lists_keys():
+    app = menu_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("question_mark")
+        assert app.screen.query("HelpPanel")
+        await pilot.press("question_mark")
+        assert not app.screen.query("HelpPanel")
+
+
+async def test_first_start_opens_the_demo_replay(orintui_home):
+    app = OrintuiApp(device_info=DEVICE)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert type(app.screen).__name__ == "ReplayScreen"
+        await pilot.press("q")
+        assert type(app.screen).__name__ == "MenuScreen"
+    second = OrintuiApp(device_info=DEVICE)
+    async with second.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert type(second.screen).__name__ == "MenuScreen"
+
+
+# -- pilot: replay -----------------------------------------------------------------------------
+async def test_replay_keys():
+    session = load_session(H100)
+    app = OrintuiApp(replay=session, speed=1.0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        clock = screen.clock
+        await pilot.press("space", "home")
+        assert clock.paused and clock.position == 0
+        await pilot.press("plus", "plus")
+        assert clock.speed == 4.0
+        await pilot.press("minus")
+        assert clock.speed == 2.0
+        await pilot.press("right", "right")
+        assert clock.position == pytest.approx(20.0)
+        await pilot.press("left")
+        assert clock.position == pytest.approx(10.0)
+        await pilot.press("n")
+        starts = sorted(t for t in (clock.run_start(r.index) for r in session.runs) if t is not None)
+        assert clock.position in starts
+        await pilot.press("p")
+        assert clock.position < starts[-1]
+        await pilot.press("end")
+        assert clock.finished and screen.state.lanes[2].tokens == 128
+        await pilot.press("home")
+        assert clock.position == 0 and screen.state.lanes[2].tokens == 0
+        for pane in ("g", "o", "t"):
+            await pilot.press(pane)
+            await pilot.pause()
+        assert screen.query_one("ContentSwitcher").current == "table"
+        await pilot.press("q")
+    assert app.return_code in (0, None)
+
+
+async def test_replay_as_fast_as_possible_reaches_the_end():
+    app = OrintuiApp(replay=load_session(DEMO_CPU), speed=float("inf"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.4)
+        state = app.screen.state
+        assert app.screen.clock.finished
+        recorded = load_session(DEMO_CPU)
+        expected = [sum(1 for e in recorded.run_events(i) if e["kind"] == "token") for i in (0, 1)]
+        assert [lane.tokens for lane in state.lanes] == expected and expected[0] == 48
+        assert [lane.status for lane in state.lanes] == ["ok", "ok"]
+
+
+async def test_hostile_backend_text_appears_literally(tmp_path):
+    session = load_session(DEMO_CPU)
+    hostile = "[bold red]x[/] \x1b[31mred \ufffd [link=http://e]y[/link]"
+    session.events = [e for e in session.events if e["kind"] != "output"]
+    session.events.append({**ev.token(session.events[-1]["t"] + 0.1, hostile), "run": 1})
+    session.events.append({**ev.output(session.events[-1]["t"] + 0.1, hostile), "run": 1})
+    path = save_session(session, tmp_path / "hostile.json")
+    app = OrintuiApp(replay=load_session(path), at=-1)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("o")
+        await pilot.pause(0.3)
+        rendered = app.export_screenshot()
+        assert "[bold red]x[/]" in rendered.replace("&#160;", " ")
+        assert "[link=http://e]y[/link]" in rendered.replace("&#160;", " ")
+
+
+# -- pilot: live -------------------------------------------------------------------------------
+FAKE = FIXTURES / "fake_backends" / "misbehave.py"
+
+
+def live_scenario(tmp_path, mode="exit0"):
+    text = f"""name = "fake-live"
+[[runs]]
+label = "first"
+backend = "tinygrad-llm"
+argv = ["{sys.executable}", "{FAKE}", "{mode}"]
+idle_timeout = 30
+[[runs]]
+label = "second"
+backend = "tinygrad-llm"
+argv = ["{sys.executable}", "{FAKE}", "hang"]
+idle_timeout = 30
+"""
+    return parse_scenario(text, str(tmp_path / "fake.toml"))
+
+
+async def _wait(pilot, condition, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        await pilot.pause(0.1)
+    return False
+
+
+async def test_live_skip_then_stop_and_quit(tmp_path):
+    out = tmp_path / "live.json"
+    app = OrintuiApp(scenario=live_scenario(tmp_path, "exit0"), out=str(out), telemetry="psutil")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        assert await _wait(pilot, lambda: screen.state.lanes[0].status == "ok")
+        assert screen.state.lanes[0].tokens == 5
+        assert await _wait(pilot, lambda: screen.state.lanes[1].tokens == 5)  # second run hangs after 5 tokens
+        await pilot.press("s")  # skip it
+        assert await _wait(pilot, lambda: app.execution.done.is_set())
+        await pilot.pause(0.3)
+        assert screen.state.lanes[1].status == "cancelled"
+        await pilot.press("w")
+        await pilot.press("q")
+    s = load_session(out)
+    assert [r.status for r in s.runs] == ["ok", "cancelled"]
+
+
+async def test_live_quit_asks_first_and_leaves_no_backend(tmp_path):
+    import psutil
+
+    out = tmp_path / "live.json"
+    app = OrintuiApp(scenario=live_scenario(tmp_path, "hang"), out=str(out), telemetry="none")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = app.screen
+        assert await _wait(pilot, lambda: screen.state.lanes[0].tokens == 5)
+        pid = app.execution.current.pid
+        await pilot.press("q")
+        assert type(app.screen).__name__ == "ConfirmScreen"
+        await pilot.press("n")
+        assert type(app.screen).__name__ == "LiveScreen"
+        await pilot.press("q", "y")
+        await pilot.pause(0.5)
+    assert app.execution.done.is_set()
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert [r.status for r in load_session(out).runs] == ["cancelled", "cancelled"]
