@@ -65,6 +65,12 @@ class LlamaCompletionParser(Parser):
 
     # -- the stream ---------------------------------------------------------------------------
     def text(self, text: str, t: float, out: list) -> None:
+        if not text:
+            # a read whose bytes end mid-character: a token (its text comes with the next read)
+            if self.state == "gen" and self.timed and self.echo_buffer is None and self.token_count:
+                self._flush_held_ws(out)
+                self._token(t, "", out)
+            return
         if self.state != "gen":
             before = self.state
             self._log_text(text, t, out)
@@ -192,10 +198,7 @@ class LlamaCompletionParser(Parser):
                 return
         if not self.timed:
             return
-        if self.held_ws is not None:
-            held_t, held_text = self.held_ws
-            self.held_ws = None
-            self._token(held_t, held_text, out)
+        self._flush_held_ws(out)
         if not text.strip():
             self.held_ws = (t, text)
             return
@@ -204,6 +207,12 @@ class LlamaCompletionParser(Parser):
             stripped = text.rstrip("\n")
             text, self.carry = stripped, text[len(stripped):]
         self._token(t, text, out)
+
+    def _flush_held_ws(self, out: list) -> None:
+        if self.held_ws is not None:
+            held_t, held_text = self.held_ws
+            self.held_ws = None
+            self._token(held_t, held_text, out)
 
     def _token(self, t: float, text: str, out: list) -> None:
         if self.token_count == 0:

@@ -154,9 +154,9 @@ class BackendRunner:
                 break
             stamp = time.monotonic()
             last_output = stamp
-            text = decoder.decode(data)
-            if text:
-                self._emit_all(self.parser.feed(text, self.clock(stamp)))
+            # an incomplete UTF-8 sequence decodes to "": the read is still fed, since for a
+            # streaming backend it is a token whose character completes in the next one
+            self._emit_all(self.parser.feed(decoder.decode(data), self.clock(stamp)))
             while (reply := self.parser.input_request()) is not None:
                 self.child.send(reply.encode())
             if self.parser.stop_requested:

@@ -1,0 +1,82 @@
+"""Parser throughput (lines/s) for every adapter, and the observed-vs-reported decode time of a
+real llama.cpp run (the figure orintui's per-token timings rest on).
+
+    python benchmarks/parser_throughput.py [--llama-bin DIR --model small.gguf]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+from common import ROOT
+
+from orintui.backends import ADAPTERS
+from orintui.backends.runner import BackendRunner
+
+T = ROOT / "tests" / "fixtures" / "transcripts"
+TRANSCRIPTS = {
+    "tinygrad-llm": "tinygrad-llm-cuda-h100.txt",
+    "tinygrad-gpt2": "tinygrad-gpt2-debug2.txt",
+    "tinygrad-llama3": "tinygrad-llama3-benchmark.txt",
+    "llama-completion": "llama-completion-cpu-b0.3.36.txt",
+    "llama-bench": "llama-bench-jsonl.txt",
+}
+
+
+def throughput(name: str, target_lines: int = 50_000) -> tuple[float, int]:
+    text = (T / TRANSCRIPTS[name]).read_bytes().decode("utf-8", errors="replace")
+    lines = text.splitlines(keepends=True)
+    reps = max(1, target_lines // len(lines))
+    adapter = ADAPTERS[name]
+    argv = ["llama-completion", "-p", "Hello from orintui"] if name == "llama-completion" else ["--benchmark"]
+    start = time.perf_counter()
+    fed = 0
+    for _ in range(reps):
+        parser = adapter.make_parser(argv)
+        for i, line in enumerate(lines):  # one read per line, as a PTY delivers them
+            parser.feed(line, i * 0.001)
+            fed += 1
+        parser.finish(1.0)
+    return fed / (time.perf_counter() - start), fed
+
+
+def observed_vs_reported(llama_bin: str, model: str, tokens: int = 128) -> None:
+    argv = [os.path.join(llama_bin, "llama-completion"), "-m", model, "-p", "The quick brown fox", "-n", str(tokens),
+            "--ignore-eos", "-no-cnv", "--temp", "0", "--seed", "1", "-t", "1"]
+    for attempt in range(3):
+        events = []
+        runner = BackendRunner(argv, ADAPTERS["llama-completion"].make_parser(argv), events.append, lambda m: m)
+        result = runner.run()
+        summary = {}
+        for e in events:
+            if e["kind"] == "summary":
+                summary.update(e)
+        toks = [e for e in events if e["kind"] == "token"]
+        observed = (toks[-1]["t"] - toks[0]["t"]) * 1000
+        err = (observed - summary["eval_ms"]) / summary["eval_ms"] * 100
+        print(f"  run {attempt + 1}: {result.status}, {len(toks)} token events for {summary['eval_runs'] + 1} tokens; "
+              f"observed {observed:.1f} ms vs eval {summary['eval_ms']:.1f} ms over {summary['eval_runs']} runs "
+              f"({summary['eval_ms_per_token']:.2f} ms/token): error {err:+.2f}%")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--llama-bin", default=os.environ.get("ORINTUI_LLAMA_BIN"))
+    p.add_argument("--model", default=os.path.join(os.environ.get("ORINTUI_TEST_MODELS", ""), "small.gguf"))
+    args = p.parse_args()
+    print(f"{'adapter':18} {'lines/s':>12} {'lines':>8}")
+    for name in TRANSCRIPTS:
+        rate, n = throughput(name)
+        print(f"{name:18} {rate:12,.0f} {n:8,}")
+    if args.llama_bin and os.path.exists(args.model):
+        print("observed vs reported decode time (real llama-completion, CPU):")
+        observed_vs_reported(args.llama_bin, args.model)
+    else:
+        print("observed vs reported: skipped (set ORINTUI_LLAMA_BIN and ORINTUI_TEST_MODELS, as scripts/test does)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

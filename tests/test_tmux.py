@@ -1,0 +1,96 @@
+"""A live run of the demo scenario in a real terminal: tmux send-keys and capture-pane."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+pytestmark = pytest.mark.real
+
+
+def tmux(*args: str) -> str:
+    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False).stdout
+
+
+def wait_for(session: str, predicate, timeout: float) -> str:
+    deadline = time.time() + timeout
+    screen = ""
+    while time.time() < deadline:
+        screen = tmux("capture-pane", "-p", "-t", session)
+        if predicate(screen):
+            return screen
+        time.sleep(0.3)
+    raise AssertionError(f"timed out; the screen was:\n{screen}")
+
+
+def backends_of(marker: str) -> list[psutil.Process]:
+    found = []
+    for p in psutil.process_iter(["cmdline"]):
+        try:
+            if any(marker in part for part in p.info["cmdline"] or []) and "orintui" not in " ".join(p.info["cmdline"]):
+                found.append(p)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    return found
+
+
+@pytest.fixture
+def terminal(tmp_path, orintui_home):
+    if not shutil.which("tmux"):
+        pytest.fail("tmux is missing: scripts/test installs it (apt-get install tmux)")
+    name = f"orintui-test-{os.getpid()}"
+    yield name
+    tmux("kill-session", "-t", name)
+
+
+def start(terminal, args, tmp_path, orintui_home):
+    env = {"ORINTUI_HOME": str(orintui_home), "TERM": "xterm-256color", "PATH": os.environ["PATH"]}
+    command = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+    command += f" {shlex.quote(sys.executable)} -m orintui " + " ".join(shlex.quote(a) for a in args)
+    command += f"; echo EXITED $? > {tmp_path / 'exit'}; sleep 60"
+    tmux("new-session", "-d", "-s", terminal, "-x", "120", "-y", "40", command)
+
+
+def test_demo_live_in_tmux(terminal, tmp_path, orintui_home, tinygrad_ready, llama_bin, small_model):
+    out = tmp_path / "live.json"
+    start(terminal, ["run", "demo", "--set", f"llama_completion={llama_bin / 'llama-completion'}",
+                     "--set", f"model={small_model}", "--set", "tokens=24", "--out", str(out)], tmp_path, orintui_home)
+    wait_for(terminal, lambda s: "LIVE" in s and "tinygrad CPU" in s, 60)
+    screen = wait_for(terminal, lambda s: "finished" in s, 300)
+    lines = [line for line in screen.splitlines() if "tok/s" in line]
+    assert any("tinygrad CPU" in line and "done" in line and "24 tok" in line for line in lines), screen
+    assert any("llama.cpp CPU" in line and "done" in line for line in lines), screen
+    assert "1.00x" in screen  # the comparison table shows figures and the ratio to the best
+    tmux("send-keys", "-t", terminal, "q")
+    deadline = time.time() + 20
+    while time.time() < deadline and not (tmp_path / "exit").exists():
+        time.sleep(0.2)
+    assert (tmp_path / "exit").read_text().strip() == "EXITED 0"
+    assert out.exists() and not backends_of(str(small_model))
+
+
+def test_quit_while_live_leaves_no_backend(terminal, tmp_path, orintui_home, tinygrad_ready, llama_bin, small_model):
+    out = tmp_path / "live.json"
+    start(terminal, ["run", "demo", "--set", f"llama_completion={llama_bin / 'llama-completion'}",
+                     "--set", f"model={small_model}", "--set", "tokens=2000", "--out", str(out)], tmp_path, orintui_home)
+    wait_for(terminal, lambda s: "decode" in s, 120)
+    assert backends_of(str(small_model)), "the backend should be running"
+    tmux("send-keys", "-t", terminal, "q")
+    wait_for(terminal, lambda s: "A run is live" in s, 10)
+    tmux("send-keys", "-t", terminal, "y")
+    deadline = time.time() + 30
+    while time.time() < deadline and not (tmp_path / "exit").exists():
+        time.sleep(0.2)
+    assert (tmp_path / "exit").exists()
+    time.sleep(0.5)
+    assert not backends_of(str(small_model)), "a backend outlived orintui"
+    from orintui.session import load_session
+
+    assert load_session(out).runs[0].status == "cancelled"
