@@ -14,6 +14,7 @@ from orintui.live_state import LiveState
 from orintui.session.model import Session
 from orintui.tui.widgets.comparison import ComparisonTable
 from orintui.tui.widgets.output_pane import OutputPane
+from orintui.tui.widgets.quiet import set_text
 from orintui.tui.widgets.run_lane import RunLane
 from orintui.tui.widgets.telemetry_strip import TelemetryStrip
 
@@ -63,7 +64,7 @@ class MonitorScreen(Screen):
         if not force and self._drawn == self.state.version:
             return
         self._drawn = self.state.version
-        self.query_one("#title", Static).update(self.title_text())
+        set_text(self.query_one("#title", Static), self.title_text())
         self.query_one(TelemetryStrip).show(self.state)
         for lane in self.state.lanes:
             self.query_one(f"#lane-{lane.index}", RunLane).show(lane, lane.index == self.state.current)

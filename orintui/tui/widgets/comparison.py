@@ -51,4 +51,5 @@ class ComparisonTable(DataTable):
             return
         for key, cells in rows:
             for col, value in zip(COLUMNS, cells):
-                self.update_cell(key, col, value, update_width=True)
+                if self.get_cell(key, col) != value:
+                    self.update_cell(key, col, value, update_width=True)

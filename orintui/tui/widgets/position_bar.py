@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from orintui.session.replay import ReplayClock
+from orintui.tui.widgets.quiet import set_text
 
 
 def speed_text(speed: float) -> str:
@@ -22,4 +23,4 @@ class PositionBar(Static):
         text = Text(label, no_wrap=True, overflow="crop")
         text.append("#" * filled, style="bold")
         text.append("-" * (width - filled), style="dim")
-        self.update(text)
+        set_text(self, text)

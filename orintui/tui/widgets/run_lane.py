@@ -8,6 +8,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Sparkline, Static
 
 from orintui.live_state import Lane
+from orintui.tui.widgets.quiet import set_data, set_text
 
 STATE_STYLE = {"queued": "dim", "loading": "yellow", "prefill": "yellow", "decode": "bold green", "done": "green",
                "failed": "bold red", "skipped": "dim"}
@@ -50,6 +51,6 @@ class RunLane(Vertical):
         self.set_class(current, "current")
         self.set_class(lane.status == "failed" or lane.status == "timeout", "failed")
         narrow = (self.size.width or 80) < 100
-        self.query_one(".lane-summary", Static).update(lane_summary(lane, 18 if narrow else 28))
-        self.query_one(".lane-spark", Sparkline).data = list(lane.ms)[-60:]
-        self.query_one(".lane-text", Static).update(lane_detail(lane, max(20, (self.size.width or 80) - 28)))
+        set_text(self.query_one(".lane-summary", Static), lane_summary(lane, 18 if narrow else 28))
+        set_data(self.query_one(".lane-spark", Sparkline), list(lane.ms)[-60:])
+        set_text(self.query_one(".lane-text", Static), lane_detail(lane, max(20, (self.size.width or 80) - 28)))

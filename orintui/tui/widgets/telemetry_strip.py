@@ -8,6 +8,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Sparkline, Static
 
 from orintui.live_state import LiveState
+from orintui.tui.widgets.quiet import set_data, set_text
 
 
 def _num(value, fmt="{:.0f}", unit="") -> str:
@@ -24,8 +25,8 @@ class Gauge(Vertical):
         yield Sparkline([], classes="gauge-spark")
 
     def show(self, value: str, history) -> None:
-        self.query_one(".gauge-value", Static).update(Text(f"{self.title} {value}"))
-        self.query_one(Sparkline).data = list(history)
+        set_text(self.query_one(".gauge-value", Static), Text(f"{self.title} {value}"))
+        set_data(self.query_one(Sparkline), list(history))
 
 
 class TelemetryStrip(Vertical):
@@ -41,7 +42,7 @@ class TelemetryStrip(Vertical):
         host = state.session.host
         if s is None:
             source = host.get("telemetry_source") or "none"
-            self.query_one("#telemetry-detail", Static).update(Text(f"telemetry: {source}, no sample yet"))
+            set_text(self.query_one("#telemetry-detail", Static), Text(f"telemetry: {source}, no sample yet"))
             return
         gpu = _num(s.get("gpu_load_pct"), unit="%") + (f" @{s['gpu_freq_mhz']:.0f}MHz" if s.get("gpu_freq_mhz") else "")
         emc = _num(s.get("emc_util_pct"), unit="%") + (f" {s['emc_bw_gbs']:.1f}GB/s" if s.get("emc_bw_gbs") is not None else "")
@@ -64,4 +65,4 @@ class TelemetryStrip(Vertical):
         cpu = [c for c in (s.get("cpu_load_pct") or []) if c is not None]
         if cpu:
             parts.append(f"CPU {sum(cpu) / len(cpu):.0f}%")
-        self.query_one("#telemetry-detail", Static).update(Text("  ".join(parts)))
+        set_text(self.query_one("#telemetry-detail", Static), Text("  ".join(parts)))
