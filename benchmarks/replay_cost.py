@@ -30,7 +30,8 @@ def tmux(*args: str) -> str:
 
 
 def launch(name: str, session_path: Path, home: str) -> int:
-    cmd = f"ORINTUI_HOME={shlex.quote(home)} TERM=xterm-256color exec {shlex.quote(sys.executable)} -m orintui replay {shlex.quote(str(session_path))}"
+    cmd = (f"ORINTUI_HOME={shlex.quote(home)} TERM=xterm-256color exec {shlex.quote(sys.executable)} "
+           f"-m orintui replay {shlex.quote(str(session_path))}")
     tmux("new-session", "-d", "-s", name, "-x", "120", "-y", "40", cmd)
     return int(tmux("display-message", "-p", "-t", name, "#{pane_pid}").strip())
 

@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--telemetry", default="auto", choices=["auto", "jtop", "tegrastats", "nvml", "psutil", "none"])
     r.add_argument("--interval", type=_positive(float), default=0.5, help="telemetry interval in seconds")
 
-    r = sub.add_parser("replay", help="replay a saved session in the app")
+    r = sub.add_parser("replay", help="replay a saved session in the app ('demo': the bundled H100 session)")
     r.add_argument("session")
     r.add_argument("--speed", type=_positive(float), default=1.0)
 
@@ -96,12 +96,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", required=True)
     r.add_argument("--size", type=_parse_size, default=(120, 40), metavar="COLSxROWS")
     r.add_argument("--at", type=float, default=None, metavar="SECONDS", help="moment of the session (default: the end)")
+    r.add_argument("--pane", choices=["table", "chart", "output"], default="table", help="what the bottom area shows")
     return p
 
 
 def _load(path: str):
+    from orintui.catalog import DEMO_SESSION
+    from orintui.paths import bundled_dir
     from orintui.session import load_session
 
+    if path == "demo" and not os.path.exists(path):
+        path = str(bundled_dir("data") / DEMO_SESSION)
     return load_session(path)
 
 
@@ -193,7 +198,7 @@ def cmd_screenshot(args) -> int:
     session = _load(args.session)
     from orintui.tui.screenshot import render_screenshot
 
-    path = render_screenshot(session, args.out, size=args.size, at=args.at, theme=args.theme)
+    path = render_screenshot(session, args.out, size=args.size, at=args.at, theme=args.theme, pane=args.pane)
     print(path)
     return EXIT_OK
 

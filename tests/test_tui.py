@@ -83,10 +83,9 @@ def test_snapshot_menu(snap_compare, sessions, size):
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
 def test_snapshot_replay(snap_compare, size):
     session = load_session(H100)
-    app = OrintuiApp(replay=session, at=30.0, theme="orintui-dark")
+    app = OrintuiApp(replay=session, at=30.0, theme="orintui-dark", paused=True)
 
     async def go(pilot):
-        app.screen.clock.paused = True
         await pilot.pause(0.3)
     assert snap_compare(app, terminal_size=size, run_before=go)
 

@@ -27,7 +27,8 @@ class OrintuiApp(App):
 
     def __init__(self, *, replay: Session | None = None, scenario=None, out=None, telemetry: str = "auto",
                  interval: float = 0.5, speed: float = 1.0, at: float | None = None, theme: str | None = None,
-                 device_info: dict | None = None, first_screen: str | None = None, live_autostart: bool = True):
+                 device_info: dict | None = None, first_screen: str | None = None, live_autostart: bool = True,
+                 paused: bool = False):
         super().__init__()
         for t in themes.THEMES:
             self.register_theme(t)
@@ -39,6 +40,7 @@ class OrintuiApp(App):
         self._device_info = device_info
         self._first_screen = first_screen
         self._live_autostart = live_autostart
+        self._paused = paused
         self.execution = None
         self.exit_code = 0
 
@@ -73,7 +75,7 @@ class OrintuiApp(App):
     def _replay_screen(self, session: Session):
         from orintui.tui.screens.replay import ReplayScreen
 
-        return ReplayScreen(session, speed=self._speed, at=self._at)
+        return ReplayScreen(session, speed=self._speed, at=self._at, paused=self._paused)
 
     # -- navigation -----------------------------------------------------------------------------
     def open_replay(self, path: str) -> None:

@@ -8,13 +8,13 @@ from pathlib import Path
 from orintui.session.model import Session
 
 
-async def _render(session: Session, size: tuple[int, int], at: float | None, theme: str | None) -> str:
+async def _render(session: Session, size: tuple[int, int], at: float | None, theme: str | None, pane: str) -> str:
     from orintui.tui.app import OrintuiApp
 
-    app = OrintuiApp(replay=session, at=-1 if at is None else at, theme=theme or "orintui-dark")
+    app = OrintuiApp(replay=session, at=-1 if at is None else at, theme=theme or "orintui-dark", paused=True)
     async with app.run_test(size=size) as pilot:
         screen = app.screen
-        screen.clock.paused = True
+        screen.action_show(pane)
         screen.redraw(force=True)
         await pilot.pause()
         screen.tick()
@@ -23,8 +23,8 @@ async def _render(session: Session, size: tuple[int, int], at: float | None, the
 
 
 def render_screenshot(session: Session, out: str, size: tuple[int, int] = (120, 40), at: float | None = None,
-                      theme: str | None = None) -> Path:
-    svg = asyncio.run(_render(session, size, at, theme))
+                      theme: str | None = None, pane: str = "table") -> Path:
+    svg = asyncio.run(_render(session, size, at, theme, pane))
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(svg, encoding="utf-8")

@@ -30,9 +30,10 @@ class ReplayScreen(MonitorScreen):
         Binding("q,escape", "leave", "Back"),
     ]
 
-    def __init__(self, session: Session, speed: float = 1.0, at: float | None = None, **kwargs):
+    def __init__(self, session: Session, speed: float = 1.0, at: float | None = None, paused: bool = False, **kwargs):
         super().__init__(session, **kwargs)
         self.clock = ReplayClock(session, speed)
+        self.clock.paused = paused
         self._last = time.monotonic()
         if at is not None:
             self._seek(at if at >= 0 else self.clock.duration)
