@@ -29,10 +29,20 @@ def _model_name(m: RunMetrics) -> str:
     return m.model.rsplit("/", 1)[-1]
 
 
+def short_error(error: str, keep: int = 2) -> str:
+    """A failed run's error: its head ('exit code 1') and the backend's last meaningful lines.
+
+    The runner joins the backend's last lines with ' | '; traceback marker lines (^^^^) say nothing."""
+    head, sep, tail = error.partition(": ")
+    parts = [p for p in (tail if sep else error).replace("\n", " ").split(" | ") if any(c.isalnum() for c in p)]
+    shown = " | ".join(parts[-keep:])
+    return f"{head}: {shown}" if sep else shown
+
+
 def notes(m: RunMetrics) -> str:
     parts = []
     if m.status != "ok":
-        parts.append(m.status + (f": {m.error}" if m.error else ""))
+        parts.append(m.status + (f": {short_error(m.error)}" if m.error else ""))
     if m.warmup:
         parts.append("warm-up run")
     if m.decode_tok_s["reported"] is not None and m.decode_tok_s["observed"] is not None:

@@ -8,6 +8,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Sparkline, Static
 
 from orintui.live_state import Lane
+from orintui.report import short_error
 from orintui.tui.widgets.quiet import set_data, set_text
 
 STATE_STYLE = {"queued": "dim", "loading": "yellow", "prefill": "yellow", "decode": "bold green", "done": "green",
@@ -29,9 +30,7 @@ def lane_summary(lane: Lane, label_width: int = 28) -> Text:
 def lane_detail(lane: Lane, width: int = 60) -> Text:
     """The latest text, or why the run failed; always data, never markup."""
     if lane.status not in ("ok", "running", "queued") and lane.error:
-        # the error ends with the backend's last lines, joined by ' | ': show the last meaningful ones
-        parts = [p for p in lane.error.replace("\n", " ").split(" | ") if any(c.isalnum() for c in p)]
-        return Text(" | ".join(parts[-2:])[-width:], style="red", no_wrap=True, overflow="crop")
+        return Text(short_error(lane.error)[-width:], style="red", no_wrap=True, overflow="crop")
     latest = lane.text.replace("\r", " ").replace("\n", " ")[-width:]
     return Text(latest, style="italic", no_wrap=True, overflow="crop")
 
