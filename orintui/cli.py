@@ -204,8 +204,13 @@ def cmd_screenshot(args) -> int:
 
 
 def cmd_app(args) -> int:
+    from orintui.paths import sessions_dir
+    from orintui.session.store import recover_orphans
     from orintui.tui.app import run_app
 
+    recovered = recover_orphans(sessions_dir())
+    for path in recovered:
+        print(f"orintui: recovered an interrupted session: {path}", file=sys.stderr)
     return run_app(theme=args.theme)
 
 
