@@ -31,10 +31,14 @@ def wait_for(session: str, predicate, timeout: float) -> str:
 
 
 def backends_of(marker: str) -> list[psutil.Process]:
+    """Backends: processes with ``marker`` as one argument of their own (tinygrad's --model PATH,
+    llama.cpp's -m PATH); the app (-m orintui, --set model=PATH) and tmux's command string are not."""
     found = []
     for p in psutil.process_iter(["cmdline"]):
         try:
-            if any(marker in part for part in p.info["cmdline"] or []) and "orintui" not in " ".join(p.info["cmdline"]):
+            cmd = p.info["cmdline"] or []
+            is_app = any(a == "-m" and b == "orintui" for a, b in zip(cmd, cmd[1:]))
+            if not is_app and marker in cmd:
                 found.append(p)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             pass
