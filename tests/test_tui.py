@@ -291,3 +291,36 @@ async def test_live_quit_asks_first_and_leaves_no_backend(tmp_path):
     assert app.execution.done.is_set()
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     assert [r.status for r in load_session(out).runs] == ["cancelled", "cancelled"]
+
+
+async def test_menu_runs_a_scenario_with_edited_variables(orintui_home, tmp_path):
+    folder = orintui_home / "config" / "scenarios"
+    folder.mkdir(parents=True)
+    (folder / "fake.toml").write_text(f"""name = "fake"
+description = "a fake backend through the menu"
+[variables]
+mode = "segfault"
+[[runs]]
+label = "fake"
+backend = "tinygrad-llm"
+argv = ["{sys.executable}", "{FAKE}", "{{mode}}"]
+""")
+    app = menu_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("enter")  # user scenarios come first
+        assert type(app.screen).__name__ == "VariablesScreen"
+        field = app.screen.query_one("#var-mode")
+        assert field.value == "segfault"
+        field.value = "exit0"  # edited before the run
+        await pilot.press("ctrl+r")
+        await pilot.pause(0.2)
+        assert type(app.screen).__name__ == "LiveScreen"
+        screen = app.screen
+        assert await _wait(pilot, lambda: app.execution.done.is_set())
+        await pilot.pause(0.3)
+        assert screen.state.lanes[0].status == "ok" and screen.state.lanes[0].tokens == 5
+        assert app.execution.session.runs[0].argv[-1] == "exit0"
+        await pilot.press("q")
+        assert type(app.screen).__name__ == "MenuScreen"  # back to the menu, which lists the new session
+        await pilot.press("2")
+        assert any(e.scenario == "fake" for e in app.screen.sessions)
