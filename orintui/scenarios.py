@@ -24,7 +24,7 @@ else:  # pragma: no cover - exercised on 3.10
 from orintui import paths
 
 RUN_KEYS = {"label", "backend", "argv", "env", "cwd", "repetitions", "warmup", "idle_timeout", "total_timeout",
-            "model", "device", "optional", "notes"}
+            "model", "device", "optional", "notes", "requires"}
 TOP_KEYS = {"name", "description", "variables", "generate", "runs", "needs"}
 VAR = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 DEVICE_STYLES = ("DEV", "legacy")
@@ -48,6 +48,21 @@ class RunSpec:
     model: str | None = None
     optional: bool = False
     notes: str | None = None
+    requires: list[str] = field(default_factory=list)  # Python modules the run imports ({python} -m ...)
+
+
+def missing_module(name: str) -> str | None:
+    """Why a Python module the run needs is not importable by this interpreter, or None."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        found = False
+    if found:
+        return None
+    hint = " (tinygrad 0.12 and later need Python >= 3.11)" if name.startswith("tinygrad") and sys.version_info < (3, 11) else ""
+    return f"Python module {name} not found for {sys.executable}{hint}"
 
 
 @dataclass
@@ -79,6 +94,9 @@ class Scenario:
                 found.append((run, f"binary not found on PATH: {binary}"))
             if run.cwd and not os.path.isdir(run.cwd):
                 found.append((run, f"working directory not found: {run.cwd}"))
+            for module in run.requires:
+                if why := missing_module(module):
+                    found.append((run, why))
             generated = {self.variables.get(k) for k in self.generate}
             if run.model and not os.path.exists(run.model) and run.model not in generated:
                 found.append((run, f"model not found: {run.model}"))
@@ -193,6 +211,9 @@ def parse_scenario(text: str, path: str, overrides: dict[str, str] | None = None
                 numbers[key] = value
         exp = lambda s: expand(str(s), variables, path, text)  # noqa: E731
         env = {str(k): exp(v) for k, v in env.items()}
+        requires = raw.get("requires", [])
+        if not isinstance(requires, list) or not all(isinstance(m, str) for m in requires):
+            raise _fail(path, text, f"{where}: requires must be a list of Python module names", "requires")
         device = raw.get("device")
         if device is not None:
             device = exp(device).upper()
@@ -200,7 +221,7 @@ def parse_scenario(text: str, path: str, overrides: dict[str, str] | None = None
         runs.append(RunSpec(
             label=label, backend=backend, argv=[exp(a) for a in argv], env=env,
             cwd=exp(raw["cwd"]) if raw.get("cwd") else None, model=exp(raw["model"]) if raw.get("model") else None,
-            optional=bool(raw.get("optional", False)), notes=raw.get("notes"), **numbers,
+            optional=bool(raw.get("optional", False)), notes=raw.get("notes"), requires=requires, **numbers,
         ))
     labels = [r.label for r in runs]
     dupes = {x for x in labels if labels.count(x) > 1}

@@ -69,5 +69,7 @@ def tinygrad_ready() -> None:
     try:
         import tinygrad  # noqa: F401
     except ImportError:
-        _need(None, "tinygrad", "pip install -e '.[test]' (pins tinygrad==0.13.0)")
+        how = ("pip install -e '.[test]' (pins tinygrad==0.13.0)" if sys.version_info >= (3, 11)
+               else "tinygrad 0.12 and later need Python >= 3.11")
+        _need(None, "tinygrad", how)
     _need(Path(shutil.which("clang") or "/nonexistent"), "clang", "apt-get install clang (tinygrad's CPU backend)")
