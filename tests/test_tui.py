@@ -327,3 +327,31 @@ argv = ["{sys.executable}", "{FAKE}", "{{mode}}"]
         assert type(app.screen).__name__ == "MenuScreen"  # back to the menu, which lists the new session
         await pilot.press("2")
         assert any(e.scenario == "fake" for e in app.screen.sessions)
+
+
+async def test_live_title_says_finished_when_saving_ends_after_the_last_event(tmp_path, monkeypatch):
+    """A slow save (big session, slow SD card): no event follows it, the screen must still update."""
+    from orintui.session.recorder import Recorder
+
+    real_close = Recorder.close
+
+    def slow_close(self):
+        time.sleep(1.0)
+        return real_close(self)
+
+    monkeypatch.setattr(Recorder, "close", slow_close)
+    text = f"""name = "slow-save"
+[[runs]]
+label = "only"
+backend = "tinygrad-llm"
+argv = ["{sys.executable}", "{FAKE}", "exit0"]
+"""
+    app = OrintuiApp(scenario=parse_scenario(text, str(tmp_path / "s.toml")), out=str(tmp_path / "s.json"),
+                     telemetry="none")
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        assert await _wait(pilot, lambda: screen.state.lanes[0].status == "ok")
+        assert "LIVE" in str(screen.query_one("#title").render())
+        assert await _wait(pilot, lambda: app.execution.done.is_set())
+        await pilot.pause(0.3)
+        assert "finished" in str(screen.query_one("#title").render())

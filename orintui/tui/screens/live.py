@@ -43,6 +43,10 @@ class LiveScreen(MonitorScreen):
             self.notify(f"session saved: {self.execution.recorder.final_path}", timeout=8)
         self.redraw()
 
+    def draw_key(self) -> tuple:
+        # the last event may come before the session is saved: 'finished' must still be drawn
+        return (self.state.version, self.execution.done.is_set())
+
     def title_text(self) -> Text:
         text = super().title_text()
         text.append("  LIVE" if not self.execution.done.is_set() else "  finished", style="bold red")

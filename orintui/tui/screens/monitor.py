@@ -60,10 +60,15 @@ class MonitorScreen(Screen):
         host = s.host.get("gpu_name") or s.host.get("model") or s.host.get("hostname") or ""
         return Text(f" {s.scenario.get('name', 'session')}  |  {host}  |  t={self.state.t:7.1f}s", style="bold")
 
+    def draw_key(self) -> object:
+        """What the screen shows depends on; a redraw is skipped while it is unchanged."""
+        return self.state.version
+
     def redraw(self, force: bool = False) -> None:
-        if not force and self._drawn == self.state.version:
+        key = self.draw_key()
+        if not force and self._drawn == key:
             return
-        self._drawn = self.state.version
+        self._drawn = key
         set_text(self.query_one("#title", Static), self.title_text())
         self.query_one(TelemetryStrip).show(self.state)
         for lane in self.state.lanes:
