@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ else:  # pragma: no cover - exercised on 3.10
     import tomli as tomllib
 
 from orintui import paths
+from orintui.backends.runner import resolve_binary
 
 RUN_KEYS = {"label", "backend", "argv", "env", "cwd", "repetitions", "warmup", "idle_timeout", "total_timeout",
             "model", "device", "optional", "notes", "requires"}
@@ -85,13 +85,9 @@ class Scenario:
         found = []
         for run in self.runs:
             binary = run.argv[0]
-            search = {**os.environ, **run.env}.get("PATH", os.defpath)
-            if os.sep in binary:
-                target = binary if os.path.isabs(binary) or not run.cwd else os.path.join(run.cwd, binary)
-                if not (os.path.isfile(target) and os.access(target, os.X_OK)):
-                    found.append((run, f"binary not found: {binary}"))
-            elif shutil.which(binary, path=search) is None:
-                found.append((run, f"binary not found on PATH: {binary}"))
+            if resolve_binary(binary, {**os.environ, **run.env}, run.cwd) is None:  # as the runner will look
+                where = "" if os.sep in binary else " on PATH"
+                found.append((run, f"binary not found{where}: {binary}"))
             if run.cwd and not os.path.isdir(run.cwd):
                 found.append((run, f"working directory not found: {run.cwd}"))
             for module in run.requires:
