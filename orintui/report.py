@@ -60,10 +60,10 @@ def notes(m: RunMetrics) -> str:
     return "; ".join(parts)
 
 
-def rows(sessions: list[Session]) -> list[tuple[RunMetrics, list[str]]]:
+def rows(measured: list[tuple[Session, list[RunMetrics]]]) -> list[tuple[RunMetrics, list[str]]]:
     out = []
-    for session in sessions:
-        for m in session_metrics(session):
+    for session, metrics in measured:
+        for m in metrics:
             label = m.label + (f" #{m.repetition + 1}" if _reps(session, m.label) > 1 else "")
             out.append((m, [label, _model_name(m), fmt(m.prefill_tok_s), fmt(m.decode), fmt(m.ttft_ms, 1),
                             fmt(m.itl_ms["p50"]), fmt(m.itl_ms["p95"]), fmt(m.energy_j_per_token, 4),
@@ -98,7 +98,8 @@ def host_line(session: Session) -> str:
 
 
 def render_report(sessions: list[Session], form: str = "md") -> str:
-    table = rows(sessions)
+    measured = [(session, session_metrics(session)) for session in sessions]
+    table = rows(measured)
     if form == "json":
         return json.dumps({"runs": [report_json(m) for m, _ in table]}, indent=2)
     if form == "csv":
@@ -113,8 +114,7 @@ def render_report(sessions: list[Session], form: str = "md") -> str:
                    f"{host_line(session)}")
     out.append("")
     out.append(markdown_table(COLUMNS, [r for _, r in table]))
-    reps = [(s, st) for session in sessions for s, st in label_stats(session_metrics(session)).items()
-            if st.repetitions > 1]
+    reps = [(s, st) for _, metrics in measured for s, st in label_stats(metrics).items() if st.repetitions > 1]
     if reps:
         out.append("")
         out.append(markdown_table(
