@@ -224,18 +224,14 @@ class BackendRunner:
     def _group_alive(self) -> bool:
         if self.pid is None:
             return False
+        if self.child is not None:
+            self.child.isalive()  # reaps an exited leader: a zombie still counts for killpg
         try:
             os.killpg(self.pid, 0)
         except ProcessLookupError:
             return False
         except PermissionError:
             return True
-        # a zombie leader still counts for killpg: reap it if it has exited
-        if self.child is not None and not self.child.isalive():
-            try:
-                os.killpg(self.pid, 0)
-            except ProcessLookupError:
-                return False
         return True
 
     def _kill_group(self) -> None:
