@@ -110,6 +110,8 @@ class LiveState:
         elif kind == ev.SUMMARY:
             if event.get("eval_tok_s"):
                 lane.reported_tok_s = event["eval_tok_s"]
+            if event.get("generated_tokens", 0) > lane.tokens:  # reads that carried two tokens
+                lane.tokens = event["generated_tokens"]
             if event.get("bench") and event.get("n_gen") and event.get("avg_ts"):
                 lane.reported_tok_s = event["avg_ts"]
         elif kind == ev.OUTPUT:

@@ -70,6 +70,17 @@ def test_backend_figures_come_first():
     assert lc.decode == 123.4 and lc.prefill_tok_s == 999.0 and lc.load_s == 0.25
 
 
+def test_merged_reads_count_by_the_backend():
+    """Four arrivals over 0.3 s but llama.cpp generated five tokens: five tokens, 4 intervals."""
+    s = build([("lc", False, [1.0, 1.1, 1.2, 1.3], None, {"eval_tok_s": 13.0, "generated_tokens": 5})])
+    m = run_metrics(s, s.runs[0])
+    assert m.tokens == 5 and m.sources["tokens"] == "backend: 5 generated, 4 reads"
+    assert m.decode_tok_s["observed"] == pytest.approx(4 / 0.3)
+    exact = build([("lc", False, [1.0, 1.1, 1.2, 1.3], None, {"generated_tokens": 4})])
+    m = run_metrics(exact, exact.runs[0])
+    assert m.tokens == 4 and "tokens" not in m.sources and m.decode_tok_s["observed"] == pytest.approx(10.0)
+
+
 def test_warmup_tokens_excluded():
     s = build([("a", False, [1.0, 3.0, 3.1, 3.2], [2000.0, 100.0, 100.0, 100.0], None)])
     s.events = [{**e, "warmup": True} if e["kind"] == "token" and e["t"] == 1.0 else e for e in s.events]

@@ -127,6 +127,21 @@ def test_llama_completion_one_read_per_token_counts_exactly():
     assert not [e for e in kinds(events, "note") if e["level"] == "warning"]
 
 
+def test_llama_completion_merged_read_keeps_the_true_count():
+    """A reader that lags gets two tokens in one read: one arrival, a warning, and llama.cpp's count."""
+    parser = LlamaCompletionParser(prompt=None)
+    events = parser.feed("generate: n_ctx = 512, n_batch = 2048, n_predict = 4, n_keep = 1\n\n", 0.1)
+    for i, piece in enumerate([" one", " two three", " four\n\n"]):
+        events += parser.feed(piece, 0.2 + i * 0.01)
+    events += parser.feed("common_perf_print:        eval time =      30.00 ms /     3 runs   "
+                          "(   10.00 ms per token,   100.00 tokens per second)\n", 0.5)
+    events += parser.finish(0.6)
+    assert len(kinds(events, "token")) == 3
+    assert [e["generated_tokens"] for e in kinds(events, "summary") if "generated_tokens" in e] == [4]
+    assert [e["text"] for e in kinds(events, "note") if e["level"] == "warning"] == [
+        "3 token reads for 4 tokens: some reads carried several tokens"]
+
+
 def test_llama_completion_old_prefix_and_interrupt():
     parser = LlamaCompletionParser(prompt=None)
     text = ("generate: n_ctx = 512, n_batch = 2048, n_predict = 64, n_keep = 1\n\n"

@@ -57,7 +57,10 @@ def test_llama_completion_cpu(llama_bin, small_model):
     assert result.status == "ok", result.error
     s = summary(events)
     tokens = of(events, "token")
-    assert len(tokens) == 64 == s["eval_runs"] + 1
+    assert s["eval_runs"] + 1 == 64 == s["generated_tokens"]
+    # one read per token, unless the reader lagged on a busy machine: then a note says so
+    merged = [e for e in of(events, "note") if e["level"] == "warning" and "token reads for 64 tokens" in e["text"]]
+    assert len(tokens) == 64 or (60 <= len(tokens) < 64 and merged), (len(tokens), merged)
     # the figures equal the ones in llama.cpp's own summary lines
     perf = "\n".join(e["line"] for e in of(events, "output") if "perf_print" in e["line"])
     eval_ms, runs, per_token, tok_s = re.search(
@@ -101,7 +104,8 @@ def test_headless_demo_with_real_backends(tinygrad_ready, llama_bin, small_model
     assert "| Backend | Model | Prefill tok/s | Decode tok/s |" in r.stdout
     s = load_session(out)
     assert [run.status for run in s.runs] == ["ok", "ok"]
-    assert sum(1 for e in s.events if e["kind"] == "token") == 64
+    reads = [sum(1 for e in s.run_events(run.index) if e["kind"] == "token") for run in s.runs]
+    assert reads[0] == 32 and 28 <= reads[1] <= 32  # tinygrad prints a line per token; llama.cpp reads may merge
     assert any(e["kind"] == "telemetry" for e in s.events) and s.host["telemetry_source"]
 
 

@@ -227,6 +227,9 @@ class LlamaCompletionParser(Parser):
         if self.held_ws is not None and runs is not None and self.token_count < runs + 1:
             self._token(self.held_ws[0], self.held_ws[1], out)
         self.held_ws = None
+        if runs is not None and (runs or self.token_count):
+            # the true count: a read that carried two tokens is one token event (the reader lagged)
+            out.append(ev.summary(t, generated_tokens=runs + 1))
         if runs is not None and self.timed and self.token_count != runs + 1 and self.token_count:
             out.append(ev.note(t, f"{self.token_count} token reads for {runs + 1} tokens: "
                                   "some reads carried several tokens", "warning"))
