@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
+import select
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -98,3 +101,45 @@ def test_quit_while_live_leaves_no_backend(terminal, tmp_path, orintui_home, tin
     from orintui.session import load_session
 
     assert load_session(out).runs[0].status == "cancelled"
+
+
+@pytest.mark.parametrize("how, reason", [("hangup", "the terminal hung up"), ("SIGTERM", "orintui was terminated")])
+def test_dropped_terminal_while_live_saves_and_leaves_no_backend(tmp_path, orintui_home, tinygrad_ready, llama_bin,
+                                                                  small_model, how, reason):
+    """An SSH drop: the PTY's master side closes and the kernel sends SIGHUP (or a kill: SIGTERM).
+    The app stops the runs, saves what was recorded and exits 130 (a traceback or a panic: 1)."""
+    from ptyprocess import PtyProcess
+
+    from orintui.session import load_session
+
+    out = tmp_path / "live.json"
+    app = [sys.executable, "-m", "orintui", "run", "demo", "--set", f"llama_completion={llama_bin / 'llama-completion'}",
+           "--set", f"model={small_model}", "--set", "tokens=2000", "--out", str(out)]
+    env = {**os.environ, "ORINTUI_HOME": str(orintui_home), "TERM": "xterm-256color"}
+    proc = PtyProcess.spawn(app, env=env, dimensions=(40, 120))
+
+    def read_until(done, timeout):  # keep reading: a full PTY buffer would stall the app's writes
+        screen, deadline = b"", time.time() + timeout
+        while not done(screen) and time.time() < deadline:
+            if select.select([proc.fd], [], [], 0.2)[0]:
+                try:
+                    screen = (screen + os.read(proc.fd, 65536))[-20000:]
+                except OSError:
+                    break
+        return screen
+
+    assert b" decode " in read_until(lambda s: b" decode " in s, 120), "the run never reached decode"
+    tokens_shown = re.compile(rb" (\d+) tok(?!/)")
+    assert read_until(lambda s: any(int(n) >= 8 for n in tokens_shown.findall(s)), 120), "no steady tokens"
+    assert backends_of(str(small_model)), "the backend should be running"
+    if how == "hangup":
+        os.close(proc.fd)  # the connection drops
+    else:
+        os.kill(proc.pid, signal.SIGTERM)
+        read_until(lambda s: False, 30)  # until the app closes the terminal
+    _, status = os.waitpid(proc.pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 130, status
+    assert not backends_of(str(small_model)), "a backend outlived orintui"
+    session = load_session(out)
+    assert session.runs[0].status == "cancelled" and session.runs[0].error == reason
+    assert sum(1 for e in session.events if e["kind"] == "token") >= 8

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 import sys
 
 from textual.app import App
@@ -28,8 +30,15 @@ class OrintuiApp(App):
     def __init__(self, *, replay: Session | None = None, scenario=None, out=None, telemetry: str = "auto",
                  interval: float = 0.5, speed: float = 1.0, at: float | None = None, theme: str | None = None,
                  device_info: dict | None = None, first_screen: str | None = None, live_autostart: bool = True,
-                 paused: bool = False):
-        super().__init__()
+                 paused: bool = False, handle_signals: bool = False):
+        driver = None
+        if handle_signals and hasattr(signal, "SIGHUP"):
+            from orintui.tui.hangup import HangupAwareDriver
+
+            driver = HangupAwareDriver
+        super().__init__(driver_class=driver)
+        self._handle_signals = handle_signals
+        self.hung_up = False
         for t in themes.THEMES:
             self.register_theme(t)
         settings = themes.load_settings()
@@ -46,6 +55,10 @@ class OrintuiApp(App):
 
     # -- start ----------------------------------------------------------------------------------
     def on_mount(self) -> None:
+        if self._handle_signals:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGHUP, signal.SIGTERM):
+                loop.add_signal_handler(sig, self.hang_up, sig)
         if self._scenario is not None:
             self.start_live(self._scenario)
             return
@@ -133,6 +146,19 @@ class OrintuiApp(App):
         else:
             self.action_show_help_panel()
 
+    def hang_up(self, sig: int) -> None:
+        """A dropped SSH connection (SIGHUP) or a kill (SIGTERM): stop the runs, save, exit 130."""
+        if self.exit_code == 130:
+            return  # the signal and the failed terminal read both report one hang-up
+        if sig == signal.SIGHUP:
+            self.hung_up = True
+            signal.signal(signal.SIGCONT, signal.SIG_DFL)  # Textual's handler would redraw into nothing
+        self.exit_code = 130
+        if self.execution is not None and not self.execution.done.is_set():
+            self.execution.stop("the terminal hung up" if sig == signal.SIGHUP else "orintui was terminated")
+            self.execution.wait(30)
+        self.exit()
+
     def action_quit(self) -> None:
         if self.execution is not None and not self.execution.done.is_set():
             self.execution.stop("orintui is quitting")
@@ -146,13 +172,13 @@ def run_app(**kwargs) -> int:
               file=sys.stderr)
         return 2
     os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")  # quieter over SSH
-    app = OrintuiApp(**kwargs)
+    app = OrintuiApp(handle_signals=True, **kwargs)
     try:
         app.run()
     finally:
         if app.execution is not None and not app.execution.done.is_set():
             app.execution.stop("orintui exited")
             app.execution.wait(30)
-    if app.execution is not None:
+    if app.execution is not None and not app.hung_up:
         print(f"session saved: {app.execution.recorder.final_path}")
     return app.exit_code
