@@ -1,7 +1,14 @@
-"""Saved sessions for the menu: newest first, with scenario, date and headline figures."""
+"""Saved sessions for the menu: newest first, with scenario, date and headline figures.
+
+A headline needs the whole session loaded and its metrics computed (2 s for a 26 MB session),
+so headlines are kept in a cache keyed by path, size and mtime: the menu loads only new or
+changed files.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,17 +44,75 @@ def headline(path: Path) -> tuple[str, str, str, int, str]:
     return s.id, s.scenario.get("name", "?"), s.started_at[:19].replace("T", " "), len(s.runs), head
 
 
+HEADLINE_CACHE_VERSION = 1
+
+
+def _cache_file() -> Path:
+    return paths.cache_dir() / "session-headlines.json"
+
+
+def _load_cache() -> dict:
+    try:
+        data = json.loads(_cache_file().read_text())
+    except (OSError, ValueError):
+        return {}
+    ok = isinstance(data, dict) and data.get("version") == HEADLINE_CACHE_VERSION and isinstance(data.get("files"), dict)
+    return data["files"] if ok else {}
+
+
+def _save_cache(files: dict) -> None:
+    target = _cache_file()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}")
+        tmp.write_text(json.dumps({"version": HEADLINE_CACHE_VERSION, "files": files}))
+        tmp.replace(target)
+    except OSError:
+        pass  # a read-only cache only costs speed
+
+
+def _entry(path: Path, cache: dict, fresh: dict, bundled: bool = False) -> SessionEntry:
+    st = path.stat()
+    key, stamp = str(path.resolve()), [st.st_size, st.st_mtime_ns]
+    cached = cache.get(key)
+    if isinstance(cached, dict) and cached.get("stamp") == stamp:
+        values, error = cached.get("values"), cached.get("error")
+    else:
+        try:
+            values, error = list(headline(path)), None
+        except SessionError as exc:
+            values, error = None, str(exc)
+    fresh[key] = {"stamp": stamp, "values": values, "error": error}
+    if error or not values:
+        return SessionEntry(str(path), path.name, "?", "", 0, "", bundled=bundled, error=error or "unreadable")
+    return SessionEntry(str(path), *values, bundled=bundled)
+
+
 def list_sessions(folder: Path | None = None, include_demo: bool = True) -> list[SessionEntry]:
     folder = folder or paths.sessions_dir()
-    entries = []
-    files = sorted(list(folder.glob("*.json")) + list(folder.glob("*.json.gz")),
-                   key=lambda p: p.stat().st_mtime, reverse=True) if folder.is_dir() else []
-    for path in files:
+    stamped = []
+    for path in [*folder.glob("*.json"), *folder.glob("*.json.gz")] if folder.is_dir() else []:
         try:
-            entries.append(SessionEntry(str(path), *headline(path)))
-        except SessionError as exc:
-            entries.append(SessionEntry(str(path), path.name, "?", "", 0, "", error=str(exc)))
+            stamped.append((path.stat().st_mtime, path))
+        except OSError:
+            continue  # deleted while we looked
+    cache, fresh = _load_cache(), {}
+    entries = []
+    for _, path in sorted(stamped, reverse=True):
+        try:
+            entries.append(_entry(path, cache, fresh))
+        except OSError:
+            continue
     demo = paths.bundled_dir("data") / DEMO_SESSION
     if include_demo and demo.exists():
-        entries.append(SessionEntry(str(demo), *headline(demo), bundled=True))
+        entries.append(_entry(demo, cache, fresh, bundled=True))
+    if fresh != cache:
+        _save_cache(fresh)  # entries of deleted files drop out
     return entries
+
+
+def delete_session(entry: SessionEntry) -> None:
+    """Delete a saved session file; the bundled ones are part of orintui and stay."""
+    if entry.bundled:
+        raise ValueError("the bundled demo session is part of orintui and cannot be deleted")
+    Path(entry.path).unlink()

@@ -130,6 +130,42 @@ async def test_menu_tabs_variables_and_replay(sessions):
         assert type(app.screen).__name__ == "MenuScreen"
 
 
+async def test_menu_deletes_a_session_after_asking(sessions):
+    app = menu_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        def footer_has_delete():
+            return any(ab.binding.action == "delete_session" for ab in app.screen.active_bindings.values())
+
+        await pilot.press("1")
+        assert not footer_has_delete()  # only in the sessions tab
+        await pilot.press("2")  # the cursor is on the newest: b.json.gz
+        assert footer_has_delete()
+        await pilot.press("delete")
+        assert type(app.screen).__name__ == "ConfirmScreen"
+        await pilot.press("n")
+        assert (sessions / "b.json.gz").exists()
+        await pilot.press("delete", "y")
+        await pilot.pause()
+        assert not (sessions / "b.json.gz").exists() and (sessions / "a.json").exists()
+        assert [e.bundled for e in app.screen.sessions] == [False, True]
+        await pilot.press("down", "delete")  # the bundled demo stays
+        assert type(app.screen).__name__ == "MenuScreen"
+        assert len(app.screen.sessions) == 2
+
+
+async def test_menu_probes_the_device_without_waiting(orintui_home):
+    app = OrintuiApp(first_screen="menu")  # no device facts given: the real probes run
+    async with app.run_test(size=(100, 30)) as pilot:
+        panel = app.screen.query_one("#device-panel")
+        await pilot.press("3")
+        for _ in range(100):
+            if "psutil" in str(panel.render()):
+                break
+            await pilot.pause(0.1)
+        text = str(panel.render())
+        assert "probing" not in text and "ok psutil" in text, text
+
+
 async def test_theme_key_cycles_and_is_remembered(orintui_home):
     app = menu_app()
     async with app.run_test(size=(80, 24)) as pilot:

@@ -79,11 +79,10 @@ class OrintuiApp(App):
     def menu(self) -> Screen:
         from orintui.tui.screens.menu import MenuScreen
 
-        if self._device_info is None:
-            from orintui.telemetry.doctor import diagnose
+        return MenuScreen(self._device_info)  # None: the menu probes in the background
 
-            self._device_info = diagnose()
-        return MenuScreen(self._device_info)
+    def device_probed(self, info: dict) -> None:
+        self._device_info = info
 
     def _replay_screen(self, session: Session):
         from orintui.tui.screens.replay import ReplayScreen

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
-from orintui.catalog import SessionEntry, list_sessions
+from orintui.catalog import SessionEntry, delete_session, list_sessions
 from orintui.scenarios import ScenarioEntry, list_scenarios
 
 
@@ -43,12 +44,13 @@ class MenuScreen(Screen):
         Binding("3", "tab('device')", "Device"),
         Binding("enter", "open", "Run/Replay", priority=True),
         Binding("c", "compare", "Compare"),
+        Binding("delete", "delete_session", "Delete"),
         Binding("d", "demo", "Demo replay"),
         Binding("f5", "reload", "Reload"),
         Binding("q", "app.quit", "Quit"),
     ]
 
-    def __init__(self, device_info: dict, **kwargs):
+    def __init__(self, device_info: dict | None, **kwargs):
         super().__init__(**kwargs)
         self.device_info = device_info
         self.scenarios: list[ScenarioEntry] = []
@@ -65,7 +67,8 @@ class MenuScreen(Screen):
             with TabPane("Sessions", id="sessions"):
                 yield DataTable(id="session-table", cursor_type="row")
             with TabPane("Device", id="device"), VerticalScroll():
-                yield Static(device_text(self.device_info), id="device-panel")
+                probing = Text("Device\n", style="bold") + Text("  probing telemetry sources...", style="dim")
+                yield Static(device_text(self.device_info) if self.device_info else probing, id="device-panel")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -74,6 +77,29 @@ class MenuScreen(Screen):
         sessions = self.query_one("#session-table", DataTable)
         sessions.add_columns("Date", "Scenario", "Runs", "Headline")
         self.action_reload()
+        if self.device_info is None:
+            self.probe_device()
+
+    @work(thread=True, exclusive=True, group="probe")
+    def probe_device(self) -> None:
+        # the probes take seconds on a Jetson (tegrastats' first line): the menu does not wait
+        from orintui.telemetry.doctor import diagnose
+
+        info = diagnose()
+        self.app.call_from_thread(self.show_device, info)
+
+    def show_device(self, info: dict) -> None:
+        self.device_info = info
+        self.app.device_probed(info)
+        self.query_one("#device-panel", Static).update(device_text(info))
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "delete_session":  # only where the sessions are
+            return self.is_mounted and self.query_one(TabbedContent).active == "sessions"
+        return True
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.refresh_bindings()
 
     def action_reload(self) -> None:
         self.scenarios = list_scenarios()
@@ -85,10 +111,13 @@ class MenuScreen(Screen):
             table.add_row(e.name, state, key=e.name)
         self.sessions = list_sessions()
         sessions = self.query_one("#session-table", DataTable)
+        row = sessions.cursor_row
         sessions.clear()
         for e in self.sessions:
             name = e.scenario + (" (bundled demo)" if e.bundled else "")
             sessions.add_row(e.started_at, name, str(e.runs), Text(e.error or e.headline), key=e.path)
+        if self.sessions:
+            sessions.move_cursor(row=min(row, len(self.sessions) - 1))
         self.show_scenario()
 
     def show_scenario(self) -> None:
@@ -147,6 +176,31 @@ class MenuScreen(Screen):
             return
         first, self.compare_first = self.compare_first, None
         self.app.open_compare(first.path, entry.path)
+
+    def action_delete_session(self) -> None:
+        entry = self._selected_session()
+        if entry is None:
+            return
+        if entry.bundled:
+            self.notify("the bundled demo session is part of orintui and stays", severity="warning")
+            return
+        from orintui.tui.screens.confirm import ConfirmScreen
+
+        def answered(yes: bool | None) -> None:
+            if not yes:
+                return
+            try:
+                delete_session(entry)
+            except OSError as exc:
+                self.notify(f"could not delete {entry.path}: {exc.strerror or exc}", severity="error", timeout=10)
+                return
+            if self.compare_first is not None and self.compare_first.path == entry.path:
+                self.compare_first = None
+            self.notify(f"deleted {entry.path}")
+            self.action_reload()
+
+        self.app.push_screen(ConfirmScreen(f"Delete the session {entry.scenario} of {entry.started_at}?\n{entry.path}"),
+                             answered)
 
     def action_demo(self) -> None:
         demo = next((e for e in self.sessions if e.bundled), None)
