@@ -49,6 +49,17 @@ class RunSpec:
     optional: bool = False
     notes: str | None = None
     requires: list[str] = field(default_factory=list)  # Python modules the run imports ({python} -m ...)
+    device: str | None = None  # tinygrad's device: CPU, CUDA, NV
+
+
+# an NVIDIA GPU's device nodes: a discrete GPU's driver, and Jetson's nvgpu (what tinygrad NV opens)
+GPU_NODES = ("/dev/nvidiactl", "/dev/nvgpu/igpu0/ctrl", "/dev/nvhost-ctrl-gpu")
+
+
+def missing_gpu(device: str | None) -> str | None:
+    if device not in ("CUDA", "NV") or any(os.path.exists(node) for node in GPU_NODES):
+        return None
+    return f"no NVIDIA GPU for DEV={device} (no {GPU_NODES[0]}, no {GPU_NODES[1]})"
 
 
 def missing_module(name: str) -> str | None:
@@ -93,6 +104,8 @@ class Scenario:
             for module in run.requires:
                 if why := missing_module(module):
                     found.append((run, why))
+            if why := missing_gpu(run.device):
+                found.append((run, why))
             generated = {self.variables.get(k) for k in self.generate}
             if run.model and not os.path.exists(run.model) and run.model not in generated:
                 found.append((run, f"model not found: {run.model}"))
@@ -217,7 +230,8 @@ def parse_scenario(text: str, path: str, overrides: dict[str, str] | None = None
         runs.append(RunSpec(
             label=label, backend=backend, argv=[exp(a) for a in argv], env=env,
             cwd=exp(raw["cwd"]) if raw.get("cwd") else None, model=exp(raw["model"]) if raw.get("model") else None,
-            optional=bool(raw.get("optional", False)), notes=raw.get("notes"), requires=requires, **numbers,
+            optional=bool(raw.get("optional", False)), notes=raw.get("notes"), requires=requires, device=device,
+            **numbers,
         ))
     labels = [r.label for r in runs]
     dupes = {x for x in labels if labels.count(x) > 1}

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from conftest import ROOT, run_cli
 
-from orintui.scenarios import ScenarioError, list_scenarios, load_scenario, parse_scenario
+from orintui.scenarios import GPU_NODES, ScenarioError, list_scenarios, load_scenario, parse_scenario
 
 BUNDLED = sorted((ROOT / "scenarios").glob("*.toml"))
 
@@ -86,6 +88,9 @@ def test_errors_name_the_line(tmp_path):
     ("binary", '[[runs]]\nlabel = "a"\nbackend = "llama-bench"\nargv = ["/nonexistent/llama-bench"]\n', "binary not found"),
     ("model", '[[runs]]\nlabel = "a"\nbackend = "llama-bench"\nargv = ["true"]\nmodel = "/nonexistent/m.gguf"\n', "model not found"),
     ("cwd", '[[runs]]\nlabel = "a"\nbackend = "llama-bench"\nargv = ["true"]\ncwd = "/nonexistent/dir"\n', "working directory"),
+    pytest.param("gpu", '[[runs]]\nlabel = "a"\nbackend = "tinygrad-llm"\nargv = ["true"]\ndevice = "cuda"\n',
+                 "no NVIDIA GPU for DEV=CUDA", marks=pytest.mark.skipif(any(os.path.exists(n) for n in GPU_NODES),
+                                                                   reason="this machine has an NVIDIA GPU")),
 ])
 def test_missing_pieces_reported_before_anything_starts(tmp_path, what, run, message, orintui_home):
     path = tmp_path / f"{what}.toml"
