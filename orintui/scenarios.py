@@ -53,7 +53,7 @@ class RunSpec:
 
 
 # an NVIDIA GPU's device nodes: a discrete GPU's driver, and Jetson's nvgpu (what tinygrad NV opens)
-GPU_NODES = ("/dev/nvidiactl", "/dev/nvgpu/igpu0/ctrl", "/dev/nvhost-ctrl-gpu")
+GPU_NODES = ("/dev/nvidiactl", "/dev/nvgpu/igpu0/ctrl", "/dev/nvidia0", "/dev/nvhost-ctrl-gpu")
 
 
 def missing_gpu(device: str | None) -> str | None:
