@@ -37,14 +37,14 @@ def headline(path: Path) -> tuple[str, str, str, int, str]:
     for m in session_metrics(s):
         if m.decode and not m.warmup and (best is None or m.decode > best.decode):
             best = m
-    head = f"best {best.label}: {best.decode:.1f} tok/s" if best else "no decode figures"
+    head = f"{best.decode:.1f} tok/s {best.label}" if best else "no decode figures"  # the figure first: it is what narrow terminals keep
     failed = sum(1 for r in s.runs if r.status in ("failed", "timeout"))
     if failed:
         head += f", {failed} failed"
     return s.id, s.scenario.get("name", "?"), s.started_at[:19].replace("T", " "), len(s.runs), head
 
 
-HEADLINE_CACHE_VERSION = 1
+HEADLINE_CACHE_VERSION = 2  # bumped when headline() changes
 
 
 def _cache_file() -> Path:

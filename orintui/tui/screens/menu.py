@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from rich.console import Group
+from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -14,10 +16,12 @@ from orintui.catalog import SessionEntry, delete_session, list_sessions
 from orintui.scenarios import ScenarioEntry, list_scenarios
 
 
-def device_text(info: dict) -> Text:
+def device_text(info: dict) -> Group:
+    """Facts and sources as two-column grids, so long reasons wrap inside their column."""
     host = info.get("host", {})
-    text = Text()
-    text.append("Device\n", style="bold")
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="dim", no_wrap=True)
+    facts.add_column(ratio=1)
     rows = [("host", f"{host.get('hostname')} ({host.get('machine')})"),
             ("board", host.get("model") or "not a Jetson"),
             ("JetPack", f"{host.get('jetpack') or 'n/a'} (L4T {host.get('l4t') or 'n/a'})"),
@@ -26,15 +30,16 @@ def device_text(info: dict) -> Text:
             ("peak bandwidth", f"{host['peak_bandwidth_gbs']} GB/s" if host.get("peak_bandwidth_gbs") else "n/a"),
             ("telemetry", info.get("telemetry_source") or "none")]
     for key, value in rows:
-        text.append(f"  {key:15}", style="dim")
-        text.append(f"{value}\n")
-    text.append("\nTelemetry sources\n", style="bold")
+        facts.add_row(key, Text(str(value)))
+    sources = Table.grid(padding=(0, 2))
+    sources.add_column(no_wrap=True)
+    sources.add_column(ratio=1)
     for name, s in info.get("sources", {}).items():
-        text.append(f"  {'ok' if s['works'] else '--'} {name:11}", style="green" if s["works"] else "dim")
-        text.append(f"{s.get('reason') or ''}\n")
-    for warning in info.get("warnings", []):
-        text.append(f"\n! {warning}", style="bold yellow")
-    return text
+        sources.add_row(Text(f"{'ok' if s['works'] else '--'} {name}", style="green" if s["works"] else "dim"),
+                        Text(s.get("reason") or ""))
+    parts = [Text("Device", style="bold"), facts, Text(""), Text("Telemetry sources", style="bold"), sources]
+    parts += [Text(f"\n! {warning}", style="bold yellow") for warning in info.get("warnings", [])]
+    return Group(*parts)
 
 
 class MenuScreen(Screen):
@@ -114,8 +119,8 @@ class MenuScreen(Screen):
         row = sessions.cursor_row
         sessions.clear()
         for e in self.sessions:
-            name = e.scenario + (" (bundled demo)" if e.bundled else "")
-            sessions.add_row(e.started_at, name, str(e.runs), Text(e.error or e.headline), key=e.path)
+            name = e.scenario + (" (demo)" if e.bundled else "")
+            sessions.add_row(e.started_at[:16], name, str(e.runs), Text(e.error or e.headline), key=e.path)
         if self.sessions:
             sessions.move_cursor(row=min(row, len(self.sessions) - 1))
         self.show_scenario()
