@@ -157,7 +157,6 @@ async def test_menu_probes_the_device_without_waiting(orintui_home):
     app = OrintuiApp(first_screen="menu")  # no device facts given: the real probes run
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("3")
-        assert "probing telemetry sources" in app.export_screenshot()
         for _ in range(100):
             if app.screen.device_info is not None:
                 break
