@@ -27,6 +27,10 @@ def sessions_dir() -> Path:
     return _home("data") / "sessions"
 
 
+def reports_dir() -> Path:
+    return _home("data") / "reports"
+
+
 def cache_dir() -> Path:
     env = os.environ.get("ORINTUI_CACHE")
     return Path(env) if env else _home("cache")

@@ -238,6 +238,31 @@ async def test_replay_keys():
     assert app.return_code in (0, None)
 
 
+async def test_replay_seek_keys_win_over_the_focused_lanes_at_80x24():
+    """At 80x24 the five lanes overflow: their scroll view takes focus and binds left/right too."""
+    app = OrintuiApp(replay=load_session(H100), at=0.0, paused=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.focused is not None and app.focused.id == "lanes"
+        await pilot.press("right", "right", "left")
+        assert app.screen.clock.position == pytest.approx(10.0)
+        await pilot.press("end")
+        assert app.screen.clock.finished
+
+
+async def test_replay_report_key_writes_the_whole_sessions_table(orintui_home):
+    from orintui.report import render_report
+
+    session = load_session(H100)
+    app = OrintuiApp(replay=session, at=0.0, paused=True)  # at the start: nothing replayed yet
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("r")
+        await pilot.pause()
+    written = (orintui_home / "data" / "reports" / f"{session.id}.md").read_text()
+    assert written == render_report([session]) + "\n" and "| llama.cpp CUDA | " in written
+    assert "684.94" in written
+
+
 async def test_replay_as_fast_as_possible_reaches_the_end():
     app = OrintuiApp(replay=load_session(DEMO_CPU), speed=float("inf"))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -295,7 +320,7 @@ async def _wait(pilot, condition, timeout=20.0):
     return False
 
 
-async def test_live_skip_then_stop_and_quit(tmp_path):
+async def test_live_skip_then_stop_and_quit(tmp_path, orintui_home):
     out = tmp_path / "live.json"
     app = OrintuiApp(scenario=live_scenario(tmp_path, "exit0"), out=str(out), telemetry="psutil")
     async with app.run_test(size=(120, 40)) as pilot:
@@ -303,6 +328,9 @@ async def test_live_skip_then_stop_and_quit(tmp_path):
         assert await _wait(pilot, lambda: screen.state.lanes[0].status == "ok")
         assert screen.state.lanes[0].tokens == 5
         assert await _wait(pilot, lambda: screen.state.lanes[1].tokens == 5)  # second run hangs after 5 tokens
+        await pilot.press("r")  # a report while the second run is live: what was recorded so far
+        report = (orintui_home / "data" / "reports" / f"{app.execution.session.id}.md").read_text()
+        assert "| first | " in report and "| second | " in report
         await pilot.press("s")  # skip it
         assert await _wait(pilot, lambda: app.execution.done.is_set())
         await pilot.pause(0.3)

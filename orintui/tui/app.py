@@ -133,6 +133,12 @@ class OrintuiApp(App):
             self.exit()
 
     # -- app-wide keys -------------------------------------------------------------------------
+    PLAIN_KEYS = {"left": "<", "right": ">", "up": "^", "down": "v", "enter": "enter", "escape": "esc"}
+
+    def get_key_display(self, binding: Binding) -> str:
+        # arrows and the return symbol are missing from, or double width in, common console fonts
+        return self.PLAIN_KEYS.get(binding.key, "") or super().get_key_display(binding)
+
     def action_cycle_theme(self) -> None:
         names = themes.NAMES
         self.theme = names[(names.index(self.theme) + 1) % len(names)] if self.theme in names else names[0]

@@ -27,7 +27,7 @@ class CompareScreen(Screen):
         yield Static(header, id="title")
         yield DataTable(id="compare-table", cursor_type="row")
         yield Static(Text(" * moved by more than the runs' own spread", style="dim"))
-        yield Footer()
+        yield Footer(compact=True)  # every key fits at 80 columns
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

@@ -52,6 +52,13 @@ class LiveScreen(MonitorScreen):
         text.append("  LIVE" if not self.execution.done.is_set() else "  finished", style="bold red")
         return text
 
+    def report_session(self):
+        from dataclasses import replace
+
+        # the recording goes on in another thread: report a copy of what it holds now
+        live = self.execution.session
+        return replace(live, events=list(live.events), runs=[replace(r) for r in live.runs])
+
     def action_skip(self) -> None:
         self.execution.skip_current()
         self.notify("skipping the current run")

@@ -14,6 +14,9 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from orintui.catalog import SessionEntry, delete_session, list_sessions
 from orintui.scenarios import ScenarioEntry, list_scenarios
+from orintui.tui.keys import grouped
+
+TABS = grouped("Tabs")
 
 
 def device_text(info: dict) -> Group:
@@ -44,13 +47,13 @@ def device_text(info: dict) -> Group:
 
 class MenuScreen(Screen):
     BINDINGS = [
-        Binding("1", "tab('scenarios')", "Scenarios"),
-        Binding("2", "tab('sessions')", "Sessions"),
-        Binding("3", "tab('device')", "Device"),
+        Binding("1", "tab('scenarios')", "Scenarios", **TABS),
+        Binding("2", "tab('sessions')", "Sessions", **TABS),
+        Binding("3", "tab('device')", "Device", **TABS),
         Binding("enter", "open", "Run/Replay", priority=True),
         Binding("c", "compare", "Compare"),
         Binding("delete", "delete_session", "Delete"),
-        Binding("d", "demo", "Demo replay"),
+        Binding("d", "demo", "Demo"),
         Binding("f5", "reload", "Reload"),
         Binding("q", "app.quit", "Quit"),
     ]
@@ -74,7 +77,7 @@ class MenuScreen(Screen):
             with TabPane("Device", id="device"), VerticalScroll():
                 probing = Text("Device\n", style="bold") + Text("  probing telemetry sources...", style="dim")
                 yield Static(device_text(self.device_info) if self.device_info else probing, id="device-panel")
-        yield Footer()
+        yield Footer(compact=True)  # every key fits at 80 columns
 
     def on_mount(self) -> None:
         table = self.query_one("#scenario-table", DataTable)

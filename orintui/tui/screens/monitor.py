@@ -12,20 +12,23 @@ from textual.widgets import ContentSwitcher, Footer, Static
 
 from orintui.live_state import LiveState
 from orintui.session.model import Session
+from orintui.tui.keys import grouped
 from orintui.tui.widgets.comparison import ComparisonTable
 from orintui.tui.widgets.output_pane import OutputPane
 from orintui.tui.widgets.quiet import set_text
 from orintui.tui.widgets.run_lane import RunLane
 from orintui.tui.widgets.telemetry_strip import TelemetryStrip
 
+PANES = grouped("Panes")  # t table, g chart, o output: the help panel says which
 REDRAW_S = 0.1  # at most 10 redraws a second, whatever the token rate
 
 
 class MonitorScreen(Screen):
     BINDINGS = [
-        Binding("t", "show('table')", "Table"),
-        Binding("g", "show('chart')", "Chart"),
-        Binding("o", "show('output')", "Output"),
+        Binding("t", "show('table')", "Table", **PANES),
+        Binding("g", "show('chart')", "Chart", **PANES),
+        Binding("o", "show('output')", "Output", **PANES),
+        Binding("r", "report", "Report"),
     ]
 
     def __init__(self, session: Session, **kwargs):
@@ -45,7 +48,7 @@ class MonitorScreen(Screen):
 
             yield TokenChart(id="chart")
             yield OutputPane(id="output")
-        yield Footer()
+        yield Footer(compact=True)  # every key fits at 80 columns
 
     def on_mount(self) -> None:
         self.set_interval(REDRAW_S, self.tick)
@@ -84,6 +87,25 @@ class MonitorScreen(Screen):
     def action_show(self, pane: str) -> None:
         self.query_one(ContentSwitcher).current = pane
         self.redraw(force=True)
+
+    def report_session(self) -> Session:
+        """The session the report key writes: subclasses give the whole one."""
+        return self.state.session
+
+    def action_report(self) -> None:
+        """Write the results table (orintui report's markdown) to the reports folder."""
+        from orintui import paths
+        from orintui.report import render_report
+
+        session = self.report_session()
+        path = paths.reports_dir() / f"{session.id}.md"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(render_report([session]) + "\n")
+        except OSError as exc:
+            self.notify(f"could not write {path}: {exc.strerror or exc}", severity="error", timeout=10)
+            return
+        self.notify(f"report written: {path}", timeout=10)
 
     def reset_state(self) -> None:
         self.state = LiveState(self.state.session)

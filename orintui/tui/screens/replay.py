@@ -10,33 +10,40 @@ from textual.binding import Binding
 
 from orintui.session.model import Session
 from orintui.session.replay import ReplayClock
+from orintui.tui.keys import grouped
 from orintui.tui.screens.monitor import MonitorScreen
 from orintui.tui.widgets.position_bar import PositionBar
 
 SEEK_S = 10.0
+SPEED, SEEK, RUN = grouped("Speed"), grouped("Seek"), grouped("Runs")
 
 
 class ReplayScreen(MonitorScreen):
     BINDINGS = [
         Binding("space", "pause", "Pause"),
-        Binding("plus,equals_sign", "faster", "Faster"),
-        Binding("minus", "slower", "Slower"),
-        Binding("left", "seek(-1)", "Back 10s"),
-        Binding("right", "seek(1)", "Fwd 10s"),
-        Binding("n", "jump(1)", "Next run"),
-        Binding("p", "jump(-1)", "Prev run"),
-        Binding("home", "seek_to(0)", "Start", show=False),
-        Binding("end", "seek_to(-1)", "End", show=False),
+        Binding("plus,equals_sign", "faster", "Faster", **SPEED),
+        Binding("minus", "slower", "Slower", **SPEED),
+        # priority: the lanes' scroll view, focused when it overflows, binds these keys too
+        Binding("left", "seek(-1)", "Back 10s", priority=True, **SEEK),
+        Binding("right", "seek(1)", "Fwd 10s", priority=True, **SEEK),
+        Binding("n", "jump(1)", "Next run", **RUN),
+        Binding("p", "jump(-1)", "Prev run", **RUN),
+        Binding("home", "seek_to(0)", "Start", show=False, priority=True),
+        Binding("end", "seek_to(-1)", "End", show=False, priority=True),
         Binding("q,escape", "leave", "Back"),
     ]
 
     def __init__(self, session: Session, speed: float = 1.0, at: float | None = None, paused: bool = False, **kwargs):
         super().__init__(session, **kwargs)
+        self.recorded = session
         self.clock = ReplayClock(session, speed)
         self.clock.paused = paused
         self._last = time.monotonic()
         if at is not None:
             self._seek(at if at >= 0 else self.clock.duration)
+
+    def report_session(self) -> Session:
+        return self.recorded  # the whole session, wherever the replay is
 
     def compose(self) -> ComposeResult:
         yield from super().compose()
