@@ -133,7 +133,7 @@ class OrintuiApp(App):
             self.exit()
 
     # -- app-wide keys -------------------------------------------------------------------------
-    PLAIN_KEYS = {"left": "<", "right": ">", "up": "^", "down": "v", "enter": "enter", "escape": "esc"}
+    PLAIN_KEYS = {"left": "<", "right": ">", "up": "up", "down": "down", "enter": "enter", "escape": "esc"}
 
     def get_key_display(self, binding: Binding) -> str:
         # arrows and the return symbol are missing from, or double width in, common console fonts
