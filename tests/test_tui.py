@@ -167,6 +167,31 @@ async def test_menu_probes_the_device_without_waiting(orintui_home):
         assert "probing" not in shot and "psutil" in shot
 
 
+async def test_compare_screen_rows_per_figure_with_ratios(tmp_path):
+    from textual.widgets import DataTable
+
+    b = load_session(DEMO_CPU)
+    b.events = [{**e, "t": 1.0 + (e["t"] - 1.0) * 2} if e["kind"] == "token" and e["run"] == 1 else e for e in b.events]
+    b.events = [e for e in b.events if not (e["kind"] == "summary" and e.get("run") == 1)]  # observed figures only
+    b_path = save_session(b, tmp_path / "b.json")
+    app = menu_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_compare(str(DEMO_CPU), str(b_path))
+        await pilot.pause()
+        title = str(app.screen.query_one("#compare-title").render())
+        assert " A: demo" in title and " B: demo" in title
+        table = app.screen.query_one(DataTable)
+        rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+        tinygrad = next(r for r in rows if r[0] == "tinygrad CPU")
+        assert tinygrad[1] == "Decode tok/s" and tinygrad[4] == "1.00x"
+        llama = rows.index(next(r for r in rows if r[0] == "llama.cpp CPU"))
+        decode = rows[llama]
+        # tokens twice as far apart (B's figure is observed, A's llama.cpp's own): about half, flagged
+        assert decode[1] == "Decode tok/s" and 0.4 < float(decode[4].split("x")[0]) < 0.55 and decode[4].endswith("*")
+        await pilot.press("q")
+        assert type(app.screen).__name__ == "MenuScreen"
+
+
 async def test_theme_key_cycles_and_is_remembered(orintui_home):
     app = menu_app()
     async with app.run_test(size=(80, 24)) as pilot:

@@ -1,4 +1,4 @@
-"""Two sessions side by side, runs matched by label, with ratios."""
+"""Two sessions side by side, runs matched by label: one row per backend and figure, with B/A."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from orintui.report import FIGURES, compare, fmt, host_line
+from orintui.report import compare, fmt, host_line
 from orintui.session.model import Session
 
 
@@ -22,26 +22,29 @@ class CompareScreen(Screen):
     def compose(self) -> ComposeResult:
         header = Text()
         header.append(" Compare\n", style="bold")
-        header.append(f" A: {self.a.scenario.get('name')} {self.a.started_at[:19]} {host_line(self.a)}\n")
-        header.append(f" B: {self.b.scenario.get('name')} {self.b.started_at[:19]} {host_line(self.b)}")
-        yield Static(header, id="title")
+        for name, s in (("A", self.a), ("B", self.b)):
+            header.append(f" {name}: ", style="bold")
+            header.append(f"{s.scenario.get('name')}  {s.started_at[:16].replace('T', ' ')}  {host_line(s)}\n")
+        header.rstrip()
+        yield Static(header, id="compare-title")
         yield DataTable(id="compare-table", cursor_type="row")
-        yield Static(Text(" * moved by more than the runs' own spread", style="dim"))
+        yield Static(Text(" * moved by more than the runs' own spread; green better, red worse", style="dim"))
         yield Footer(compact=True)  # every key fits at 80 columns
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_column("Backend")
-        for name, _, _ in FIGURES:
-            table.add_column(f"{name} A/B")
+        table.add_columns("Backend", "Figure", "A", "B", "B/A")
         for row in compare(self.a, self.b):
-            cells = [Text(row["label"])]
-            for _, key, _ in FIGURES:
-                f = row["figures"][key]
-                ratio = f" {f['ratio']:.2f}x" if f["ratio"] is not None else ""
+            label = row["label"] + ("" if row["in_a"] and row["in_b"] else (" (only A)" if row["in_a"] else " (only B)"))
+            first = True
+            for f in row["figures"].values():
+                if f["a"] is None and f["b"] is None:
+                    continue
                 style = "" if not f["moved"] else ("bold green" if f["better"] else "bold red")
-                cells.append(Text(f"{fmt(f['a'])}/{fmt(f['b'])}{ratio}{' *' if f['moved'] else ''}", style=style))
-            table.add_row(*cells)
+                ratio = f"{f['ratio']:.2f}x" if f["ratio"] is not None else "n/a"
+                table.add_row(Text(label if first else ""), Text(f["name"]), Text(fmt(f["a"])), Text(fmt(f["b"])),
+                              Text(ratio + (" *" if f["moved"] else ""), style=style))
+                first = False
 
     def action_leave(self) -> None:
         self.app.exit_or_back(self)
