@@ -27,11 +27,12 @@ class SessionEntry:
     started_at: str
     runs: int
     headline: str
+    label: str = ""
     bundled: bool = False
     error: str | None = None
 
 
-def headline(path: Path) -> tuple[str, str, str, int, str]:
+def headline(path: Path) -> tuple[str, str, str, int, str, str]:
     s = load_session(path)
     best = None
     for m in session_metrics(s):
@@ -41,10 +42,10 @@ def headline(path: Path) -> tuple[str, str, str, int, str]:
     failed = sum(1 for r in s.runs if r.status in ("failed", "timeout"))
     if failed:
         head += f", {failed} failed"
-    return s.id, s.scenario.get("name", "?"), s.started_at[:19].replace("T", " "), len(s.runs), head
+    return s.id, s.scenario.get("name", "?"), s.started_at[:19].replace("T", " "), len(s.runs), head, s.label
 
 
-HEADLINE_CACHE_VERSION = 2  # bumped when headline() changes
+HEADLINE_CACHE_VERSION = 3  # bumped when headline() changes
 
 
 def _cache_file() -> Path:
@@ -109,6 +110,17 @@ def list_sessions(folder: Path | None = None, include_demo: bool = True) -> list
     if fresh != cache:
         _save_cache(fresh)  # entries of deleted files drop out
     return entries
+
+
+def label_session(entry: SessionEntry, label: str) -> None:
+    """Give a saved session a name: the file is rewritten (atomic rename), its events untouched."""
+    from orintui.session import save_session
+
+    if entry.bundled:
+        raise ValueError("the bundled demo session is part of orintui and cannot be renamed")
+    session = load_session(entry.path)
+    session.label = " ".join(label.split())
+    save_session(session, entry.path)
 
 
 def delete_session(entry: SessionEntry) -> None:

@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a scenario variable")
     r.add_argument("--headless", action="store_true", help="no app: print a line per run and the final table")
     r.add_argument("--out", help="session file to write (default: the sessions folder)")
+    r.add_argument("--label", default="", help="a name for the session, shown in the menu and reports (\"MAXN, clocks locked\")")
     r.add_argument("--telemetry", default="auto", choices=["auto", "jtop", "tegrastats", "nvml", "psutil", "none"])
     r.add_argument("--interval", type=_positive(float), default=0.5, help="telemetry interval in seconds")
 

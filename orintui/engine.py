@@ -60,7 +60,7 @@ class Execution:
     """One scenario being executed on a background thread."""
 
     def __init__(self, scenario: Scenario, out: str | os.PathLike | None = None, telemetry: str = "auto",
-                 interval: float = 0.5):
+                 interval: float = 0.5, label: str = ""):
         self.scenario = scenario
         problems = scenario.problems()
         fatal = [(r, why) for r, why in problems if not r.optional]
@@ -73,7 +73,7 @@ class Execution:
         facts = host_facts()
         self.profile = match_profile(facts.get("model"), facts.get("ram_total_mb"))
         runs = expand_runs(scenario)
-        self.session = new_session(facts, {**scenario.to_dict(), "telemetry": telemetry}, runs)
+        self.session = new_session(facts, {**scenario.to_dict(), "telemetry": telemetry}, runs, label)
         out = Path(out) if out else paths.sessions_dir() / f"{self.session.id}.json"
         self.recorder = Recorder(self.session, out)
         self.sampler = None
@@ -168,7 +168,8 @@ def run_scenario_command(args) -> int:
     if not args.headless:
         from orintui.tui.app import run_app
 
-        return run_app(scenario=scenario, out=args.out, telemetry=args.telemetry, interval=args.interval)
+        return run_app(scenario=scenario, out=args.out, telemetry=args.telemetry, interval=args.interval,
+                       label=args.label)
     from orintui.headless import run_headless
 
-    return run_headless(scenario, args.out, args.telemetry, args.interval)
+    return run_headless(scenario, args.out, args.telemetry, args.interval, args.label)

@@ -11,8 +11,8 @@ from orintui.scenarios import Scenario
 from orintui.session.events import RUN_ENDED, RUN_STARTED
 
 
-def run_headless(scenario: Scenario, out: str | None, telemetry: str, interval: float) -> int:
-    execution = Execution(scenario, out, telemetry, interval)
+def run_headless(scenario: Scenario, out: str | None, telemetry: str, interval: float, label: str = "") -> int:
+    execution = Execution(scenario, out, telemetry, interval, label)
     session = execution.session
     total = len(session.runs)
     host = session.host

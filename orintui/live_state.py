@@ -56,7 +56,8 @@ class LiveState:
     def __init__(self, session: Session):
         # a private session: the comparison uses the same metrics code as reports
         self.session = Session(id=session.id, started_at=session.started_at, host=session.host,
-                               scenario=session.scenario, runs=[RunInfo.from_dict(r.to_dict()) for r in session.runs])
+                               scenario=session.scenario, runs=[RunInfo.from_dict(r.to_dict()) for r in session.runs],
+                               label=session.label)
         for run in self.session.runs:
             run.status, run.started_t, run.ended_t, run.exit_code, run.signal, run.error = "queued", None, None, None, None, None
             run.summary = {}

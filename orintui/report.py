@@ -110,7 +110,7 @@ def render_report(sessions: list[Session], form: str = "md") -> str:
         return buf.getvalue().rstrip("\n")
     out = []
     for session in sessions:
-        out.append(f"**{session.scenario.get('name', 'session')}** ({session.id}, {session.started_at[:19]}): "
+        out.append(f"**{session.title}** ({session.id}, {session.started_at[:19]}): "
                    f"{host_line(session)}")
     out.append("")
     out.append(markdown_table(COLUMNS, [r for _, r in table]))
@@ -212,8 +212,8 @@ def render_compare(a: Session, b: Session, form: str = "md") -> str:
             ratio = f"{f['ratio']:.2f}x" if f["ratio"] is not None else "n/a"
             cells.append(f"{fmt(f['a'])} / {fmt(f['b'])} ({ratio}){flag}")
         body.append(cells)
-    lines = [f"A: {a.scenario.get('name')} ({a.id}): {host_line(a)}",
-             f"B: {b.scenario.get('name')} ({b.id}): {host_line(b)}", "",
+    lines = [f"A: {a.title} ({a.id}): {host_line(a)}",
+             f"B: {b.title} ({b.id}): {host_line(b)}", "",
              markdown_table(header, body), "",
              "* moved by more than the runs' own spread (stddev over repetitions, or the standard error "
              "of the decode rate for a single run)"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from conftest import FIXTURES, run_cli
 
@@ -50,3 +51,25 @@ def test_import_refuses_a_log_of_another_format(tmp_path):
     assert r.returncode == 2 and "unknown backend" in r.stderr
     r = run_cli("import", "--backend", "llama-bench", str(tmp_path / "missing.log"), "--out", str(tmp_path / "x.json"))
     assert r.returncode == 2 and "cannot read" in r.stderr
+
+
+def test_run_label_reaches_session_report_and_compare(tmp_path):
+    """--label names the session; report and compare show it; a session without one still loads."""
+    from orintui.session import load_session
+
+    fake = FIXTURES / "fake_backends" / "misbehave.py"
+    scenario = tmp_path / "fake.toml"
+    scenario.write_text(f'name = "fake"\n[[runs]]\nlabel = "a"\nbackend = "tinygrad-llm"\n'
+                        f'argv = ["{sys.executable}", "{fake}", "exit0"]\n')
+    out = tmp_path / "s.json"
+    r = run_cli("run", str(scenario), "--headless", "--telemetry", "none", "--label", "MAXN,  clocks locked", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "**fake: MAXN,  clocks locked** (" in r.stdout
+    assert load_session(out).label == "MAXN,  clocks locked"
+    old = tmp_path / "old.json"
+    doc = json.loads(out.read_text())
+    del doc["label"]  # as written before labels existed
+    old.write_text(json.dumps(doc))
+    assert load_session(old).label == ""
+    r = run_cli("compare", str(out), str(old))
+    assert r.returncode == 0 and "A: fake: MAXN,  clocks locked (" in r.stdout and "\nB: fake (" in r.stdout

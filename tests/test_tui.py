@@ -405,6 +405,7 @@ argv = ["{sys.executable}", "{FAKE}", "{{mode}}"]
         field = app.screen.query_one("#var-mode")
         assert field.value == "segfault"
         field.value = "exit0"  # edited before the run
+        app.screen.query_one("#session-label").value = "first try"
         await pilot.press("ctrl+r")
         await pilot.pause(0.2)
         assert type(app.screen).__name__ == "LiveScreen"
@@ -413,10 +414,24 @@ argv = ["{sys.executable}", "{FAKE}", "{{mode}}"]
         await pilot.pause(0.3)
         assert screen.state.lanes[0].status == "ok" and screen.state.lanes[0].tokens == 5
         assert app.execution.session.runs[0].argv[-1] == "exit0"
+        assert "fake: first try" in str(screen.title_text())
         await pilot.press("q")
         assert type(app.screen).__name__ == "MenuScreen"  # back to the menu, which lists the new session
         await pilot.press("2")
-        assert any(e.scenario == "fake" for e in app.screen.sessions)
+        entry = app.screen.sessions[0]
+        assert entry.scenario == "fake" and entry.label == "first try"
+        await pilot.press("e")  # rename it
+        assert type(app.screen).__name__ == "LabelScreen"
+        app.screen.query_one("#label").value = "MAXN,   clocks locked "
+        await pilot.press("enter")
+        await pilot.pause()
+        assert load_session(entry.path).label == "MAXN, clocks locked"
+        assert app.screen.sessions[0].label == "MAXN, clocks locked"
+        await pilot.press("e", "escape")  # cancelled: unchanged
+        assert load_session(entry.path).label == "MAXN, clocks locked"
+        await pilot.press("down", "e")  # the bundled demo (the last row) keeps its name
+        assert app.screen.sessions[-1].bundled
+        assert type(app.screen).__name__ == "MenuScreen"
 
 
 async def test_live_title_says_finished_when_saving_ends_after_the_last_event(tmp_path, monkeypatch):

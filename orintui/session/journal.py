@@ -96,6 +96,7 @@ def read_journal(path: str | os.PathLike) -> tuple[Session, int | None]:
             scenario=header.get("scenario") or {},
             runs=[RunInfo.from_dict(r) for r in header.get("runs") or []],
             orintui_version=header.get("orintui_version", ""),
+            label=header["label"] if isinstance(header.get("label"), str) else "",
         )
         for line in f:
             if not line.endswith("\n"):

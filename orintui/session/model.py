@@ -53,12 +53,19 @@ class Session:
     ended_at: str | None = None
     recovered: bool = False
     orintui_version: str = ""
+    label: str = ""  # the user's name for it ("MAXN, clocks locked"); optional, readers ignore it
+
+    @property
+    def title(self) -> str:
+        name = self.scenario.get("name", "session")
+        return f"{name}: {self.label}" if self.label else name
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": FORMAT,
             "version": VERSION,
             "id": self.id,
+            "label": self.label,
             "orintui_version": self.orintui_version,
             "started_at": self.started_at,
             "ended_at": self.ended_at,

@@ -24,7 +24,7 @@ from orintui.session.store import save_session
 Listener = Callable[[Event], None]
 
 
-def new_session(host: dict, scenario: dict, runs: list[RunInfo]) -> Session:
+def new_session(host: dict, scenario: dict, runs: list[RunInfo], label: str = "") -> Session:
     now = datetime.now(timezone.utc)
     return Session(
         id=now.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6],
@@ -33,6 +33,7 @@ def new_session(host: dict, scenario: dict, runs: list[RunInfo]) -> Session:
         scenario=scenario,
         runs=runs,
         orintui_version=__version__,
+        label=label,
     )
 
 

@@ -64,6 +64,7 @@ def session_from_dict(doc: object, where: str) -> Session:
         ended_at=doc.get("ended_at"),
         recovered=bool(doc.get("recovered", False)),
         orintui_version=str(doc.get("orintui_version", "")),
+        label=doc["label"] if isinstance(doc.get("label"), str) else "",
     )
 
 

@@ -30,7 +30,7 @@ class OrintuiApp(App):
     def __init__(self, *, replay: Session | None = None, scenario=None, out=None, telemetry: str = "auto",
                  interval: float = 0.5, speed: float = 1.0, at: float | None = None, theme: str | None = None,
                  device_info: dict | None = None, first_screen: str | None = None, live_autostart: bool = True,
-                 paused: bool = False, handle_signals: bool = False):
+                 paused: bool = False, handle_signals: bool = False, label: str = ""):
         driver = None
         if handle_signals and hasattr(signal, "SIGHUP"):
             from orintui.tui.hangup import HangupAwareDriver
@@ -38,6 +38,7 @@ class OrintuiApp(App):
             driver = HangupAwareDriver
         super().__init__(driver_class=driver)
         self._handle_signals = handle_signals
+        self._label = label
         self.hung_up = False
         for t in themes.THEMES:
             self.register_theme(t)
@@ -106,13 +107,14 @@ class OrintuiApp(App):
         except SessionError as exc:
             self.notify(str(exc), severity="error", timeout=10)
 
-    def start_live(self, scenario, replace: Screen | None = None) -> None:
+    def start_live(self, scenario, replace: Screen | None = None, label: str | None = None) -> None:
         from orintui.engine import Execution
         from orintui.scenarios import ScenarioError
         from orintui.tui.screens.live import LiveScreen
 
         try:
-            self.execution = Execution(scenario, self._out, self._telemetry, self._interval)
+            self.execution = Execution(scenario, self._out, self._telemetry, self._interval,
+                                       self._label if label is None else label)
         except ScenarioError as exc:
             self.notify(str(exc), severity="error", timeout=12)
             if not self.screen_stack[1:]:

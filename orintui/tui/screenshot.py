@@ -19,7 +19,7 @@ async def _render(session: Session, size: tuple[int, int], at: float | None, the
         await pilot.pause()
         screen.tick()
         await pilot.pause()
-        return app.export_screenshot(title=f"orintui: {session.scenario.get('name', 'session')}")
+        return app.export_screenshot(title=f"orintui: {session.title}")
 
 
 def render_screenshot(session: Session, out: str, size: tuple[int, int] = (120, 40), at: float | None = None,

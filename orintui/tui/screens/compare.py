@@ -24,7 +24,7 @@ class CompareScreen(Screen):
         header.append(" Compare\n", style="bold")
         for name, s in (("A", self.a), ("B", self.b)):
             header.append(f" {name}: ", style="bold")
-            header.append(f"{s.scenario.get('name')}  {s.started_at[:16].replace('T', ' ')}  {host_line(s)}\n")
+            header.append(f"{s.title}  {s.started_at[:16].replace('T', ' ')}  {host_line(s)}\n")
         header.rstrip()
         yield Static(header, id="compare-title")
         yield DataTable(id="compare-table", cursor_type="row")

@@ -12,8 +12,9 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
-from orintui.catalog import SessionEntry, delete_session, list_sessions
+from orintui.catalog import SessionEntry, delete_session, label_session, list_sessions
 from orintui.scenarios import ScenarioEntry, list_scenarios
+from orintui.session import SessionError
 from orintui.tui.keys import grouped
 
 TABS = grouped("Tabs")
@@ -50,11 +51,12 @@ class MenuScreen(Screen):
         Binding("1", "tab('scenarios')", "Scenarios", **TABS),
         Binding("2", "tab('sessions')", "Sessions", **TABS),
         Binding("3", "tab('device')", "Device", **TABS),
-        Binding("enter", "open", "Run/Replay", priority=True),
+        Binding("enter", "open", "Open", priority=True),
         Binding("c", "compare", "Compare"),
+        Binding("e", "label_session", "Label"),
         Binding("delete", "delete_session", "Delete"),
         Binding("d", "demo", "Demo"),
-        Binding("f5", "reload", "Reload"),
+        Binding("f5", "reload", "Reload", show=False),  # lists refresh by themselves; `?` shows it
         Binding("q", "app.quit", "Quit"),
     ]
 
@@ -102,7 +104,7 @@ class MenuScreen(Screen):
         self.query_one("#device-panel", Static).update(device_text(info))
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
-        if action == "delete_session":  # only where the sessions are
+        if action in ("delete_session", "label_session"):  # only where the sessions are
             return self.is_mounted and self.query_one(TabbedContent).active == "sessions"
         return True
 
@@ -122,7 +124,7 @@ class MenuScreen(Screen):
         row = sessions.cursor_row
         sessions.clear()
         for e in self.sessions:
-            name = e.scenario + (" (demo)" if e.bundled else "")
+            name = e.scenario + (f": {e.label}" if e.label else "") + (" (demo)" if e.bundled else "")
             sessions.add_row(e.started_at[:16], name, str(e.runs), Text(e.error or e.headline), key=e.path)
         if self.sessions:
             sessions.move_cursor(row=min(row, len(self.sessions) - 1))
@@ -184,6 +186,27 @@ class MenuScreen(Screen):
             return
         first, self.compare_first = self.compare_first, None
         self.app.open_compare(first.path, entry.path)
+
+    def action_label_session(self) -> None:
+        entry = self._selected_session()
+        if entry is None:
+            return
+        if entry.bundled:
+            self.notify("the bundled demo session is part of orintui and keeps its name", severity="warning")
+            return
+        from orintui.tui.screens.label import LabelScreen
+
+        def answered(label: str | None) -> None:
+            if label is None:
+                return
+            try:
+                label_session(entry, label)
+            except (OSError, SessionError) as exc:
+                self.notify(f"could not label {entry.path}: {exc}", severity="error", timeout=10)
+                return
+            self.action_reload()
+
+        self.app.push_screen(LabelScreen(f"{entry.scenario} of {entry.started_at}", entry.label), answered)
 
     def action_delete_session(self) -> None:
         entry = self._selected_session()

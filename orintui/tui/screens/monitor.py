@@ -61,7 +61,7 @@ class MonitorScreen(Screen):
     def title_text(self) -> Text:
         s = self.state.session
         host = s.host.get("gpu_name") or s.host.get("model") or s.host.get("hostname") or ""
-        return Text(f" {s.scenario.get('name', 'session')}  |  {host}  |  t={self.state.t:7.1f}s", style="bold")
+        return Text(f" {s.title}  |  {host}  |  t={self.state.t:7.1f}s", style="bold")
 
     def draw_key(self) -> object:
         """What the screen shows depends on; a redraw is skipped while it is unchanged."""

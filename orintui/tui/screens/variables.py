@@ -23,6 +23,8 @@ class VariablesScreen(ModalScreen):
         with Vertical(id="dialog"):
             yield Static(f"{self.scenario.name}: variables (ctrl+r runs, escape cancels)", markup=False)
             with VerticalScroll():
+                yield Label("session label (optional: shown in the menu and reports)", markup=False)
+                yield Input(value="", placeholder="e.g. MAXN, clocks locked", id="session-label")
                 for key, value in self.scenario.variables.items():
                     yield Label(key, markup=False)
                     yield Input(value=value, id=f"var-{key}")
@@ -31,10 +33,11 @@ class VariablesScreen(ModalScreen):
         self.action_run()
 
     def action_run(self) -> None:
-        overrides = {inp.id[4:]: inp.value for inp in self.query(Input)}
+        overrides = {inp.id[4:]: inp.value for inp in self.query(Input) if inp.id.startswith("var-")}
+        label = " ".join(self.query_one("#session-label", Input).value.split())
         try:
             scenario = load_scenario(self.path, overrides)
-            self.app.start_live(scenario, replace=self)
+            self.app.start_live(scenario, replace=self, label=label)
         except ScenarioError as exc:
             self.notify(str(exc), severity="error", timeout=12)
 
