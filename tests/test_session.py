@@ -23,7 +23,7 @@ from orintui.session.store import recover_orphans
 
 def sample_session():
     runs = [RunInfo(index=0, label="a", backend="tinygrad-llm", argv=["python", "-m", "tinygrad.llm"], env={"DEV": "CPU"})]
-    s = new_session({"hostname": "h", "peak_bandwidth_gbs": 204.8}, {"name": "x"}, runs)
+    s = new_session({"hostname": "h", "peak_bandwidth_gbs": 204.8}, {"name": "x"}, runs, label="MAXN, clocks locked")
     for e in [ev.make(ev.RUN_STARTED, 0.0, 0, label="a"), {**ev.token(0.5, "h\u00e9llo [b]x[/b]", 3.2), "run": 0},
               ev.make(ev.TELEMETRY, 0.6, None, power_total_mw=5000.0),
               ev.make(ev.RUN_ENDED, 1.0, 0, status="ok", exit_code=0, signal=None, error=None)]:
@@ -37,7 +37,7 @@ def test_round_trip(tmp_path, name):
     s = sample_session()
     path = save_session(s, tmp_path / name)
     back = load_session(path)
-    assert back.to_dict() == s.to_dict()
+    assert back.to_dict() == s.to_dict() and back.label == "MAXN, clocks locked"
     assert back.runs[0].status == "ok" and back.runs[0].ended_t == 1.0
 
 
@@ -61,7 +61,8 @@ WRITER = textwrap.dedent("""
     from orintui.session import events as ev
     from orintui.session.model import RunInfo
     from orintui.session.recorder import Recorder, new_session
-    s = new_session({{}}, {{"name": "killed"}}, [RunInfo(index=0, label="a", backend="llama-completion", argv=["x"])])
+    s = new_session({{}}, {{"name": "killed"}}, [RunInfo(index=0, label="a", backend="llama-completion", argv=["x"])],
+                    label="cut off")
     rec = Recorder(s, sys.argv[1])
     rec.record(ev.make(ev.RUN_STARTED, rec.now(), 0, label="a"))
     i = 0
@@ -90,7 +91,7 @@ def test_journal_recovered_after_sigkill(tmp_path):
     tokens = [e for e in s.events if e["kind"] == "token"]
     assert len(tokens) >= written - 2  # header and the run_started line; a torn last line is dropped
     assert [t["text"] for t in tokens[:3]] == ["tok0", "tok1", "tok2"]
-    assert s.recovered and s.runs[0].status == "interrupted"
+    assert s.recovered and s.runs[0].status == "interrupted" and s.label == "cut off"
 
 
 def test_live_journal_is_not_recovered_while_its_writer_lives(tmp_path):
