@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--label", default="", help="a name for the session, shown in the menu and reports (\"MAXN, clocks locked\")")
     r.add_argument("--telemetry", default="auto", choices=["auto", "jtop", "tegrastats", "nvml", "psutil", "none"])
     r.add_argument("--interval", type=_positive(float), default=0.5, help="telemetry interval in seconds")
+    r.add_argument("--progress", type=_positive(float), default=10.0, metavar="S",
+                   help="headless: a line with the tokens so far every S seconds of a run (default 10)")
 
     r = sub.add_parser("replay", help="replay a saved session in the app ('demo': the bundled H100 session)")
     r.add_argument("session")

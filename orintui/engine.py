@@ -172,4 +172,4 @@ def run_scenario_command(args) -> int:
                        label=args.label)
     from orintui.headless import run_headless
 
-    return run_headless(scenario, args.out, args.telemetry, args.interval, args.label)
+    return run_headless(scenario, args.out, args.telemetry, args.interval, args.label, args.progress)

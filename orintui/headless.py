@@ -5,13 +5,37 @@ from __future__ import annotations
 import sys
 
 from orintui.engine import Execution
-from orintui.metrics import run_metrics
+from orintui.metrics import observed_rate, run_metrics
 from orintui.report import fmt, render_report
 from orintui.scenarios import Scenario
-from orintui.session.events import RUN_ENDED, RUN_STARTED
+from orintui.session.events import RUN_ENDED, RUN_STARTED, TOKEN
 
 
-def run_headless(scenario: Scenario, out: str | None, telemetry: str, interval: float, label: str = "") -> int:
+class Heartbeat:
+    """Tokens so far and the recent rate, at most every ``every`` seconds of a run: a long run
+    (a BEAM search, 2,000 tokens at 7 tok/s) should not look hung in a log or over SSH."""
+
+    def __init__(self, every: float):
+        self.every = every
+        self.reset(0.0)
+
+    def reset(self, t: float) -> None:
+        self.tokens, self.last_t, self.window = 0, t, []
+
+    def token(self, event: dict) -> str | None:
+        t = event["t"]
+        self.tokens += 1
+        if not event.get("warmup"):
+            self.window.append(t)
+        if t - self.last_t < self.every:
+            return None
+        rate = observed_rate(self.window)
+        self.last_t, self.window = t, self.window[-1:]
+        return f"{self.tokens} tokens" + (f", {fmt(rate)} tok/s lately" if rate else "")
+
+
+def run_headless(scenario: Scenario, out: str | None, telemetry: str, interval: float, label: str = "",
+                 progress_s: float = 10.0) -> int:
     execution = Execution(scenario, out, telemetry, interval, label)
     session = execution.session
     total = len(session.runs)
@@ -19,8 +43,15 @@ def run_headless(scenario: Scenario, out: str | None, telemetry: str, interval: 
     print(f"orintui: {scenario.name}: {total} run(s); telemetry: {host.get('telemetry_source') or 'none'}; "
           f"session: {execution.recorder.final_path}", flush=True)
 
+    heartbeat = Heartbeat(progress_s)
+
     def progress(event: dict) -> None:
-        if event["kind"] == RUN_STARTED:
+        if event["kind"] == TOKEN:
+            if (line := heartbeat.token(event)) is not None:
+                run = session.runs[event["run"]]
+                print(f"[{run.index + 1}/{total}] {run.label}: {line}", flush=True)
+        elif event["kind"] == RUN_STARTED:
+            heartbeat.reset(event["t"])
             run = session.runs[event["run"]]
             tag = " (warm-up)" if run.warmup else ""
             print(f"[{run.index + 1}/{total}] {run.label}{tag}: started", flush=True)

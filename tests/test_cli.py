@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 from conftest import FIXTURES, run_cli
@@ -73,3 +74,19 @@ def test_run_label_reaches_session_report_and_compare(tmp_path):
     assert load_session(old).label == ""
     r = run_cli("compare", str(out), str(old))
     assert r.returncode == 0 and "A: fake: MAXN,  clocks locked (" in r.stdout and "\nB: fake (" in r.stdout
+
+
+def test_headless_progress_lines_during_a_long_run(tmp_path):
+    steady = FIXTURES / "fake_backends" / "steady.py"
+    scenario = tmp_path / "steady.toml"
+    scenario.write_text(f'name = "steady"\n[[runs]]\nlabel = "s"\nbackend = "tinygrad-llm"\n'
+                        f'argv = ["{sys.executable}", "{steady}", "40", "20"]\n')
+    r = run_cli("run", str(scenario), "--headless", "--telemetry", "none", "--progress", "0.2", "--out", str(tmp_path / "s.json"))
+    assert r.returncode == 0, r.stderr
+    beats = re.findall(r"^\[1/1\] s: (\d+) tokens, ([\d.]+) tok/s lately$", r.stdout, re.M)
+    counts = [int(n) for n, _ in beats]
+    assert len(beats) >= 2 and counts == sorted(counts) and counts[-1] <= 40, r.stdout
+    assert all(20 < float(rate) < 55 for _, rate in beats), beats  # one token per 20 ms, plus process time
+    assert "[1/1] s: ok: 40 tokens" in r.stdout
+    quiet = run_cli("run", str(scenario), "--headless", "--telemetry", "none", "--out", str(tmp_path / "q.json"))
+    assert "tok/s lately" not in quiet.stdout  # the default is one line per 10 s
