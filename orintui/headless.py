@@ -8,7 +8,7 @@ from orintui.engine import Execution
 from orintui.metrics import observed_rate, run_metrics
 from orintui.report import fmt, render_report
 from orintui.scenarios import Scenario
-from orintui.session.events import RUN_ENDED, RUN_STARTED, TOKEN
+from orintui.session.events import PHASE, RUN_ENDED, RUN_STARTED, TOKEN
 
 
 class Heartbeat:
@@ -19,12 +19,23 @@ class Heartbeat:
         self.every = every
         self.reset(0.0)
 
-    def reset(self, t: float) -> None:
-        self.tokens, self.last_t, self.window = 0, t, []
+    def reset(self, t: float, run: int | None = None) -> None:
+        self.run, self.started_t, self.phase = run, t, "loading"
+        self.tokens, self.last_t, self.last_token_t, self.window = 0, t, None, []
+
+    def idle(self, now: float) -> str | None:
+        """Between tokens, or before the first: say what the run is doing and for how long."""
+        quiet_since = self.started_t if self.last_token_t is None else self.last_token_t
+        if self.run is None or now - self.last_t < self.every or now - quiet_since < self.every:
+            return None  # token lines speak for a run that is generating
+        self.last_t = now
+        if self.last_token_t is None:
+            return f"{self.phase}, {now - self.started_t:.1f} s since start, no token yet"
+        return f"{self.tokens} tokens, none for {now - self.last_token_t:.1f} s"
 
     def token(self, event: dict) -> str | None:
         t = event["t"]
-        self.tokens += 1
+        self.tokens, self.last_token_t = self.tokens + 1, t
         if not event.get("warmup"):
             self.window.append(t)
         if t - self.last_t < self.every:
@@ -45,17 +56,23 @@ def run_headless(scenario: Scenario, out: str | None, telemetry: str, interval: 
 
     heartbeat = Heartbeat(progress_s)
 
+    def line(text: str | None) -> None:
+        run = heartbeat.run
+        if text is not None and run is not None:
+            print(f"[{run + 1}/{total}] {session.runs[run].label}: {text}", flush=True)
+
     def progress(event: dict) -> None:
         if event["kind"] == TOKEN:
-            if (line := heartbeat.token(event)) is not None:
-                run = session.runs[event["run"]]
-                print(f"[{run.index + 1}/{total}] {run.label}: {line}", flush=True)
+            line(heartbeat.token(event))
+        elif event["kind"] == PHASE and event.get("run") == heartbeat.run:
+            heartbeat.phase = event.get("phase") or heartbeat.phase
         elif event["kind"] == RUN_STARTED:
-            heartbeat.reset(event["t"])
+            heartbeat.reset(event["t"], event["run"])
             run = session.runs[event["run"]]
             tag = " (warm-up)" if run.warmup else ""
             print(f"[{run.index + 1}/{total}] {run.label}{tag}: started", flush=True)
         elif event["kind"] == RUN_ENDED:
+            heartbeat.run = None
             run = session.runs[event["run"]]
             m = run_metrics(session, run)
             figures = f"{m.tokens} tokens, decode {fmt(m.decode)} tok/s" if m.tokens or m.bench else ""
@@ -68,7 +85,10 @@ def run_headless(scenario: Scenario, out: str | None, telemetry: str, interval: 
 
     execution.recorder.subscribe(progress)
     try:
-        path = execution.run()
+        execution.start()
+        while not execution.wait(0.2):  # short waits: Ctrl-C stays prompt
+            line(heartbeat.idle(execution.recorder.now()))
+        path = execution.recorder.final_path
     except KeyboardInterrupt:
         execution.stop("interrupted (Ctrl-C)")
         execution.wait()

@@ -90,3 +90,15 @@ def test_headless_progress_lines_during_a_long_run(tmp_path):
     assert "[1/1] s: ok: 40 tokens" in r.stdout
     quiet = run_cli("run", str(scenario), "--headless", "--telemetry", "none", "--out", str(tmp_path / "q.json"))
     assert "tok/s lately" not in quiet.stdout  # the default is one line per 10 s
+
+
+def test_headless_progress_while_a_run_loads(tmp_path):
+    """Before the first token (model load, JIT, a BEAM search) a line still says the run is alive."""
+    steady = FIXTURES / "fake_backends" / "steady.py"
+    scenario = tmp_path / "slow.toml"
+    scenario.write_text(f'name = "slow"\n[[runs]]\nlabel = "s"\nbackend = "tinygrad-llm"\n'
+                        f'argv = ["bash", "-c", "sleep 1.2; exec {sys.executable} {steady} 3 20"]\n')
+    r = run_cli("run", str(scenario), "--headless", "--telemetry", "none", "--progress", "0.4", "--out", str(tmp_path / "s.json"))
+    assert r.returncode == 0, r.stderr
+    waits = [float(s) for s in re.findall(r"^\[1/1\] s: loading, ([\d.]+) s since start, no token yet$", r.stdout, re.M)]
+    assert len(waits) >= 2 and waits == sorted(waits) and waits[0] >= 0.4, r.stdout
