@@ -275,6 +275,14 @@ async def test_replay_seek_keys_win_over_the_focused_lanes_at_80x24():
         assert app.screen.clock.finished
 
 
+async def test_a_lane_without_tokens_says_how_long_it_has_loaded():
+    app = OrintuiApp(replay=load_session(H100), at=15.1, paused=True)  # tinygrad CUDA: started 3.1 s, prefill from 9.6 s
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        detail = str(app.screen.query_one("#lane-1 .lane-text").render())
+        assert detail == "prefill for 12 s, no token yet", detail
+
+
 async def test_replay_report_key_writes_the_whole_sessions_table(orintui_home):
     from orintui.report import render_report
 

@@ -75,7 +75,7 @@ class MonitorScreen(Screen):
         set_text(self.query_one("#title", Static), self.title_text())
         self.query_one(TelemetryStrip).show(self.state)
         for lane in self.state.lanes:
-            self.query_one(f"#lane-{lane.index}", RunLane).show(lane, lane.index == self.state.current)
+            self.query_one(f"#lane-{lane.index}", RunLane).show(lane, lane.index == self.state.current, self.state.t)
         current = self.query_one(ContentSwitcher).current
         if current == "table":
             self.query_one(ComparisonTable).show(self.state.metrics())

@@ -27,10 +27,12 @@ def lane_summary(lane: Lane, label_width: int = 28) -> Text:
     return text
 
 
-def lane_detail(lane: Lane, width: int = 60) -> Text:
-    """The latest text, or why the run failed; always data, never markup."""
+def lane_detail(lane: Lane, width: int = 60, now: float | None = None) -> Text:
+    """The latest text, or why the run failed, or how long it has loaded; always data, never markup."""
     if lane.status not in ("ok", "running", "queued") and lane.error:
         return Text(short_error(lane.error)[-width:], style="red", no_wrap=True, overflow="crop")
+    if lane.status == "running" and not lane.tokens and lane.started_t is not None and now is not None:
+        return Text(f"{lane.phase} for {max(0.0, now - lane.started_t):.0f} s, no token yet", style="dim")
     latest = lane.text.replace("\r", " ").replace("\n", " ")[-width:]
     return Text(latest, style="italic", no_wrap=True, overflow="crop")
 
@@ -46,10 +48,10 @@ class RunLane(Vertical):
             yield Sparkline([], classes="lane-spark")
             yield Static("", classes="lane-text")
 
-    def show(self, lane: Lane, current: bool) -> None:
+    def show(self, lane: Lane, current: bool, now: float | None = None) -> None:
         self.set_class(current, "current")
         self.set_class(lane.status == "failed" or lane.status == "timeout", "failed")
         narrow = (self.size.width or 80) < 100
         set_text(self.query_one(".lane-summary", Static), lane_summary(lane, 18 if narrow else 28))
         set_data(self.query_one(".lane-spark", Sparkline), list(lane.ms)[-60:])
-        set_text(self.query_one(".lane-text", Static), lane_detail(lane, max(20, (self.size.width or 80) - 28)))
+        set_text(self.query_one(".lane-text", Static), lane_detail(lane, max(20, (self.size.width or 80) - 28), now))
