@@ -54,16 +54,26 @@ def test_import_refuses_a_log_of_another_format(tmp_path):
     assert r.returncode == 2 and "cannot read" in r.stderr
 
 
+def one_run_scenario(tmp_path, name: str, argv: str):
+    path = tmp_path / f"{name}.toml"
+    path.write_text(f'name = "{name}"\n[[runs]]\nlabel = "s"\nbackend = "tinygrad-llm"\nargv = {argv}\n')
+    return path
+
+
+def run_headless(scenario, out, *extra):
+    return run_cli("run", str(scenario), "--headless", "--telemetry", "none", "--out", str(out), *extra)
+
+
+STEADY = FIXTURES / "fake_backends" / "steady.py"
+
+
 def test_run_label_reaches_session_report_and_compare(tmp_path):
     """--label names the session; report and compare show it; a session without one still loads."""
     from orintui.session import load_session
 
-    fake = FIXTURES / "fake_backends" / "misbehave.py"
-    scenario = tmp_path / "fake.toml"
-    scenario.write_text(f'name = "fake"\n[[runs]]\nlabel = "a"\nbackend = "tinygrad-llm"\n'
-                        f'argv = ["{sys.executable}", "{fake}", "exit0"]\n')
+    scenario = one_run_scenario(tmp_path, "fake", f'["{sys.executable}", "{STEADY}", "5", "10"]')
     out = tmp_path / "s.json"
-    r = run_cli("run", str(scenario), "--headless", "--telemetry", "none", "--label", "MAXN,  clocks locked", "--out", str(out))
+    r = run_headless(scenario, out, "--label", "MAXN,  clocks locked")
     assert r.returncode == 0, r.stderr
     assert "**fake: MAXN,  clocks locked** (" in r.stdout
     assert load_session(out).label == "MAXN,  clocks locked"
@@ -77,28 +87,22 @@ def test_run_label_reaches_session_report_and_compare(tmp_path):
 
 
 def test_headless_progress_lines_during_a_long_run(tmp_path):
-    steady = FIXTURES / "fake_backends" / "steady.py"
-    scenario = tmp_path / "steady.toml"
-    scenario.write_text(f'name = "steady"\n[[runs]]\nlabel = "s"\nbackend = "tinygrad-llm"\n'
-                        f'argv = ["{sys.executable}", "{steady}", "40", "20"]\n')
-    r = run_cli("run", str(scenario), "--headless", "--telemetry", "none", "--progress", "0.2", "--out", str(tmp_path / "s.json"))
+    scenario = one_run_scenario(tmp_path, "steady", f'["{sys.executable}", "{STEADY}", "40", "20"]')
+    r = run_headless(scenario, tmp_path / "s.json", "--progress", "0.2")
     assert r.returncode == 0, r.stderr
     beats = re.findall(r"^\[1/1\] s: (\d+) tokens, ([\d.]+) tok/s lately$", r.stdout, re.M)
     counts = [int(n) for n, _ in beats]
     assert len(beats) >= 2 and counts == sorted(counts) and counts[-1] <= 40, r.stdout
     assert all(20 < float(rate) < 55 for _, rate in beats), beats  # one token per 20 ms, plus process time
     assert "[1/1] s: ok: 40 tokens" in r.stdout
-    quiet = run_cli("run", str(scenario), "--headless", "--telemetry", "none", "--out", str(tmp_path / "q.json"))
+    quiet = run_headless(scenario, tmp_path / "q.json")
     assert "tok/s lately" not in quiet.stdout  # the default is one line per 10 s
 
 
 def test_headless_progress_while_a_run_loads(tmp_path):
     """Before the first token (model load, JIT, a BEAM search) a line still says the run is alive."""
-    steady = FIXTURES / "fake_backends" / "steady.py"
-    scenario = tmp_path / "slow.toml"
-    scenario.write_text(f'name = "slow"\n[[runs]]\nlabel = "s"\nbackend = "tinygrad-llm"\n'
-                        f'argv = ["bash", "-c", "sleep 1.2; exec {sys.executable} {steady} 3 20"]\n')
-    r = run_cli("run", str(scenario), "--headless", "--telemetry", "none", "--progress", "0.4", "--out", str(tmp_path / "s.json"))
+    scenario = one_run_scenario(tmp_path, "slow", f'["bash", "-c", "sleep 1.2; exec {sys.executable} {STEADY} 3 20"]')
+    r = run_headless(scenario, tmp_path / "s.json", "--progress", "0.4")
     assert r.returncode == 0, r.stderr
     waits = [float(s) for s in re.findall(r"^\[1/1\] s: loading, ([\d.]+) s since start, no token yet$", r.stdout, re.M)]
     assert len(waits) >= 2 and waits == sorted(waits) and waits[0] >= 0.4, r.stdout

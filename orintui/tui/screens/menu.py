@@ -187,12 +187,17 @@ class MenuScreen(Screen):
         first, self.compare_first = self.compare_first, None
         self.app.open_compare(first.path, entry.path)
 
-    def action_label_session(self) -> None:
+    def _user_session(self, refusal: str) -> SessionEntry | None:
+        """The selected session if it is the user's own: the bundled demo is part of orintui."""
         entry = self._selected_session()
+        if entry is not None and entry.bundled:
+            self.notify(f"the bundled demo session is part of orintui and {refusal}", severity="warning")
+            return None
+        return entry
+
+    def action_label_session(self) -> None:
+        entry = self._user_session("keeps its name")
         if entry is None:
-            return
-        if entry.bundled:
-            self.notify("the bundled demo session is part of orintui and keeps its name", severity="warning")
             return
         from orintui.tui.screens.label import LabelScreen
 
@@ -209,11 +214,8 @@ class MenuScreen(Screen):
         self.app.push_screen(LabelScreen(f"{entry.scenario} of {entry.started_at}", entry.label), answered)
 
     def action_delete_session(self) -> None:
-        entry = self._selected_session()
+        entry = self._user_session("stays")
         if entry is None:
-            return
-        if entry.bundled:
-            self.notify("the bundled demo session is part of orintui and stays", severity="warning")
             return
         from orintui.tui.screens.confirm import ConfirmScreen
 
