@@ -143,3 +143,40 @@ def test_dropped_terminal_while_live_saves_and_leaves_no_backend(tmp_path, orint
     session = load_session(out)
     assert session.runs[0].status == "cancelled" and session.runs[0].error == reason
     assert sum(1 for e in session.events if e["kind"] == "token") >= 8
+
+
+def test_a_16_colour_terminal_gets_the_basic_theme(tmp_path, orintui_home):
+    """TERM=linux (a console, an old SSH client) with no saved choice: the 16-colour theme, which
+    leaves the background to the terminal (SGR 49), not the dark theme rounded down to black (40)."""
+    from collections import Counter
+
+    from ptyprocess import PtyProcess
+
+    def sgr_params(term: str, *args: str) -> Counter:
+        env = {**os.environ, "ORINTUI_HOME": str(orintui_home), "TERM": term}
+        env.pop("COLORTERM", None)
+        proc = PtyProcess.spawn([sys.executable, "-m", "orintui", *args, "replay", "demo"], env=env, dimensions=(24, 80))
+        out, deadline = b"", time.time() + 20
+        while time.time() < deadline and b"REPLAY" not in out:
+            if select.select([proc.fd], [], [], 0.2)[0]:
+                out += os.read(proc.fd, 65536)
+        settle = time.time() + 1.0  # a second of the replay playing
+        while time.time() < settle:
+            if select.select([proc.fd], [], [], 0.1)[0]:
+                out += os.read(proc.fd, 65536)
+        proc.write(b"q")
+        deadline = time.time() + 15
+        while time.time() < deadline and proc.isalive():  # keep reading: a full PTY would stall the app
+            if select.select([proc.fd], [], [], 0.1)[0]:
+                try:
+                    os.read(proc.fd, 65536)
+                except OSError:
+                    break
+        assert proc.wait() == 0 and b"REPLAY" in out
+        assert b"\x1b[38;5;" not in out and b"\x1b[38;2;" not in out  # 16 colours only, either way
+        return Counter(p for sgr in re.findall(rb"\x1b\[([0-9;]*)m", out) for p in sgr.split(b";"))
+
+    auto = sgr_params("linux")
+    assert auto[b"49"] > 5 * auto[b"40"], auto
+    dark = sgr_params("linux", "--theme", "orintui-dark")  # asked for: kept, rounded down by Textual
+    assert dark[b"40"] > 5 * dark[b"49"], dark

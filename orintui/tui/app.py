@@ -180,6 +180,8 @@ def run_app(**kwargs) -> int:
         return 2
     os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")  # quieter over SSH
     app = OrintuiApp(handle_signals=True, **kwargs)
+    if kwargs.get("theme") is None and not themes.load_settings().get("theme") and app.console.color_system == "standard":
+        app.theme = themes.BASIC  # 16 colours: the palette made for them, not the dark one rounded down
     try:
         app.run()
     finally:

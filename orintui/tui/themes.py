@@ -29,6 +29,7 @@ THEMES = (
 )
 NAMES = tuple(t.name for t in THEMES)
 DEFAULT = "orintui-dark"
+BASIC = "orintui-basic"  # the default where the terminal has 16 colours (TERM=linux, xterm)
 
 
 def settings_path():
