@@ -167,10 +167,12 @@ async def test_menu_probes_the_device_without_waiting(orintui_home):
         assert "probing" not in shot and "psutil" in shot
 
 
-async def test_compare_screen_rows_per_figure_with_ratios(tmp_path):
+async def test_compare_screen_rows_per_figure_with_ratios(tmp_path, orintui_home):
     from textual.widgets import DataTable
 
+    a = load_session(DEMO_CPU)
     b = load_session(DEMO_CPU)
+    b.id = "b"
     b.events = [{**e, "t": 1.0 + (e["t"] - 1.0) * 2} if e["kind"] == "token" and e["run"] == 1 else e for e in b.events]
     b.events = [e for e in b.events if not (e["kind"] == "summary" and e.get("run") == 1)]  # observed figures only
     b_path = save_session(b, tmp_path / "b.json")
@@ -188,6 +190,12 @@ async def test_compare_screen_rows_per_figure_with_ratios(tmp_path):
         decode = rows[llama]
         # tokens twice as far apart (B's figure is observed, A's llama.cpp's own): about half, flagged
         assert decode[1] == "Decode tok/s" and 0.4 < float(decode[4].split("x")[0]) < 0.55 and decode[4].endswith("*")
+        await pilot.press("r")
+        await pilot.pause()
+        from orintui.report import render_compare
+
+        written = (orintui_home / "data" / "reports" / f"{a.id}-vs-{b.id}.md").read_text()
+        assert written == render_compare(a, load_session(b_path)) + "\n"
         await pilot.press("q")
         assert type(app.screen).__name__ == "MenuScreen"
 

@@ -13,7 +13,7 @@ from orintui.session.model import Session
 
 
 class CompareScreen(Screen):
-    BINDINGS = [Binding("q,escape", "leave", "Back")]
+    BINDINGS = [Binding("r", "report", "Report"), Binding("q,escape", "leave", "Back")]
 
     def __init__(self, a: Session, b: Session, **kwargs):
         super().__init__(**kwargs)
@@ -45,6 +45,13 @@ class CompareScreen(Screen):
                 table.add_row(Text(label if first else ""), Text(f["name"]), Text(fmt(f["a"])), Text(fmt(f["b"])),
                               Text(ratio + (" *" if f["moved"] else ""), style=style))
                 first = False
+
+    def action_report(self) -> None:
+        """Write `orintui compare`'s markdown to the reports folder."""
+        from orintui.report import render_compare
+        from orintui.tui.save_report import save_report
+
+        save_report(self, f"{self.a.id}-vs-{self.b.id}.md", render_compare(self.a, self.b), "comparison")
 
     def action_leave(self) -> None:
         self.app.exit_or_back(self)

@@ -94,18 +94,11 @@ class MonitorScreen(Screen):
 
     def action_report(self) -> None:
         """Write the results table (orintui report's markdown) to the reports folder."""
-        from orintui import paths
         from orintui.report import render_report
+        from orintui.tui.save_report import save_report
 
         session = self.report_session()
-        path = paths.reports_dir() / f"{session.id}.md"
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(render_report([session]) + "\n")
-        except OSError as exc:
-            self.notify(f"could not write {path}: {exc.strerror or exc}", severity="error", timeout=10)
-            return
-        self.notify(f"report written: {path}", timeout=10)
+        save_report(self, f"{session.id}.md", render_report([session]), "report")
 
     def reset_state(self) -> None:
         self.state = LiveState(self.state.session)
