@@ -101,7 +101,7 @@ def test_headless_progress_lines_during_a_long_run(tmp_path):
 
 def test_headless_progress_while_a_run_loads(tmp_path):
     """Before the first token (model load, JIT, a BEAM search) a line still says the run is alive."""
-    scenario = one_run_scenario(tmp_path, "slow", f'["bash", "-c", "sleep 1.2; exec {sys.executable} {STEADY} 3 20"]')
+    scenario = one_run_scenario(tmp_path, "slow", f'["bash", "-c", "sleep 2; exec {sys.executable} {STEADY} 3 20"]')
     r = run_headless(scenario, tmp_path / "s.json", "--progress", "0.4")
     assert r.returncode == 0, r.stderr
     waits = [float(s) for s in re.findall(r"^\[1/1\] s: loading, ([\d.]+) s since start, no token yet$", r.stdout, re.M)]
