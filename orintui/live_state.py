@@ -67,6 +67,7 @@ class LiveState:
         self.last_sample: dict | None = None
         self.history: dict[str, deque] = {k: deque(maxlen=HISTORY) for k in ("gpu", "emc", "power")}
         self.output: deque = deque(maxlen=OUTPUT_LINES)
+        self.output_total = 0  # lines ever added: the deque's length stops growing once it is full
         self.notes: list[dict] = []
         self.t = 0.0
         self.current: int | None = None
@@ -92,7 +93,7 @@ class LiveState:
             return
         if kind == ev.NOTE:
             self.notes.append(event)
-            self.output.append((run, f"[note] {event.get('text')}"))
+            self._output(run, f"[note] {event.get('text')}")
             return
         if run is None or not 0 <= run < len(self.lanes):
             return
@@ -116,13 +117,17 @@ class LiveState:
             if event.get("bench") and event.get("n_gen") and event.get("avg_ts"):
                 lane.reported_tok_s = event["avg_ts"]
         elif kind == ev.OUTPUT:
-            self.output.append((run, event["line"]))
+            self._output(run, event["line"])
         elif kind == ev.RUN_ENDED:
             lane.status = event.get("status") or "done"
             lane.phase = "done" if lane.status == "ok" else ("skipped" if lane.status == "skipped" else "failed")
             lane.error = event.get("error")
             if self.current == run:
                 self.current = None
+
+    def _output(self, run: int | None, line: str) -> None:
+        self.output.append((run, line))
+        self.output_total += 1
 
     def _token(self, lane: Lane, event: dict) -> None:
         t = event["t"]

@@ -332,6 +332,22 @@ async def test_hostile_backend_text_appears_literally(tmp_path):
         assert "[link=http://e]y[/link]" in rendered.replace("&#160;", " ")
 
 
+async def test_output_pane_keeps_following_past_its_line_limit():
+    """The state keeps the last 2,000 lines; the pane must still show lines 2,001 and on."""
+    from orintui.live_state import OUTPUT_LINES
+
+    app = OrintuiApp(replay=load_session(DEMO_CPU), at=0.0, paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("o")
+        state, pane = app.screen.state, app.screen.query_one("OutputPane")
+        for batch in (range(OUTPUT_LINES + 50), range(OUTPUT_LINES + 50, OUTPUT_LINES + 60)):
+            for i in batch:
+                state.apply({**ev.output(1.0 + i * 1e-4, f"line {i}"), "run": 0})
+            app.screen.redraw(force=True)
+            await pilot.pause()
+            assert pane.lines[-1].text.endswith(f"line {batch[-1]}")
+
+
 # -- pilot: live -------------------------------------------------------------------------------
 FAKE = FIXTURES / "fake_backends" / "misbehave.py"
 

@@ -15,11 +15,12 @@ class OutputPane(RichLog):
         self._source: object = None
 
     def show(self, state: LiveState) -> None:
-        if self._source is not state.output or len(state.output) < self._shown:
+        if self._source is not state.output or state.output_total < self._shown:
             self.clear()
             self._shown, self._source = 0, state.output
-        lines = list(state.output)[self._shown:]
-        self._shown = len(state.output)
+        new = state.output_total - self._shown
+        lines = list(state.output)[-new:] if new else []
+        self._shown = state.output_total
         labels = {lane.index: lane.label for lane in state.lanes}
         for run, line in lines:
             text = Text(f"{labels.get(run, '-')[:14]:14} ", style="dim")
