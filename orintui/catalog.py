@@ -19,6 +19,11 @@ from orintui.session import SessionError, load_session
 DEMO_SESSION = "demo-session.json.gz"
 
 
+def demo_session_path() -> Path:
+    """The real H100 session bundled with orintui: the first start's replay, `orintui replay demo`."""
+    return paths.bundled_dir("data") / DEMO_SESSION
+
+
 @dataclass(frozen=True)
 class SessionEntry:
     path: str
@@ -104,7 +109,7 @@ def list_sessions(folder: Path | None = None, include_demo: bool = True) -> list
             entries.append(_entry(path, cache, fresh))
         except OSError:
             continue
-    demo = paths.bundled_dir("data") / DEMO_SESSION
+    demo = demo_session_path()
     if include_demo and demo.exists():
         entries.append(_entry(demo, cache, fresh, bundled=True))
     if fresh != cache:

@@ -104,12 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _load(path: str):
-    from orintui.catalog import DEMO_SESSION
-    from orintui.paths import bundled_dir
+    from orintui.catalog import demo_session_path
     from orintui.session import load_session
 
     if path == "demo" and not os.path.exists(path):
-        path = str(bundled_dir("data") / DEMO_SESSION)
+        path = str(demo_session_path())
     return load_session(path)
 
 

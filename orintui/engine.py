@@ -99,11 +99,6 @@ class Execution:
         self._thread = threading.Thread(target=self._main, name="execution", daemon=True)
         self._thread.start()
 
-    def run(self) -> Path:
-        self.start()
-        self.wait()
-        return self.recorder.final_path
-
     def wait(self, timeout: float | None = None) -> bool:
         # a plain Event.wait would swallow Ctrl-C on the main thread: poll instead
         while not self.done.wait(0.2 if timeout is None else timeout):
@@ -119,6 +114,12 @@ class Execution:
         self._stop.set()
         if self.current is not None:
             self.current.cancel(reason)
+
+    def stop_and_wait(self, reason: str, timeout: float = 30.0) -> None:
+        """Leaving while a run is live: end it, and give the group and the save time to finish."""
+        if not self.done.is_set():
+            self.stop(reason)
+            self.wait(timeout)
 
     # -- the thread ---------------------------------------------------------------------------
     def _main(self) -> None:

@@ -42,8 +42,8 @@ class OrintuiApp(App):
         self.hung_up = False
         for t in themes.THEMES:
             self.register_theme(t)
-        settings = themes.load_settings()
-        chosen = theme or settings.get("theme") or themes.DEFAULT
+        self.settings = themes.load_settings()  # as they were at start
+        chosen = theme or self.settings.get("theme") or themes.DEFAULT
         self.theme = chosen if chosen in themes.NAMES else themes.DEFAULT
         self._replay, self._scenario, self._out = replay, scenario, out
         self._telemetry, self._interval, self._speed, self._at = telemetry, interval, speed, at
@@ -67,12 +67,11 @@ class OrintuiApp(App):
             self.push_screen(self._replay_screen(self._replay))
             return
         self.push_screen(self.menu())
-        settings = themes.load_settings()
-        if self._first_screen == "demo" or (self._first_screen is None and not settings.get("demo_seen")):
+        if self._first_screen == "demo" or (self._first_screen is None and not self.settings.get("demo_seen")):
             themes.save_settings(demo_seen=True)
-            from orintui.catalog import DEMO_SESSION
+            from orintui.catalog import demo_session_path
 
-            demo = paths.bundled_dir("data") / DEMO_SESSION
+            demo = demo_session_path()
             if demo.exists():
                 self.open_replay(str(demo))
                 self.notify("A real session recorded on an H100: q returns to the menu", timeout=8)
@@ -161,15 +160,13 @@ class OrintuiApp(App):
             self.hung_up = True
             signal.signal(signal.SIGCONT, signal.SIG_DFL)  # Textual's handler would redraw into nothing
         self.exit_code = 130
-        if self.execution is not None and not self.execution.done.is_set():
-            self.execution.stop("the terminal hung up" if sig == signal.SIGHUP else "orintui was terminated")
-            self.execution.wait(30)
+        if self.execution is not None:
+            self.execution.stop_and_wait("the terminal hung up" if sig == signal.SIGHUP else "orintui was terminated")
         self.exit()
 
     def action_quit(self) -> None:
-        if self.execution is not None and not self.execution.done.is_set():
-            self.execution.stop("orintui is quitting")
-            self.execution.wait(30)
+        if self.execution is not None:
+            self.execution.stop_and_wait("orintui is quitting")
         self.exit()
 
 
@@ -180,14 +177,13 @@ def run_app(**kwargs) -> int:
         return 2
     os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")  # quieter over SSH
     app = OrintuiApp(handle_signals=True, **kwargs)
-    if kwargs.get("theme") is None and not themes.load_settings().get("theme") and app.console.color_system == "standard":
+    if kwargs.get("theme") is None and not app.settings.get("theme") and app.console.color_system == "standard":
         app.theme = themes.BASIC  # 16 colours: the palette made for them, not the dark one rounded down
     try:
         app.run()
     finally:
-        if app.execution is not None and not app.execution.done.is_set():
-            app.execution.stop("orintui exited")
-            app.execution.wait(30)
+        if app.execution is not None:
+            app.execution.stop_and_wait("orintui exited")
     if app.execution is not None and not app.hung_up:
         print(f"session saved: {app.execution.recorder.final_path}")
     return app.exit_code

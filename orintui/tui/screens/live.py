@@ -78,8 +78,7 @@ class LiveScreen(MonitorScreen):
 
         def answer(stop: bool | None) -> None:
             if stop:
-                self.execution.stop("orintui is quitting")
-                self.execution.wait(30)
+                self.execution.stop_and_wait("orintui is quitting")
                 self.app.exit_or_back(self)
 
         self.app.push_screen(ConfirmScreen("A run is live. Stop it, save the session and leave?"), answer)
