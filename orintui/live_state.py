@@ -26,7 +26,6 @@ class Lane:
     phase: str = "queued"
     status: str = "queued"
     tokens: int = 0
-    warmup_tokens: int = 0
     started_t: float | None = None
     first_token_t: float | None = None
     last_token_t: float | None = None
@@ -68,7 +67,6 @@ class LiveState:
         self.history: dict[str, deque] = {k: deque(maxlen=HISTORY) for k in ("gpu", "emc", "power")}
         self.output: deque = deque(maxlen=OUTPUT_LINES)
         self.output_total = 0  # lines ever added: the deque's length stops growing once it is full
-        self.notes: list[dict] = []
         self.t = 0.0
         self.current: int | None = None
         self.version = 0
@@ -92,7 +90,6 @@ class LiveState:
             self.history["power"].append((event.get("power_total_mw") or 0.0) / 1000.0)
             return
         if kind == ev.NOTE:
-            self.notes.append(event)
             self._output(run, f"[note] {event.get('text')}")
             return
         if run is None or not 0 <= run < len(self.lanes):
@@ -141,9 +138,7 @@ class LiveState:
             ms = (t - lane.last_token_t) * 1000.0
         lane.last_token_t = t
         lane.tokens += 1
-        if event.get("warmup"):
-            lane.warmup_tokens += 1
-        else:
+        if not event.get("warmup"):
             lane.recent.append((t, event.get("ms")))
             if ms is not None:
                 lane.ms.append(ms)

@@ -89,8 +89,8 @@ class MonitorScreen(Screen):
         self.redraw(force=True)
 
     def report_session(self) -> Session:
-        """The session the report key writes: subclasses give the whole one."""
-        return self.state.session
+        """The session the report key writes (the state's own copy holds no events)."""
+        raise NotImplementedError
 
     def action_report(self) -> None:
         """Write the results table (orintui report's markdown) to the reports folder."""
@@ -100,6 +100,3 @@ class MonitorScreen(Screen):
         session = self.report_session()
         save_report(self, f"{session.id}.md", render_report([session]), "report")
 
-    def reset_state(self) -> None:
-        self.state = LiveState(self.state.session)
-        self.query_one(OutputPane).clear()
