@@ -36,6 +36,10 @@ class SessionEntry:
     bundled: bool = False
     error: str | None = None
 
+    @property
+    def title(self) -> str:  # as Session.title, without loading the session
+        return f"{self.scenario}: {self.label}" if self.label else self.scenario
+
 
 def headline(path: Path) -> tuple[str, str, str, int, str, str]:
     s = load_session(path)

@@ -124,7 +124,7 @@ class MenuScreen(Screen):
         row = sessions.cursor_row
         sessions.clear()
         for e in self.sessions:
-            name = e.scenario + (f": {e.label}" if e.label else "") + (" (demo)" if e.bundled else "")
+            name = e.title + (" (demo)" if e.bundled else "")
             sessions.add_row(e.started_at[:16], name, str(e.runs), Text(e.error or e.headline), key=e.path)
         if self.sessions:
             sessions.move_cursor(row=min(row, len(self.sessions) - 1))
