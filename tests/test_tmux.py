@@ -48,6 +48,21 @@ def backends_of(marker: str) -> list[psutil.Process]:
     return found
 
 
+def read_pty(proc, seconds: float, until=lambda out: False, keep: int | None = None) -> bytes:
+    """What the app writes to its PTY for up to ``seconds``, until ``until(out)`` or the PTY closes.
+    Reading matters: a full PTY buffer would stall the app's writes."""
+    out, deadline = b"", time.time() + seconds
+    while not until(out) and time.time() < deadline:
+        if select.select([proc.fd], [], [], 0.1)[0]:
+            try:
+                out += os.read(proc.fd, 65536)
+            except OSError:
+                break
+            if keep:
+                out = out[-keep:]
+    return out
+
+
 @pytest.fixture
 def terminal(tmp_path, orintui_home):
     if not shutil.which("tmux"):
@@ -117,26 +132,15 @@ def test_dropped_terminal_while_live_saves_and_leaves_no_backend(tmp_path, orint
            "--set", f"model={small_model}", "--set", "tokens=2000", "--out", str(out)]
     env = {**os.environ, "ORINTUI_HOME": str(orintui_home), "TERM": "xterm-256color"}
     proc = PtyProcess.spawn(app, env=env, dimensions=(40, 120))
-
-    def read_until(done, timeout):  # keep reading: a full PTY buffer would stall the app's writes
-        screen, deadline = b"", time.time() + timeout
-        while not done(screen) and time.time() < deadline:
-            if select.select([proc.fd], [], [], 0.2)[0]:
-                try:
-                    screen = (screen + os.read(proc.fd, 65536))[-20000:]
-                except OSError:
-                    break
-        return screen
-
-    assert b" decode " in read_until(lambda s: b" decode " in s, 120), "the run never reached decode"
+    assert b" decode " in read_pty(proc, 120, lambda s: b" decode " in s, keep=20000), "the run never reached decode"
     tokens_shown = re.compile(rb" (\d+) tok(?!/)")
-    assert read_until(lambda s: any(int(n) >= 8 for n in tokens_shown.findall(s)), 120), "no steady tokens"
+    assert read_pty(proc, 120, lambda s: any(int(n) >= 8 for n in tokens_shown.findall(s)), keep=20000), "no steady tokens"
     assert backends_of(str(small_model)), "the backend should be running"
     if how == "hangup":
         os.close(proc.fd)  # the connection drops
     else:
         os.kill(proc.pid, signal.SIGTERM)
-        read_until(lambda s: False, 30)  # until the app closes the terminal
+        read_pty(proc, 30)  # until the app closes the terminal
     _, status = os.waitpid(proc.pid, 0)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 130, status
     assert not backends_of(str(small_model)), "a backend outlived orintui"
@@ -156,22 +160,10 @@ def test_a_16_colour_terminal_gets_the_basic_theme(tmp_path, orintui_home):
         env = {**os.environ, "ORINTUI_HOME": str(orintui_home), "TERM": term}
         env.pop("COLORTERM", None)
         proc = PtyProcess.spawn([sys.executable, "-m", "orintui", *args, "replay", "demo"], env=env, dimensions=(24, 80))
-        out, deadline = b"", time.time() + 20
-        while time.time() < deadline and b"REPLAY" not in out:
-            if select.select([proc.fd], [], [], 0.2)[0]:
-                out += os.read(proc.fd, 65536)
-        settle = time.time() + 1.0  # a second of the replay playing
-        while time.time() < settle:
-            if select.select([proc.fd], [], [], 0.1)[0]:
-                out += os.read(proc.fd, 65536)
+        out = read_pty(proc, 20, lambda o: b"REPLAY" in o)
+        out += read_pty(proc, 1.0)  # a second of the replay playing
         proc.write(b"q")
-        deadline = time.time() + 15
-        while time.time() < deadline and proc.isalive():  # keep reading: a full PTY would stall the app
-            if select.select([proc.fd], [], [], 0.1)[0]:
-                try:
-                    os.read(proc.fd, 65536)
-                except OSError:
-                    break
+        read_pty(proc, 15, lambda _: not proc.isalive())
         assert proc.wait() == 0 and b"REPLAY" in out
         assert b"\x1b[38;5;" not in out and b"\x1b[38;2;" not in out  # 16 colours only, either way
         return Counter(p for sgr in re.findall(rb"\x1b\[([0-9;]*)m", out) for p in sgr.split(b";"))
