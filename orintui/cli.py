@@ -54,13 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run a scenario (in the app, or --headless)")
     r.add_argument("scenario", help="a bundled or user scenario name, or a .toml file")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a scenario variable")
-    r.add_argument("--headless", action="store_true", help="no app: print a line per run and the final table")
+    r.add_argument("--headless", action="store_true", help="no app: progress lines, then the results table")
     r.add_argument("--out", help="session file to write (default: the sessions folder)")
     r.add_argument("--label", default="", help="a name for the session, shown in the menu and reports (\"MAXN, clocks locked\")")
     r.add_argument("--telemetry", default="auto", choices=["auto", "jtop", "tegrastats", "nvml", "psutil", "none"])
     r.add_argument("--interval", type=_positive(float), default=0.5, help="telemetry interval in seconds")
     r.add_argument("--progress", type=_positive(float), default=10.0, metavar="S",
-                   help="headless: a line with the tokens so far every S seconds of a run (default 10)")
+                   help="headless: every S seconds of a run, the tokens so far and the recent rate, or how long it "
+                        "has loaded without a token (default 10)")
 
     r = sub.add_parser("replay", help="replay a saved session in the app ('demo': the bundled H100 session)")
     r.add_argument("session")

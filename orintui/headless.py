@@ -1,4 +1,5 @@
-"""``orintui run --headless``: a progress line per run, the final table, the session saved."""
+"""``orintui run --headless``: a line as each run starts and ends, progress lines in between, the final
+table, the session saved."""
 
 from __future__ import annotations
 
