@@ -10,6 +10,7 @@ import signal
 import sys
 
 from orintui import __version__
+from orintui.sanitize import clean_line
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -141,7 +142,7 @@ def cmd_import(args) -> int:
         raise CliError(str(exc)) from None
     save_session(session, args.out)
     tokens = sum(1 for e in session.events if e["kind"] == "token")
-    print(f"imported {len(session.runs)} run(s), {tokens} tokens -> {args.out}")
+    print(clean_line(f"imported {len(session.runs)} run(s), {tokens} tokens -> {args.out}"))
     return EXIT_OK
 
 
@@ -153,9 +154,9 @@ def cmd_scenarios(args) -> int:
         for f in args.files:
             try:
                 s = load_scenario(f)
-                print(f"ok  {f}: {s.name} ({len(s.runs)} runs)")
+                print(clean_line(f"ok  {f}: {s.name} ({len(s.runs)} runs)"))
             except ScenarioError as exc:
-                print(f"orintui: {exc}", file=sys.stderr)
+                print(f"orintui: {clean_line(exc)}", file=sys.stderr)
                 bad += 1
         return EXIT_USAGE if bad else EXIT_OK
     entries = list_scenarios()
@@ -164,11 +165,11 @@ def cmd_scenarios(args) -> int:
         return EXIT_OK
     for e in entries:
         state = "ready" if e.ready else ("error" if e.error else "missing: " + "; ".join(e.missing))
-        print(f"{e.name:28} {e.origin:8} {state}")
+        print(clean_line(f"{e.name:28} {e.origin:8} {state}"))
         if e.error:
-            print(f"    {e.error}")
+            print(f"    {clean_line(e.error)}")
         elif e.description:
-            print(f"    {e.description}")
+            print(f"    {clean_line(e.description)}")
     return EXIT_OK
 
 
@@ -240,10 +241,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except (SessionError, ScenarioError) as exc:
-        print(f"orintui: {exc}", file=sys.stderr)
+        print(f"orintui: {clean_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except CliError as exc:
-        print(f"orintui: {exc}", file=sys.stderr)
+        print(f"orintui: {clean_line(exc)}", file=sys.stderr)
         return exc.code
     except KeyboardInterrupt:
         from orintui.backends.runner import terminate_all
@@ -258,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     except OSError as exc:
         target = f" {exc.filename}" if getattr(exc, "filename", None) else ""
-        print(f"orintui: {exc.strerror or exc}{target}", file=sys.stderr)
+        print(clean_line(f"orintui: {exc.strerror or exc}{target}"), file=sys.stderr)
         return EXIT_FAILED
 
 

@@ -6,10 +6,12 @@ import csv
 import io
 import json
 import math
+import re
 import statistics
 from typing import Any
 
 from orintui.metrics import RunMetrics, label_stats, session_metrics
+from orintui.sanitize import clean_line
 from orintui.session.events import TOKEN
 from orintui.session.model import Session
 
@@ -76,7 +78,19 @@ def _reps(session: Session, label: str) -> int:
 
 
 def md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return clean_line(text).replace("|", "\\|")
+
+
+NUMERIC = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?")
+
+
+def csv_cell(text: str) -> str:
+    """A cell a spreadsheet takes as text: no control characters, and text that starts like a
+    formula (=, +, -, @, or a tab or CR before sanitising) gets a leading quote. Numbers stay numbers."""
+    cell = clean_line(text)
+    if text[:1] in ("\t", "\r") or (cell.lstrip()[:1] in ("=", "+", "-", "@") and not NUMERIC.fullmatch(cell.strip())):
+        return "'" + cell
+    return cell
 
 
 def markdown_table(header: list[str], body: list[list[str]]) -> str:
@@ -106,12 +120,11 @@ def render_report(sessions: list[Session], form: str = "md") -> str:
         buf = io.StringIO()
         writer = csv.writer(buf)
         writer.writerow(COLUMNS)
-        writer.writerows(r for _, r in table)
+        writer.writerows([csv_cell(c) for c in r] for _, r in table)
         return buf.getvalue().rstrip("\n")
     out = []
     for session in sessions:
-        out.append(f"**{session.title}** ({session.id}, {session.started_at[:19]}): "
-                   f"{host_line(session)}")
+        out.append(clean_line(f"**{session.title}** ({session.id}, {session.started_at[:19]}): {host_line(session)}"))
     out.append("")
     out.append(markdown_table(COLUMNS, [r for _, r in table]))
     reps = [(s, st) for _, metrics in measured for s, st in label_stats(metrics).items() if st.repetitions > 1]
@@ -212,8 +225,8 @@ def render_compare(a: Session, b: Session, form: str = "md") -> str:
             ratio = f"{f['ratio']:.2f}x" if f["ratio"] is not None else "n/a"
             cells.append(f"{fmt(f['a'])} / {fmt(f['b'])} ({ratio}){flag}")
         body.append(cells)
-    lines = [f"A: {a.title} ({a.id}): {host_line(a)}",
-             f"B: {b.title} ({b.id}): {host_line(b)}", "",
+    lines = [clean_line(f"A: {a.title} ({a.id}): {host_line(a)}"),
+             clean_line(f"B: {b.title} ({b.id}): {host_line(b)}"), "",
              markdown_table(header, body), "",
              "* moved by more than the runs' own spread (stddev over repetitions, or the standard error "
              "of the decode rate for a single run)"]
