@@ -7,11 +7,13 @@ import os
 import signal
 import sys
 
+from rich.text import Text
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
 from orintui import paths
+from orintui.sanitize import clean_line
 from orintui.session import SessionError, load_session
 from orintui.session.model import Session
 from orintui.tui import themes
@@ -94,7 +96,7 @@ class OrintuiApp(App):
         try:
             session = load_session(path)
         except SessionError as exc:
-            self.notify(str(exc), severity="error", timeout=10)
+            self.notify(clean_line(exc), severity="error", timeout=10, markup=False)
             return
         self.push_screen(self._replay_screen(session))
 
@@ -104,7 +106,7 @@ class OrintuiApp(App):
         try:
             self.push_screen(CompareScreen(load_session(a), load_session(b)))
         except SessionError as exc:
-            self.notify(str(exc), severity="error", timeout=10)
+            self.notify(clean_line(exc), severity="error", timeout=10, markup=False)
 
     def start_live(self, scenario, replace: Screen | None = None, label: str | None = None) -> None:
         from orintui.engine import Execution
@@ -115,10 +117,10 @@ class OrintuiApp(App):
             self.execution = Execution(scenario, self._out, self._telemetry, self._interval,
                                        self._label if label is None else label)
         except ScenarioError as exc:
-            self.notify(str(exc), severity="error", timeout=12)
+            self.notify(clean_line(exc), severity="error", timeout=12, markup=False)
             if not self.screen_stack[1:]:
                 self.exit_code = 2
-                self.exit(message=f"orintui: {exc}")
+                self.exit(message=Text(f"orintui: {clean_line(exc)}"))
             return
         if replace is not None:
             replace.dismiss()

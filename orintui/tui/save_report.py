@@ -5,14 +5,20 @@ from __future__ import annotations
 from textual.screen import Screen
 
 from orintui import paths
+from orintui.sanitize import UnsafePath, clean_line, inside
 
 
 def save_report(screen: Screen, filename: str, text: str, what: str) -> None:
-    path = paths.reports_dir() / filename
+    """``filename`` is made from data (session ids): callers pass each id through safe_component,
+    and the file must still land in the reports folder once links are resolved."""
+    folder = paths.reports_dir()
+    path = folder / filename
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = inside(folder, filename)
         path.write_text(text + "\n")
-    except OSError as exc:
-        screen.notify(f"could not write {path}: {exc.strerror or exc}", severity="error", timeout=10)
+    except (OSError, UnsafePath) as exc:
+        why = exc.strerror or exc if isinstance(exc, OSError) else exc
+        screen.notify(clean_line(f"could not write {path}: {why}"), severity="error", timeout=10, markup=False)
         return
-    screen.notify(f"{what} written: {path}", timeout=10)
+    screen.notify(clean_line(f"{what} written: {path}"), timeout=10, markup=False)

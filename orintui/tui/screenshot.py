@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from orintui.sanitize import clean_line
 from orintui.session.model import Session
 
 
@@ -19,7 +20,7 @@ async def _render(session: Session, size: tuple[int, int], at: float | None, the
         await pilot.pause()
         screen.tick()
         await pilot.pause()
-        return app.export_screenshot(title=f"orintui: {session.title}")
+        return app.export_screenshot(title=f"orintui: {clean_line(session.title)}")
 
 
 def render_screenshot(session: Session, out: str, size: tuple[int, int] = (120, 40), at: float | None = None,

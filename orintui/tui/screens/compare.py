@@ -9,7 +9,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from orintui.report import compare, fmt, host_line
+from orintui.sanitize import safe_component
 from orintui.session.model import Session
+from orintui.tui.data import data_line
 
 
 class CompareScreen(Screen):
@@ -24,7 +26,8 @@ class CompareScreen(Screen):
         header.append(" Compare\n", style="bold")
         for name, s in (("A", self.a), ("B", self.b)):
             header.append(f" {name}: ", style="bold")
-            header.append(f"{s.title}  {s.started_at[:16].replace('T', ' ')}  {host_line(s)}\n")
+            header.append(data_line(f"{s.title}  {s.started_at[:16].replace('T', ' ')}  {host_line(s)}"))
+            header.append("\n")
         header.rstrip()
         yield Static(header, id="compare-title")
         yield DataTable(id="compare-table", cursor_type="row")
@@ -42,7 +45,7 @@ class CompareScreen(Screen):
                     continue
                 style = "" if not f["moved"] else ("bold green" if f["better"] else "bold red")
                 ratio = f"{f['ratio']:.2f}x" if f["ratio"] is not None else "n/a"
-                table.add_row(Text(label if first else ""), Text(f["name"]), Text(fmt(f["a"])), Text(fmt(f["b"])),
+                table.add_row(data_line(label if first else ""), Text(f["name"]), Text(fmt(f["a"])), Text(fmt(f["b"])),
                               Text(ratio + (" *" if f["moved"] else ""), style=style))
                 first = False
 
@@ -51,7 +54,8 @@ class CompareScreen(Screen):
         from orintui.report import render_compare
         from orintui.tui.save_report import save_report
 
-        save_report(self, f"{self.a.id}-vs-{self.b.id}.md", render_compare(self.a, self.b), "comparison")
+        save_report(self, f"{safe_component(self.a.id)}-vs-{safe_component(self.b.id)}.md", render_compare(self.a, self.b),
+                    "comparison")
 
     def action_leave(self) -> None:
         self.app.exit_or_back(self)

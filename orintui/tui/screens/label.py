@@ -8,6 +8,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from orintui.tui.data import data_line
+
 
 class LabelScreen(ModalScreen[str | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
@@ -18,7 +20,7 @@ class LabelScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(f"Label for {self.title_text}", markup=False)
+            yield Static(data_line(f"Label for {self.title_text}"))
             yield Input(value=self.label, placeholder="e.g. MAXN, clocks locked", id="label")
             yield Static("enter: save   escape: cancel   (empty: no label)", classes="hint")
 

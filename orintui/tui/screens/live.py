@@ -40,7 +40,7 @@ class LiveScreen(MonitorScreen):
             self.state.apply(self.inbox.popleft())
         if self.autostart and self.execution.done.is_set() and not self._announced:
             self._announced = True
-            self.notify(f"session saved: {self.execution.recorder.final_path}", timeout=8)
+            self.notify(f"session saved: {self.execution.recorder.final_path}", timeout=8, markup=False)
         self.redraw()
 
     def draw_key(self) -> tuple:
@@ -69,7 +69,7 @@ class LiveScreen(MonitorScreen):
 
     def action_save(self) -> None:
         path = save_session(self.execution.session, self.execution.recorder.final_path)
-        self.notify(f"saved so far: {path}")
+        self.notify(f"saved so far: {path}", markup=False)
 
     def action_leave(self) -> None:
         if self.execution.done.is_set():

@@ -13,8 +13,10 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 
 from orintui.catalog import SessionEntry, delete_session, label_session, list_sessions
+from orintui.sanitize import clean_line
 from orintui.scenarios import ScenarioEntry, list_scenarios
 from orintui.session import SessionError
+from orintui.tui.data import data_line, data_text
 from orintui.tui.keys import grouped
 
 TABS = grouped("Tabs")
@@ -34,15 +36,15 @@ def device_text(info: dict) -> Group:
             ("peak bandwidth", f"{host['peak_bandwidth_gbs']} GB/s" if host.get("peak_bandwidth_gbs") else "n/a"),
             ("telemetry", info.get("telemetry_source") or "none")]
     for key, value in rows:
-        facts.add_row(key, Text(str(value)))
+        facts.add_row(key, data_line(value))
     sources = Table.grid(padding=(0, 2))
     sources.add_column(no_wrap=True)
     sources.add_column(ratio=1)
     for name, s in info.get("sources", {}).items():
-        sources.add_row(Text(f"{'ok' if s['works'] else '--'} {name}", style="green" if s["works"] else "dim"),
-                        Text(s.get("reason") or ""))
+        sources.add_row(data_line(f"{'ok' if s['works'] else '--'} {name}", style="green" if s["works"] else "dim"),
+                        data_line(s.get("reason") or ""))
     parts = [Text("Device", style="bold"), facts, Text(""), Text("Telemetry sources", style="bold"), sources]
-    parts += [Text(f"\n! {warning}", style="bold yellow") for warning in info.get("warnings", [])]
+    parts += [Text("\n") + data_line(f"! {warning}", style="bold yellow") for warning in info.get("warnings", [])]
     return Group(*parts)
 
 
@@ -118,14 +120,15 @@ class MenuScreen(Screen):
         for e in self.scenarios:
             state = Text("ready", style="green") if e.ready else (
                 Text("error", style="red") if e.error else Text("missing", style="yellow"))
-            table.add_row(e.name, state, key=e.name)
+            table.add_row(data_line(e.name), state, key=e.name)
         self.sessions = list_sessions()
         sessions = self.query_one("#session-table", DataTable)
         row = sessions.cursor_row
         sessions.clear()
         for e in self.sessions:
             name = e.title + (" (demo)" if e.bundled else "")
-            sessions.add_row(e.started_at[:16], name, str(e.runs), Text(e.error or e.headline), key=e.path)
+            sessions.add_row(data_line(e.started_at[:16]), data_line(name), str(e.runs), data_line(e.error or e.headline),
+                             key=e.path)
         if self.sessions:
             sessions.move_cursor(row=min(row, len(self.sessions) - 1))
         self.show_scenario()
@@ -136,15 +139,17 @@ class MenuScreen(Screen):
             return
         e = self.scenarios[min(table.cursor_row, len(self.scenarios) - 1)]
         text = Text()
-        text.append(f"{e.name}", style="bold")
+        text.append(data_line(e.name, style="bold"))
         text.append(f"  ({e.origin}, {e.runs} runs)\n")
-        text.append(f"{e.description}\n\n")
+        text.append(data_text(e.description))
+        text.append("\n\n")
         if e.error:
-            text.append(e.error, style="red")
+            text.append(data_text(e.error, style="red"))
         elif e.missing:
             text.append("Missing on this machine:\n", style="yellow")
             for m in e.missing:
-                text.append(f"  - {m}\n")
+                text.append(data_line(f"  - {m}"))
+                text.append("\n")
         else:
             text.append("Everything it needs is here. Enter: edit variables and run.", style="green")
         self.query_one("#scenario-detail", Static).update(text)
@@ -167,7 +172,7 @@ class MenuScreen(Screen):
         if tab == "scenarios" and self.scenarios:
             entry = self.scenarios[self.query_one("#scenario-table", DataTable).cursor_row]
             if entry.error:
-                self.notify(entry.error, severity="error", timeout=10)
+                self.notify(clean_line(entry.error), severity="error", timeout=10, markup=False)
                 return
             from orintui.tui.screens.variables import VariablesScreen
 
@@ -182,7 +187,7 @@ class MenuScreen(Screen):
             return
         if self.compare_first is None or self.compare_first.path == entry.path:
             self.compare_first = entry
-            self.notify(f"compare: A = {entry.scenario} {entry.started_at}; choose B and press c")
+            self.notify(clean_line(f"compare: A = {entry.scenario} {entry.started_at}; choose B and press c"), markup=False)
             return
         first, self.compare_first = self.compare_first, None
         self.app.open_compare(first.path, entry.path)
@@ -207,11 +212,12 @@ class MenuScreen(Screen):
             try:
                 label_session(entry, label)
             except (OSError, SessionError) as exc:
-                self.notify(f"could not label {entry.path}: {exc}", severity="error", timeout=10)
+                self.notify(clean_line(f"could not label {entry.path}: {exc}"), severity="error", timeout=10, markup=False)
                 return
             self.action_reload()
 
-        self.app.push_screen(LabelScreen(f"{entry.scenario} of {entry.started_at}", entry.label), answered)
+        self.app.push_screen(LabelScreen(clean_line(f"{entry.scenario} of {entry.started_at}"), clean_line(entry.label)),
+                             answered)
 
     def action_delete_session(self) -> None:
         entry = self._user_session("stays")
@@ -225,15 +231,16 @@ class MenuScreen(Screen):
             try:
                 delete_session(entry)
             except OSError as exc:
-                self.notify(f"could not delete {entry.path}: {exc.strerror or exc}", severity="error", timeout=10)
+                self.notify(clean_line(f"could not delete {entry.path}: {exc.strerror or exc}"), severity="error", timeout=10,
+                            markup=False)
                 return
             if self.compare_first is not None and self.compare_first.path == entry.path:
                 self.compare_first = None
-            self.notify(f"deleted {entry.path}")
+            self.notify(clean_line(f"deleted {entry.path}"), markup=False)
             self.action_reload()
 
-        self.app.push_screen(ConfirmScreen(f"Delete the session {entry.scenario} of {entry.started_at}?\n{entry.path}"),
-                             answered)
+        question = f"Delete the session {clean_line(entry.scenario)} of {clean_line(entry.started_at)}?\n{clean_line(entry.path)}"
+        self.app.push_screen(ConfirmScreen(question), answered)
 
     def action_demo(self) -> None:
         demo = next((e for e in self.sessions if e.bundled), None)

@@ -11,7 +11,9 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Static
 
 from orintui.live_state import LiveState
+from orintui.sanitize import safe_component
 from orintui.session.model import Session
+from orintui.tui.data import data_line
 from orintui.tui.keys import grouped
 from orintui.tui.widgets.comparison import ComparisonTable
 from orintui.tui.widgets.output_pane import OutputPane
@@ -61,7 +63,7 @@ class MonitorScreen(Screen):
     def title_text(self) -> Text:
         s = self.state.session
         host = s.host.get("gpu_name") or s.host.get("model") or s.host.get("hostname") or ""
-        return Text(f" {s.title}  |  {host}  |  t={self.state.t:7.1f}s", style="bold")
+        return data_line(f" {s.title}  |  {host}  |  t={self.state.t:7.1f}s", style="bold")
 
     def draw_key(self) -> object:
         """What the screen shows depends on; a redraw is skipped while it is unchanged."""
@@ -98,5 +100,5 @@ class MonitorScreen(Screen):
         from orintui.tui.save_report import save_report
 
         session = self.report_session()
-        save_report(self, f"{session.id}.md", render_report([session]), "report")
+        save_report(self, f"{safe_component(session.id)}.md", render_report([session]), "report")
 

@@ -8,7 +8,9 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
+from orintui.sanitize import clean_line
 from orintui.scenarios import ScenarioError, load_scenario
+from orintui.tui.data import data_line
 
 
 class VariablesScreen(ModalScreen):
@@ -21,12 +23,12 @@ class VariablesScreen(ModalScreen):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(f"{self.scenario.name}: variables (ctrl+r runs, escape cancels)", markup=False)
+            yield Static(data_line(f"{self.scenario.name}: variables (ctrl+r runs, escape cancels)"))
             with VerticalScroll():
                 yield Label("session label (optional: shown in the menu and reports)", markup=False)
                 yield Input(value="", placeholder="e.g. MAXN, clocks locked", id="session-label")
                 for key, value in self.scenario.variables.items():
-                    yield Label(key, markup=False)
+                    yield Label(data_line(key))
                     yield Input(value=value, id=f"var-{key}")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -39,7 +41,7 @@ class VariablesScreen(ModalScreen):
             scenario = load_scenario(self.path, overrides)
             self.app.start_live(scenario, replace=self, label=label)
         except ScenarioError as exc:
-            self.notify(str(exc), severity="error", timeout=12)
+            self.notify(clean_line(exc), severity="error", timeout=12, markup=False)
 
     def action_cancel(self) -> None:
         self.dismiss()

@@ -7,6 +7,7 @@ from textual.widgets import DataTable
 
 from orintui.metrics import RunMetrics
 from orintui.report import fmt
+from orintui.tui.data import data_line
 
 COLUMNS = ("Backend", "Decode tok/s", "vs best", "Prefill tok/s", "TTFT ms", "p50 ms", "p95 ms", "J/token", "BW %")
 
@@ -38,7 +39,7 @@ class ComparisonTable(DataTable):
         rows = []
         for m in metrics:
             label = m.label + (" (warm-up)" if m.warmup else (f" #{m.repetition + 1}" if m.repetition else ""))
-            status = Text(label, style="red" if m.status in ("failed", "timeout") else ("dim" if m.warmup else ""))
+            status = data_line(label, style="red" if m.status in ("failed", "timeout") else ("dim" if m.warmup else ""))
             ratio = f"{m.decode / best_decode:.2f}x" if m.decode and best_decode else "n/a"
             rows.append((f"run-{m.run}", [status, cell(m.decode, best_decode), Text(ratio), cell(m.prefill_tok_s, best["prefill"]),
                                            cell(m.ttft_ms, best["ttft"], 1), cell(m.itl_ms["p50"], best["p50"]),

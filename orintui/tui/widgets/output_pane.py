@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.widgets import RichLog
 
 from orintui.live_state import LiveState
+from orintui.sanitize import clean_line
 
 
 class OutputPane(RichLog):
@@ -21,8 +22,8 @@ class OutputPane(RichLog):
         new = state.output_total - self._shown
         lines = list(state.output)[-new:] if new else []
         self._shown = state.output_total
-        labels = {lane.index: lane.label for lane in state.lanes}
+        labels = {lane.index: clean_line(lane.label) for lane in state.lanes}
         for run, line in lines:
             text = Text(f"{labels.get(run, '-')[:14]:14} ", style="dim")
-            text.append(line)
+            text.append(clean_line(line))
             self.write(text)

@@ -8,6 +8,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Sparkline, Static
 
 from orintui.live_state import LiveState
+from orintui.tui.data import data_line
 from orintui.tui.widgets.quiet import set_data, set_text
 
 
@@ -42,7 +43,7 @@ class TelemetryStrip(Vertical):
         host = state.session.host
         if s is None:
             source = host.get("telemetry_source") or "none"
-            set_text(self.query_one("#telemetry-detail", Static), Text(f"telemetry: {source}, no sample yet"))
+            set_text(self.query_one("#telemetry-detail", Static), data_line(f"telemetry: {source}, no sample yet"))
             return
         gpu = _num(s.get("gpu_load_pct"), unit="%") + (f" @{s['gpu_freq_mhz']:.0f}MHz" if s.get("gpu_freq_mhz") else "")
         emc = _num(s.get("emc_util_pct"), unit="%") + (f" {s['emc_bw_gbs']:.1f}GB/s" if s.get("emc_bw_gbs") is not None else "")
@@ -65,4 +66,4 @@ class TelemetryStrip(Vertical):
         cpu = [c for c in (s.get("cpu_load_pct") or []) if c is not None]
         if cpu:
             parts.append(f"CPU {sum(cpu) / len(cpu):.0f}%")
-        set_text(self.query_one("#telemetry-detail", Static), Text("  ".join(parts)))
+        set_text(self.query_one("#telemetry-detail", Static), data_line("  ".join(parts)))

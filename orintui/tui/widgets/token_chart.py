@@ -7,6 +7,7 @@ import time
 from textual_plotext import PlotextPlot
 
 from orintui.live_state import LiveState
+from orintui.sanitize import clean_line
 
 
 class TokenChart(PlotextPlot):
@@ -27,7 +28,7 @@ class TokenChart(PlotextPlot):
         for lane in state.lanes:
             series = list(lane.ms)
             if len(series) >= 2:
-                plt.plot(series, label=lane.label[:18], marker="braille")
+                plt.plot(series, label=clean_line(lane.label)[:18], marker="braille")
                 any_data = True
         if not any_data:
             plt.title("ms/token: no tokens yet")

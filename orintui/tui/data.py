@@ -1,0 +1,17 @@
+"""Data in widgets: sanitised (orintui.sanitize) and wrapped in rich Text, so it is never markup."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from orintui.sanitize import clean, clean_line
+
+
+def data_line(value: object, style: str = "", **kwargs) -> Text:
+    """One line of data (a label, a title, an error) as plain text."""
+    return Text(clean_line(value), style=style, **kwargs)
+
+
+def data_text(value: object, style: str = "", **kwargs) -> Text:
+    """Data that may span lines (a question naming a file, a scenario's description) as plain text."""
+    return Text(clean(value), style=style, **kwargs)
