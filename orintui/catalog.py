@@ -15,6 +15,7 @@ from pathlib import Path
 from orintui import paths
 from orintui.metrics import session_metrics
 from orintui.session import SessionError, load_session
+from orintui.session.store import LISTING_MAX_BYTES
 
 DEMO_SESSION = "demo-session.json.gz"
 
@@ -42,7 +43,7 @@ class SessionEntry:
 
 
 def headline(path: Path) -> tuple[str, str, str, int, str, str]:
-    s = load_session(path)
+    s = load_session(path, limit=LISTING_MAX_BYTES)
     best = None
     for m in session_metrics(s):
         if m.decode and not m.warmup and (best is None or m.decode > best.decode):
@@ -54,7 +55,7 @@ def headline(path: Path) -> tuple[str, str, str, int, str, str]:
     return s.id, s.scenario.get("name", "?"), s.started_at[:19].replace("T", " "), len(s.runs), head, s.label
 
 
-HEADLINE_CACHE_VERSION = 3  # bumped when headline() changes
+HEADLINE_CACHE_VERSION = 4  # bumped when headline() or what load_session accepts changes
 
 
 def _cache_file() -> Path:
@@ -81,17 +82,27 @@ def _save_cache(files: dict) -> None:
         pass  # a read-only cache only costs speed
 
 
+def _usable(values: object, error: object) -> bool:
+    """A cached headline of the shape headline() returns (the cache is a file too)."""
+    if values is None:
+        return isinstance(error, str)
+    return (isinstance(values, list) and len(values) == 6 and isinstance(values[3], int)
+            and all(isinstance(v, str) for i, v in enumerate(values) if i != 3))
+
+
 def _entry(path: Path, cache: dict, fresh: dict, bundled: bool = False) -> SessionEntry:
     st = path.stat()
     key, stamp = str(path.resolve()), [st.st_size, st.st_mtime_ns]
     cached = cache.get(key)
-    if isinstance(cached, dict) and cached.get("stamp") == stamp:
+    if isinstance(cached, dict) and cached.get("stamp") == stamp and _usable(cached.get("values"), cached.get("error")):
         values, error = cached.get("values"), cached.get("error")
     else:
         try:
             values, error = list(headline(path)), None
         except SessionError as exc:
             values, error = None, str(exc)
+        except Exception as exc:  # one file must never stop the menu from listing the others
+            values, error = None, f"{path}: cannot be read ({type(exc).__name__}: {exc})"
     fresh[key] = {"stamp": stamp, "values": values, "error": error}
     if error or not values:
         return SessionEntry(str(path), path.name, "?", "", 0, "", bundled=bundled, error=error or "unreadable")
@@ -127,8 +138,10 @@ def label_session(entry: SessionEntry, label: str) -> None:
 
     if entry.bundled:
         raise ValueError("the bundled demo session is part of orintui and cannot be renamed")
+    from orintui.sanitize import clean_line
+
     session = load_session(entry.path)
-    session.label = " ".join(label.split())
+    session.label = " ".join(clean_line(label).split())
     save_session(session, entry.path)
 
 

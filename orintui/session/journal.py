@@ -14,8 +14,9 @@ import threading
 import time
 from pathlib import Path
 
-from orintui.session.events import Event, validate
+from orintui.session.events import Event
 from orintui.session.model import FORMAT, VERSION, RunInfo, Session
+from orintui.session.schema import check_event, check_header
 
 JOURNAL_SUFFIX = ".journal"
 FLUSH_EVERY_S = 0.5
@@ -76,39 +77,71 @@ class JournalWriter:
             self.path.unlink(missing_ok=True)
 
 
+MAX_JOURNAL_LINE = 16 << 20  # a longer line is not one orintui wrote: it is skipped, never held whole
+
+
+def _lines(f):
+    """The file's lines, each cut at MAX_JOURNAL_LINE characters (the rest of a longer one is skipped)."""
+    while True:
+        line = f.readline(MAX_JOURNAL_LINE)
+        if not line:
+            return
+        if len(line) == MAX_JOURNAL_LINE and not line.endswith("\n"):
+            while (rest := f.readline(MAX_JOURNAL_LINE)) and not rest.endswith("\n"):
+                pass
+            if not rest:
+                return  # cut mid-write at the end
+            continue
+        yield line
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a finite number")
+
+
 def read_journal(path: str | os.PathLike) -> tuple[Session, int | None]:
-    """The session a journal holds, and its writer's pid. Raises ValueError on a bad header."""
+    """The session a journal holds, and its writer's pid. Raises ValueError on a bad header; an
+    event line that is not JSON or not a well-typed event is skipped."""
     path = Path(path)
     with open(path, encoding="utf-8", errors="replace") as f:
-        first = f.readline()
+        lines = _lines(f)
+        first = next(lines, "")
         try:
-            header = json.loads(first)
+            header = json.loads(first, parse_constant=_refuse_constant)
         except json.JSONDecodeError as exc:
             raise ValueError(f"journal header is not JSON ({exc.msg})") from None
+        except (ValueError, RecursionError) as exc:
+            raise ValueError(f"journal header is not usable ({exc.__class__.__name__})") from None
         if not isinstance(header, dict) or header.get("format") != FORMAT:
             raise ValueError("not an orintui journal")
         if header.get("version") != VERSION:
             raise ValueError(f"journal version {header.get('version')!r} is not supported (this orintui reads {VERSION})")
+        problem = check_header(header)
+        if problem:
+            raise ValueError(f"journal header: {problem}")
+        pid = header.get("journal_pid")
+        if pid is not None and (type(pid) is not int or pid < 0):
+            raise ValueError("journal header: journal_pid must be a process id")
         session = Session(
-            id=header.get("id", path.stem),
-            started_at=header.get("started_at", ""),
+            id=header.get("id") or path.stem,
+            started_at=header.get("started_at") or "",
             host=header.get("host") or {},
             scenario=header.get("scenario") or {},
             runs=[RunInfo.from_dict(r) for r in header.get("runs") or []],
-            orintui_version=header.get("orintui_version", ""),
-            label=header["label"] if isinstance(header.get("label"), str) else "",
+            orintui_version=header.get("orintui_version") or "",
+            label=header.get("label") or "",
         )
-        for line in f:
+        for line in lines:
             if not line.endswith("\n"):
                 break  # cut mid-write by a kill: everything before it is whole
             try:
-                event = json.loads(line)
-            except json.JSONDecodeError:
+                event = json.loads(line, parse_constant=_refuse_constant)
+            except (ValueError, RecursionError):
                 continue
-            if validate(event) is None:
+            if check_event(event, len(session.runs)) is None:
                 session.events.append(event)
                 session.apply(event)
-    return session, header.get("journal_pid")
+    return session, pid
 
 
 def writer_alive(pid: int | None) -> bool:

@@ -9,9 +9,9 @@ import tempfile
 import zlib
 from pathlib import Path
 
-from orintui.session.events import validate
 from orintui.session.journal import JOURNAL_SUFFIX, finish_recovered, read_journal, writer_alive
 from orintui.session.model import FORMAT, VERSION, RunInfo, Session
+from orintui.session.schema import check_event, check_header
 
 REQUIRED = ("id", "started_at", "host", "scenario", "runs", "events")
 
@@ -20,13 +20,51 @@ class SessionError(Exception):
     """A session file that cannot be used; str() is the one line to show."""
 
 
-def _read_text(path: Path) -> str:
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
+MiB = 1 << 20
+MAX_SESSION_BYTES = 512 * MiB  # the most JSON text a session may hold (after decompression) for replay, report, compare
+LISTING_MAX_BYTES = 64 * MiB  # the most the menu's session list parses per file (it reads every file in the folder)
+
+
+def _mib(n: int) -> str:
+    return f"{n / MiB:g} MiB"
+
+
+def _limit(limit: int) -> str:
+    if limit == LISTING_MAX_BYTES:
+        return f"{_mib(limit)}, the most the menu's session list reads (open it to replay it: up to {_mib(MAX_SESSION_BYTES)})"
+    return f"{_mib(limit)}, the most orintui reads"
+
+
+def _inflate(path: Path, limit: int, keep: bool) -> bytes:
+    """Stream-decompress a gzip file, never holding more than ``limit`` bytes of output: a small
+    file that expands to gigabytes is refused once it passes ``limit``."""
+    chunks, total = [], 0
+    with gzip.open(path, "rb") as g:
+        while chunk := g.read(MiB):
+            total += len(chunk)
+            if total > limit:
+                raise SessionError(f"{path}: decompresses to more than {_limit(limit)}")
+            if keep:
+                chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _read_text(path: Path, limit: int = MAX_SESSION_BYTES) -> str:
+    if not path.is_file():
+        raise SessionError(f"{path}: not a regular file")
+    with open(path, "rb") as f:
+        magic = f.read(2)
+    if magic == b"\x1f\x8b":
         try:
-            raw = gzip.decompress(raw)
+            _inflate(path, limit, keep=False)  # the size first, in constant memory
+            raw = _inflate(path, limit, keep=True)
         except (OSError, EOFError, zlib.error) as exc:
             raise SessionError(f"{path}: compressed session is damaged ({exc})") from None
+    else:
+        with open(path, "rb") as f:
+            raw = f.read(limit + 1)
+        if len(raw) > limit:
+            raise SessionError(f"{path}: larger than {_limit(limit)}")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -46,36 +84,43 @@ def session_from_dict(doc: object, where: str) -> Session:
         raise SessionError(f"{where}: session is missing {', '.join(missing)}")
     if not isinstance(doc["runs"], list) or not isinstance(doc["events"], list):
         raise SessionError(f"{where}: runs and events must be lists")
-    try:
-        runs = [RunInfo.from_dict(r) for r in doc["runs"]]
-    except (TypeError, AttributeError) as exc:
-        raise SessionError(f"{where}: a run is malformed ({exc})") from None
+    problem = check_header(doc)
+    if problem:
+        raise SessionError(f"{where}: {problem}")
+    runs = [RunInfo.from_dict(r) for r in doc["runs"]]
     for i, event in enumerate(doc["events"]):
-        problem = validate(event)
+        problem = check_event(event, len(runs))
         if problem:
             raise SessionError(f"{where}: event {i}: {problem}")
     return Session(
-        id=str(doc["id"]),
-        started_at=str(doc["started_at"]),
-        host=doc["host"] if isinstance(doc["host"], dict) else {},
-        scenario=doc["scenario"] if isinstance(doc["scenario"], dict) else {},
+        id=doc["id"],
+        started_at=doc["started_at"],
+        host=doc["host"],
+        scenario=doc["scenario"],
         runs=runs,
         events=doc["events"],
         ended_at=doc.get("ended_at"),
         recovered=bool(doc.get("recovered", False)),
-        orintui_version=str(doc.get("orintui_version", "")),
-        label=doc["label"] if isinstance(doc.get("label"), str) else "",
+        orintui_version=doc.get("orintui_version") or "",
+        label=doc.get("label") or "",
     )
 
 
-def load_session(path: str | os.PathLike) -> Session:
-    """A session from a .json, .json.gz or a journal left behind by a crash."""
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a number orintui accepts (numbers must be finite)")
+
+
+def load_session(path: str | os.PathLike, limit: int = MAX_SESSION_BYTES) -> Session:
+    """A session from a .json, .json.gz or a journal left behind by a crash. ``limit``: the most
+    JSON text (after decompression) it will parse."""
     path = Path(path)
     if not path.exists():
         raise SessionError(f"{path}: no such file")
     if path.is_dir():
         raise SessionError(f"{path}: is a directory, not a session file")
     if path.name.endswith(JOURNAL_SUFFIX):
+        if path.is_file() and path.stat().st_size > limit:
+            raise SessionError(f"{path}: larger than {_limit(limit)}")
         try:
             session, pid = read_journal(path)
         except (OSError, ValueError) as exc:
@@ -84,14 +129,18 @@ def load_session(path: str | os.PathLike) -> Session:
             session.recovered = True  # a live session, read as it stands
             return session
         return finish_recovered(session)
-    text = _read_text(path)
+    text = _read_text(path, limit)
     if not text.strip():
         raise SessionError(f"{path}: file is empty")
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         hint = " (truncated?)" if exc.pos >= len(text.rstrip()) - 1 else ""
         raise SessionError(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}{hint}") from None
+    except ValueError as exc:  # NaN, Infinity, an integer of thousands of digits
+        raise SessionError(f"{path}: {exc}") from None
+    except RecursionError:
+        raise SessionError(f"{path}: nested too deeply to be a session") from None
     return session_from_dict(doc, str(path))
 
 
