@@ -8,6 +8,7 @@ random-weight model on first use) and ``[[runs]]``. Strings may use ``{variable}
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sys
@@ -27,6 +28,9 @@ RUN_KEYS = {"label", "backend", "argv", "env", "cwd", "repetitions", "warmup", "
             "model", "device", "optional", "notes", "requires"}
 TOP_KEYS = {"name", "description", "variables", "generate", "runs", "needs"}
 VAR = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+MAX_REPETITIONS = 1000  # per run, for repetitions and for warmup: a typo must not queue 100,000,000 runs
+MAX_EXPANDED = 65536  # characters a value may reach once its {variables} are expanded
+MAX_SCENARIO_BYTES = 1 << 20  # a scenario file is a page of TOML
 DEVICE_STYLES = ("DEV", "legacy")
 
 
@@ -128,15 +132,63 @@ def builtin_variables() -> dict[str, str]:
     return {"python": sys.executable, "models": str(paths.models_dir()), "home": str(Path.home())}
 
 
-def expand(value: str, variables: dict[str, str], path: str, text: str) -> str:
-    def sub(m: re.Match) -> str:
+def _fail_key(path: str, text: str, message: str, key: str) -> ScenarioError:
+    """As _fail, at the line that sets ``key`` (``key = ...``), else the first that mentions it."""
+    m = re.search(rf"^[ \t]*[\"']?{re.escape(key)}[\"']?[ \t]*=", text, re.M)
+    if m:
+        return ScenarioError(f"{path}:{text.count(chr(10), 0, m.start()) + 1}: {message}")
+    return _fail(path, text, message, key)
+
+
+def expand(value: str, variables: dict[str, str], path: str, text: str, _stack: tuple[str, ...] = (),
+           _done: dict[str, str] | None = None) -> str:
+    """``{name}`` replaced by the variable's value, itself expanded (a default may use a built-in,
+    {models}/x.gguf, or another variable). A loop or an expansion past MAX_EXPANDED characters is
+    refused, never passed through literally or left to fill memory."""
+    done = {} if _done is None else _done  # each variable expanded once: "{b}{b}" chains stay linear
+    parts, size, pos = [], 0, 0
+    for m in VAR.finditer(value):
         name = m.group(1)
         if name not in variables:
             raise _fail(path, text, f"unknown variable {{{name}}}", "{" + name + "}")
-        return variables[name]
+        if name in _stack:
+            chain = " -> ".join(f"{{{n}}}" for n in (*_stack[_stack.index(name):], name))
+            raise _fail_key(path, text, f"variable {{{name}}} refers to itself: {chain}", name)
+        if name not in done:
+            done[name] = expand(variables[name], variables, path, text, (*_stack, name), done)
+        part = done[name]
+        parts += [value[pos:m.start()], part]
+        size += m.start() - pos + len(part)
+        pos = m.end()
+        if size > MAX_EXPANDED:
+            break
+    parts.append(value[pos:])
+    size += len(value) - pos
+    if size > MAX_EXPANDED:
+        raise _fail_key(path, text, f"{{{_stack[-1]}}} expands to more than {MAX_EXPANDED:,} characters", _stack[-1]) if _stack \
+            else _fail(path, text, f"a value expands to more than {MAX_EXPANDED:,} characters")
+    return "".join(parts)
 
-    # two passes, so a variable's default may itself use a built-in ({models}/x.gguf)
-    return VAR.sub(sub, VAR.sub(sub, value))
+
+def _plain_value(value: Any) -> bool:
+    """What a variable, an argv item or an env value may be in TOML: a string or a finite number
+    (not a boolean, a list, a table or a date, which would become Python's text for them)."""
+    return isinstance(value, str) or (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value))
+
+
+def _toml_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    return {list: "a list", dict: "a table"}.get(type(value), f"a {type(value).__name__}")
+
+
+def _no_nul(path: str, text: str, where: str, what: str, value: str, needle: str) -> None:
+    if "\0" in value:
+        raise _fail(path, text, f"{where}: {what} contains a NUL byte, which no program can receive", needle)
 
 
 def parse_scenario(text: str, path: str, overrides: dict[str, str] | None = None) -> Scenario:
@@ -156,9 +208,14 @@ def parse_scenario(text: str, path: str, overrides: dict[str, str] | None = None
     name = doc.get("name")
     if not isinstance(name, str) or not name.strip():
         raise _fail(path, text, "a scenario needs a name = \"...\"", "name")
+    if not isinstance(doc.get("description", ""), str):
+        raise _fail_key(path, text, f"description must be a string, not {_toml_type(doc['description'])}", "description")
     raw_vars = doc.get("variables", {})
     if not isinstance(raw_vars, dict):
         raise _fail(path, text, "[variables] must be a table", "variables")
+    for key, value in raw_vars.items():
+        if not _plain_value(value):
+            raise _fail_key(path, text, f"variable {key} must be a string or a number, not {_toml_type(value)}", key)
     variables = {**builtin_variables(), **{k: str(v) for k, v in raw_vars.items()}}
     for key, value in (overrides or {}).items():
         if key not in raw_vars:
@@ -200,14 +257,28 @@ def parse_scenario(text: str, path: str, overrides: dict[str, str] | None = None
             raise _fail(path, text, f"{where}: unknown backend {backend!r} (known: {', '.join(sorted(ADAPTERS))})",
                         f'"{backend}"' if isinstance(backend, str) else needle)
         argv = raw.get("argv")
-        if not isinstance(argv, list) or not argv or not all(isinstance(a, (str, int, float)) for a in argv):
-            raise _fail(path, text, f"{where}: argv must be a non-empty list of strings", "argv")
+        if not isinstance(argv, list) or not argv or not all(_plain_value(a) for a in argv):
+            bad = next((a for a in argv if not _plain_value(a)), None) if isinstance(argv, list) and argv else None
+            got = f" (an item is {_toml_type(bad)})" if bad is not None else ""
+            raise _fail(path, text, f"{where}: argv must be a non-empty list of strings{got}", "argv")
         env = raw.get("env", {})
         if not isinstance(env, dict):
             raise _fail(path, text, f"{where}: env must be a table", "env")
+        for key, value in env.items():
+            if not key or "=" in key or "\0" in key:
+                raise _fail(path, text, f"{where}: env name {key!r} is not a valid variable name (empty, or has = or NUL)",
+                            "env")
+            if not _plain_value(value):
+                raise _fail_key(path, text, f"{where}: env {key} must be a string, not {_toml_type(value)}", key)
+        for key in ("optional",):
+            if key in raw and not isinstance(raw[key], bool):
+                raise _fail_key(path, text, f"{where}: {key} must be true or false, not {_toml_type(raw[key])}", key)
+        for key in ("cwd", "model", "device", "notes"):
+            if key in raw and not isinstance(raw[key], str):
+                raise _fail_key(path, text, f"{where}: {key} must be a string, not {_toml_type(raw[key])}", key)
         numbers = {}
-        for key, kind, low in (("repetitions", int, 1), ("warmup", int, 0), ("idle_timeout", (int, float), 0.1),
-                               ("total_timeout", (int, float), 0.1)):
+        for key, kind, low, high in (("repetitions", int, 1, MAX_REPETITIONS), ("warmup", int, 0, MAX_REPETITIONS),
+                                     ("idle_timeout", (int, float), 0.1, None), ("total_timeout", (int, float), 0.1, None)):
             if key in raw:
                 value = raw[key]
                 if isinstance(value, str):  # "{variable}": a number after expansion
@@ -215,8 +286,10 @@ def parse_scenario(text: str, path: str, overrides: dict[str, str] | None = None
                         value = (int if kind is int else float)(expand(value, variables, path, text))
                     except ValueError:
                         raise _fail(path, text, f"{where}: {key} must be a number, not {value!r}", key) from None
-                if not isinstance(value, kind) or isinstance(value, bool) or value < low:
-                    raise _fail(path, text, f"{where}: {key} must be a number >= {low}, not {value!r}", key)
+                if not isinstance(value, kind) or isinstance(value, bool) or not math.isfinite(value) or value < low:
+                    raise _fail(path, text, f"{where}: {key} must be a finite number >= {low}, not {value!r}", key)
+                if high is not None and value > high:
+                    raise _fail(path, text, f"{where}: {key} = {value} is more than orintui runs ({high} at most)", key)
                 numbers[key] = value
         exp = lambda s: expand(str(s), variables, path, text)  # noqa: E731
         env = {str(k): exp(v) for k, v in env.items()}
@@ -226,9 +299,19 @@ def parse_scenario(text: str, path: str, overrides: dict[str, str] | None = None
         device = raw.get("device")
         if device is not None:
             device = exp(device).upper()
+            if not device or "=" in device or "\0" in device:
+                raise _fail_key(path, text, f"{where}: device {device!r} cannot name an environment variable", "device")
             env.update({"DEV": device} if style == "DEV" else {device: "1"})
+        argv_out = [exp(a) for a in argv]
+        for item in argv_out:
+            _no_nul(path, text, where, "an argv item", item, "argv")
+        for key, value in env.items():
+            _no_nul(path, text, where, f"env {key}", value, key)
+        for key in ("cwd", "model"):
+            if raw.get(key):
+                _no_nul(path, text, where, key, exp(raw[key]), key)
         runs.append(RunSpec(
-            label=label, backend=backend, argv=[exp(a) for a in argv], env=env,
+            label=label, backend=backend, argv=argv_out, env=env,
             cwd=exp(raw["cwd"]) if raw.get("cwd") else None, model=exp(raw["model"]) if raw.get("model") else None,
             optional=bool(raw.get("optional", False)), notes=raw.get("notes"), requires=requires, device=device,
             **numbers,
@@ -246,6 +329,8 @@ def parse_scenario(text: str, path: str, overrides: dict[str, str] | None = None
 def load_scenario(name_or_path: str, overrides: dict[str, str] | None = None) -> Scenario:
     path = find_scenario(name_or_path)
     try:
+        if Path(path).stat().st_size > MAX_SCENARIO_BYTES:
+            raise ScenarioError(f"{path}: larger than {MAX_SCENARIO_BYTES >> 20} MiB, not a scenario file")
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
