@@ -11,17 +11,20 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from orintui.sanitize import clean_text
 from orintui.session import events as ev
+from orintui.session import status as st
 from orintui.session.events import Event
 
 MAX_LINE = 2000  # longer lines are kept truncated in output events (a backend may print 1 MB)
 MAX_PENDING = 1 << 20
-ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
 NUMBER = r"(nan|-?inf|[-+]?\d+(?:\.\d+)?)"
 
 
 def strip_ansi(text: str) -> str:
-    return ANSI.sub("", text)
+    """Backend text without escape sequences or control characters (the one sanitiser; CR kept,
+    since lines are split on it)."""
+    return clean_text(text)
 
 
 def to_float(text: str) -> float | None:
@@ -45,8 +48,10 @@ class Parser:
         self._pending_t = 0.0
         self._tail: deque[str] = deque(maxlen=3)
         self.token_count = 0
+        self.lines_seen = 0
         self.recognised = False  # set once a line of this backend's own format is seen
         self.stop_requested = False  # the backend did what was asked and waits: end it as ok
+        self.expected_tokens: int | None = options.get("expected_tokens")  # what argv asked for
         self._replies: list[str] = []
 
     # -- the interface the runner uses -------------------------------------------------------
@@ -69,6 +74,27 @@ class Parser:
 
     def reply(self, text: str) -> None:
         self._replies.append(text)
+
+    def verdict(self) -> tuple[str, str | None]:
+        """The status of a run whose program ended by itself (exit 0) or was ended because it did
+        what was asked: ``ok`` only when the adapter understood all of it."""
+        if not self.has_figures():
+            if not self.lines_seen:
+                return st.UNRECOGNISED, f"{self.backend}: the program printed nothing"
+            what = "no figure" if self.recognised else "nothing of this adapter's format"
+            return st.UNRECOGNISED, f"{self.backend}: {what} in {self.lines_seen} output lines{self.last_words()}"
+        missing = self.incomplete()
+        return (st.PARTIAL, missing) if missing else (st.OK, None)
+
+    def has_figures(self) -> bool:
+        """Whether the run produced any figure of this adapter's format."""
+        return self.token_count > 0
+
+    def incomplete(self) -> str | None:
+        """Why a run with figures is not complete, or None. Subclasses add their end-of-run markers."""
+        if self.expected_tokens and self.token_count < self.expected_tokens:
+            return f"{self.token_count} of {self.expected_tokens} tokens"
+        return None
 
     def last_words(self) -> str:
         """The backend's last lines, for the error of a failed run."""
@@ -107,6 +133,7 @@ class Parser:
         line = strip_ansi(raw)
         shown = line if len(line) <= MAX_LINE else f"{line[:MAX_LINE]}... ({len(line) - MAX_LINE} more characters)"
         out.append(ev.output(t, shown))
+        self.lines_seen += 1
         if any(c.isalnum() for c in line):  # not a traceback's ^^^^ marker line
             self._tail.append(shown)
         self.line(line, t, out)
@@ -122,12 +149,29 @@ class Adapter:
     binary_hint: str  # what to install or build when the program is missing
     warmup_tokens: int = 0
     options_from_argv: Any = field(default=None, compare=False)
+    count_flags: tuple[str, ...] = ()  # argv flags that say how many tokens the run must produce
 
     def make_parser(self, argv: list[str] | None = None, **options: Any) -> Parser:
         if self.options_from_argv and argv:
             options = {**self.options_from_argv(argv), **options}
+        if argv and self.count_flags and "expected_tokens" not in options:
+            options["expected_tokens"] = flag_int(argv, self.count_flags)
         options.setdefault("warmup_tokens", self.warmup_tokens)
         return self.parser(**options)
+
+
+def flag_int(argv: list[str], flags: tuple[str, ...]) -> int | None:
+    """The positive integer after the last of ``flags`` in argv (``-n 50``, ``--count=50``), or None."""
+    found = None
+    for i, arg in enumerate(argv):
+        name, eq, value = arg.partition("=")
+        if name in flags:
+            value = value if eq else (argv[i + 1] if i + 1 < len(argv) else "")
+            try:
+                found = int(value)
+            except ValueError:
+                found = None
+    return found if found and found > 0 else None
 
 
 def common_prefix_len(a: str, b: str) -> int:

@@ -34,6 +34,7 @@ class LlamaBenchParser(Parser):
         super().__init__(**options)
         self.header: list[str] | None = None
         self.tests = 0
+        self.announced = 0  # --progress: "benchmark i/N" says how many tests to expect
 
     def line(self, line: str, t: float, out: list) -> None:
         stripped = line.strip()
@@ -47,6 +48,7 @@ class LlamaBenchParser(Parser):
             return
         if m := PROGRESS.search(line):
             self.recognised = True
+            self.announced = max(self.announced, int(m.group(2)))
             if m.group(3) == "starting":
                 out.append(ev.phase(t, "decode", f"test {m.group(1)}/{m.group(2)}"))
             return
@@ -78,6 +80,14 @@ class LlamaBenchParser(Parser):
             if src in row:
                 fields[dst] = row[src]
         self._row(t, out, fields)
+
+    def has_figures(self) -> bool:
+        return self.tests > 0
+
+    def incomplete(self) -> str | None:
+        if self.announced and self.tests < self.announced:
+            return f"{self.tests} of {self.announced} tests"
+        return None
 
     def _row(self, t: float, out: list, row: dict) -> None:
         self.recognised = True

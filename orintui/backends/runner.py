@@ -4,12 +4,20 @@ The child runs on a PTY (so Python backends stay line-buffered) in its own sessi
 group. A background thread reads, stamps each chunk with the monotonic time it was read, decodes
 UTF-8 incrementally and feeds the adapter's parser. Cancel, timeouts and orintui's own exit end
 the whole group: SIGINT, then SIGTERM, then SIGKILL, so no backend keeps holding GPU memory.
+
+pexpect starts the child, but the reader does its own ``select`` + ``os.read`` on the PTY master and
+reads until the master reports EIO (every writer has closed the terminal). pexpect's
+``read_nonblocking`` raises EOF as soon as the child is reaped and a zero-timeout select finds
+nothing, while the kernel may still be moving the child's last writes to the master: on a busy
+machine that lost the tail of a run (its last tokens and llama.cpp's perf summary).
 """
 
 from __future__ import annotations
 
 import codecs
+import errno
 import os
+import select
 import shutil
 import signal
 import threading
@@ -21,22 +29,27 @@ from dataclasses import dataclass
 import pexpect
 
 from orintui.backends.base import Parser
+from orintui.session import status as st
 from orintui.session.events import Event
 
 PTY_ROWS, PTY_COLS = 50, 200
 READ_SIZE = 65536
 POLL_S = 0.1
 GRACE_S = 3.0
+# after the program has exited, how long the terminal may stay open with nothing written (a helper
+# that daemonised and kept it) before the reader stops waiting for EIO
+HELD_OPEN_S = 2.0
 
 _live: weakref.WeakSet[BackendRunner] = weakref.WeakSet()
 
 
 @dataclass(frozen=True)
 class RunResult:
-    status: str  # ok, failed, timeout, cancelled
+    status: str  # one of session.status.FINAL
     exit_code: int | None
     signal: int | None
     error: str | None
+    by_user: bool = False  # the user stopped it (skip, stop, Ctrl-C): not a failure of the run
 
     def describe(self) -> str:
         if self.status == "ok":
@@ -78,7 +91,7 @@ class BackendRunner:
         self.total_timeout = total_timeout
         self.child: pexpect.spawn | None = None
         self.pid: int | None = None
-        self._stop_reason: tuple[str, str] | None = None
+        self._stop_reason: tuple[str, str, bool] | None = None
         self._thread: threading.Thread | None = None
         self._result: RunResult | None = None
         self._done = threading.Event()
@@ -98,10 +111,10 @@ class BackendRunner:
         assert result is not None
         return result
 
-    def cancel(self, reason: str = "cancelled by the user", status: str = "cancelled") -> None:
+    def cancel(self, reason: str = "cancelled by the user", status: str = st.CANCELLED, by_user: bool = True) -> None:
         """Ask the run to stop; the reader thread ends the process group and records why."""
         if self._stop_reason is None:
-            self._stop_reason = (status, reason)
+            self._stop_reason = (status, reason, by_user)
 
     # -- the reader thread -----------------------------------------------------------------
     def _emit_all(self, events: list[Event]) -> None:
@@ -119,11 +132,14 @@ class BackendRunner:
             self._done.set()
 
     def _read_loop(self) -> RunResult:
+        if any("\0" in a for a in self.argv) or any("\0" in k + v or "=" in k or not k for k, v in self.env.items()):
+            # the forked child would raise before exec and exit 0: a run that never ran, recorded ok
+            return RunResult(st.FAILED, None, None, "argv or env holds a NUL byte, or an env name is empty or has '='")
         binary = resolve_binary(self.argv[0], self.env, self.cwd)
         if binary is None:
-            return RunResult("failed", None, None, f"binary not found: {self.argv[0]}")
+            return RunResult(st.FAILED, None, None, f"binary not found: {self.argv[0]}")
         if self.cwd and not os.path.isdir(self.cwd):
-            return RunResult("failed", None, None, f"working directory not found: {self.cwd}")
+            return RunResult(st.FAILED, None, None, f"working directory not found: {self.cwd}")
         started = time.monotonic()
         try:
             self.child = pexpect.spawn(
@@ -131,40 +147,46 @@ class BackendRunner:
                 dimensions=(PTY_ROWS, PTY_COLS), echo=False, encoding=None,
             )
         except (pexpect.ExceptionPexpect, OSError) as exc:
-            return RunResult("failed", None, None, f"could not start {self.argv[0]}: {exc}")
+            return RunResult(st.FAILED, None, None, f"could not start {self.argv[0]}: {exc}")
         self.pid = self.child.pid
         _live.add(self)
+        fd = self.child.child_fd
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         last_output = started
+        exited_at: float | None = None  # when the reader first saw the program gone
         while True:
             if self._stop_reason:
                 break
             now = time.monotonic()
             if self.total_timeout and now - started > self.total_timeout:
-                self.cancel(f"ran longer than {self.total_timeout:g} s", "timeout")
+                self.cancel(f"ran longer than {self.total_timeout:g} s", st.TIMEOUT, by_user=False)
                 break
             if self.idle_timeout and now - last_output > self.idle_timeout:
-                self.cancel(f"no output for {self.idle_timeout:g} s", "timeout")
+                self.cancel(f"no output for {self.idle_timeout:g} s", st.TIMEOUT, by_user=False)
                 break
-            try:
-                data = self.child.read_nonblocking(READ_SIZE, timeout=POLL_S)
-            except pexpect.TIMEOUT:
+            data = _read_ready(fd, POLL_S)
+            if data is None:  # EIO: every writer has closed the terminal, all output is read
+                break
+            if not data:
+                if exited_at is None and not self.child.isalive():
+                    exited_at = now
+                elif exited_at is not None and now - exited_at > HELD_OPEN_S:
+                    self.held_open = True  # something outside the program keeps the terminal open
+                    break
                 continue
-            except pexpect.EOF:
-                break
             stamp = time.monotonic()
             last_output = stamp
             # an incomplete UTF-8 sequence decodes to "": the read is still fed, since for a
             # streaming backend it is a token whose character completes in the next one
             self._emit_all(self.parser.feed(decoder.decode(data), self.clock(stamp)))
             while (reply := self.parser.input_request()) is not None:
-                self.child.send(reply.encode())
+                os.write(fd, reply.encode())
             if self.parser.stop_requested:
-                self.cancel("the backend answered and waits for more input", "ok")
+                self.cancel("the backend answered and waits for more input", st.OK, by_user=False)
         tail = decoder.decode(b"", final=True)
         if self._stop_reason:
             # drain what the group prints while it shuts down (llama.cpp prints its summary on SIGINT)
-            for chunk_time, data in self._terminate_and_drain():
+            for chunk_time, data in self._terminate_and_drain(fd):
                 tail += decoder.decode(data)
                 if tail:
                     self._emit_all(self.parser.feed(tail, self.clock(chunk_time)))
@@ -176,25 +198,30 @@ class BackendRunner:
         self._emit_all(self.parser.finish(end))
         return self._collect_status()
 
-    def _terminate_and_drain(self):
-        assert self.child is not None
+    held_open = False
+
+    def _terminate_and_drain(self, fd: int):
+        """Signal the group, step by step, and yield what it still prints until the terminal closes."""
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
             self._signal_group(sig)
             deadline = time.monotonic() + GRACE_S
             while time.monotonic() < deadline:
-                try:
-                    data = self.child.read_nonblocking(READ_SIZE, timeout=POLL_S)
+                data = _read_ready(fd, POLL_S)
+                if data is None:
+                    return
+                if data:
                     yield time.monotonic(), data
-                except pexpect.TIMEOUT:
-                    if not self._group_alive():
-                        return
-                except pexpect.EOF:
-                    if not self._group_alive():
-                        return
-                    time.sleep(POLL_S)
+                elif not self._group_alive():
+                    yield from _drain(fd)
+                    return
+        yield from _drain(fd)
 
     def _collect_status(self) -> RunResult:
         assert self.child is not None
+        # the terminal is closed; the leader may take a moment to be reaped
+        deadline = time.monotonic() + GRACE_S
+        while self.child.isalive() and time.monotonic() < deadline and not self._stop_reason:
+            time.sleep(0.01)
         try:
             self.child.close(force=True)
         except pexpect.ExceptionPexpect:
@@ -203,14 +230,23 @@ class BackendRunner:
         self._kill_group()
         code, sig = self.child.exitstatus, self.child.signalstatus
         if self._stop_reason:
-            status, reason = self._stop_reason
-            return RunResult(status, code, sig, reason)
+            status, reason, by_user = self._stop_reason
+            if status == st.OK:  # it answered and waits: ended by orintui, judged by what it printed
+                verdict, why = self.parser.verdict()
+                return RunResult(verdict, code, sig, why)
+            if status == st.CANCELLED and self.parser.has_figures():
+                return RunResult(st.PARTIAL, code, sig, f"{reason} after {self.parser.token_count} tokens", by_user)
+            return RunResult(status, code, sig, reason, by_user)
         if sig:
             name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
-            return RunResult("failed", code, sig, f"killed by {name}{self.parser.last_words()}")
+            return RunResult(st.FAILED, code, sig, f"killed by {name}{self.parser.last_words()}")
         if code:
-            return RunResult("failed", code, sig, f"exit code {code}{self.parser.last_words()}")
-        return RunResult("ok", code, sig, None)
+            return RunResult(st.FAILED, code, sig, f"exit code {code}{self.parser.last_words()}")
+        status, reason = self.parser.verdict()
+        if self.held_open:
+            note = f"the terminal stayed open {HELD_OPEN_S:g} s after the program exited (a helper kept it)"
+            reason = f"{reason}; {note}" if reason else note
+        return RunResult(status, code, sig, reason)
 
     # -- process group helpers ----------------------------------------------------------------
     def _signal_group(self, sig: int) -> None:
@@ -236,6 +272,39 @@ class BackendRunner:
 
     def _kill_group(self) -> None:
         self._signal_group(signal.SIGKILL)
+
+
+def _read_ready(fd: int, timeout: float) -> bytes | None:
+    """What the PTY master has within ``timeout``: bytes, b"" for nothing yet, None at the end
+    (EIO once every writer has closed the slave; Linux hands out all buffered output first)."""
+    try:
+        ready, _, _ = select.select([fd], [], [], timeout)
+    except InterruptedError:
+        return b""
+    if not ready:
+        return b""
+    try:
+        data = os.read(fd, READ_SIZE)
+    except OSError as exc:
+        if exc.errno in (errno.EIO, errno.EBADF):
+            return None
+        if exc.errno in (errno.EAGAIN, errno.EINTR):
+            return b""
+        raise
+    return data or None
+
+
+def _drain(fd: int):
+    """The program and its group are gone: read what is left until EIO, or until the terminal has
+    been quiet for HELD_OPEN_S (a daemonised helper keeps it open)."""
+    quiet_since = time.monotonic()
+    while time.monotonic() - quiet_since < HELD_OPEN_S:
+        data = _read_ready(fd, POLL_S)
+        if data is None:
+            return
+        if data:
+            quiet_since = time.monotonic()
+            yield quiet_since, data
 
 
 def terminate_all(reason: str = "orintui is exiting") -> None:

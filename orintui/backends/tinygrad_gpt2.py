@@ -67,4 +67,5 @@ ADAPTER = Adapter(
     parser=TinygradGPT2Parser,
     binary_hint="a tinygrad git checkout (examples/ is not in the wheel); run with PYTHONPATH=<checkout>",
     warmup_tokens=3,
+    count_flags=("--count",),
 )

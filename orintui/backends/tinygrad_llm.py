@@ -64,4 +64,5 @@ ADAPTER = Adapter(
     parser=TinygradLLMParser,
     binary_hint="pip install tinygrad==0.13.0 (CPU also needs clang)",
     warmup_tokens=3,
+    count_flags=("--benchmark",),
 )

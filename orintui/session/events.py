@@ -21,7 +21,16 @@ RUN_ENDED = "run_ended"
 NOTE = "note"
 KINDS = frozenset({RUN_STARTED, PHASE, TOKEN, PREFILL, SUMMARY, OUTPUT, TELEMETRY, RUN_ENDED, NOTE})
 
-PHASES = ("queued", "loading", "prefill", "decode", "done", "failed")
+PHASES = ("queued", "loading", "prefill", "decode", "done", "partial", "failed", "skipped")
+
+
+def end_phase(status: str) -> str:
+    """The phase a run ends in, for its final status: done only when it is complete."""
+    if status == "ok":
+        return "done"
+    if status in ("partial", "skipped"):
+        return status
+    return "failed"
 
 Event = dict[str, Any]
 
