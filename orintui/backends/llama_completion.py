@@ -9,6 +9,7 @@ the prompt from argv and strips it. Newer builds prefix logs with ``M.SS.mmm.uuu
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -32,6 +33,7 @@ TEXT_END = re.compile(
     r"(?:\r?\n)*(?:\d+\.\d{2}\.\d{3}\.\d{3} [IWED] )?"
     rf"(?:{PERF_HEAD}:|Interrupted by user|llama_memory_breakdown|common_memory_breakdown| \[end of text\])"
 )
+CONTEXT_FULL = re.compile(r"context (?:is )?full|n_past .* > n_ctx|failed to decode|context shift is disabled")
 UNITS = {"GiB": 2**30, "MiB": 2**20, "KiB": 2**10, "B": 1}
 # a whole prefixed log line inside the generated stream (the empty INFO line after 'generate:')
 LOG_LINE = re.compile(r"(?:(?<=\n)|^)\d+\.\d{2}\.\d{3}\.\d{3} [IWED] [^\n]*(?:\n|$)")
@@ -49,8 +51,11 @@ def _normalise(text: str) -> str:
 class LlamaCompletionParser(Parser):
     backend = "llama-completion"
 
-    def __init__(self, prompt: str | None = None, echo: bool = True, timed: bool = True, **options):
+    def __init__(self, prompt: str | None = None, echo: bool = True, timed: bool = True, jsonl: bool | None = None,
+                 **options):
         super().__init__(**options)
+        self.jsonl = jsonl  # --log-jsonl: every log line, generated text included, is a JSON object
+        self.jsonl_last_us: int | None = None  # llama.cpp's own clock at the previous generated piece
         self.prompt = _normalise(prompt) if prompt else None
         self.echo = echo
         self.timed = timed  # False for imported logs: one chunk is the whole log, not a token
@@ -62,9 +67,15 @@ class LlamaCompletionParser(Parser):
         self.carry = ""  # trailing "\n\n" of a read: the start of the next token, or the gap before logs
         self.figures: dict = {}
         self.devices: list[str] = []
+        self.stopped_by: str | None = None  # why generation ended early: EOS, context full, SIGINT
 
     # -- the stream ---------------------------------------------------------------------------
     def text(self, text: str, t: float, out: list) -> None:
+        if self.jsonl is None and text.strip():
+            self.jsonl = (self._pending + text).lstrip().startswith('{"type":')
+        if self.jsonl:
+            self._jsonl_text(text, t, out)
+            return
         if not text:
             # a read whose bytes end mid-character: a token (its text comes with the next read)
             if self.state == "gen" and self.timed and self.echo_buffer is None and self.token_count:
@@ -81,6 +92,46 @@ class LlamaCompletionParser(Parser):
         self._gen_text(text, t, out)
 
     _rest = ""
+
+    # -- --log-jsonl ------------------------------------------------------------------------------
+    def _jsonl_text(self, text: str, t: float, out: list) -> None:
+        """One JSON object per line: level "none" messages after 'generate:' are generated pieces,
+        one per token with llama.cpp's own time in microseconds, so merged reads lose nothing."""
+        parts = (self._pending + text).split("\n")
+        self._pending = parts.pop()
+        for raw in parts:
+            self._jsonl_line(raw.rstrip("\r"), t, out)
+
+    def _jsonl_line(self, raw: str, t: float, out: list) -> None:
+        try:
+            obj = json.loads(raw)
+        except ValueError:
+            obj = None
+        msg = obj.get("msg") if isinstance(obj, dict) and obj.get("type") == "log" else None
+        if not isinstance(msg, str):
+            if raw.strip():
+                self._line(raw, t, out)  # a plain line, or another record (the memory breakdown)
+            return
+        if obj.get("level") == "none" and self.state == "gen":
+            when = obj.get("time")
+            ms = None
+            if isinstance(when, int) and not isinstance(when, bool):
+                if self.jsonl_last_us is not None and self.token_count:
+                    ms = (when - self.jsonl_last_us) / 1000.0
+                self.jsonl_last_us = when
+            before = self.token_count
+            self._generated(msg, t, out)
+            if self.token_count > before and ms is not None and out and out[-1].get("kind") == "token":
+                out[-1]["ms"] = ms
+            return
+        lines = msg.rstrip("\n").split("\n") or [""]
+        for line in lines:
+            body = LOG_PREFIX.sub("", line)
+            if self.state == "gen" and (PERF.search(body) or "Interrupted by user" in body):
+                self.held_ws = None  # the blank piece before the summary is not a token
+                self.state = "after"
+                out.append(ev.phase(t, "done"))
+            self._line(line, t, out)
 
     def _log_text(self, text: str, t: float, out: list) -> None:
         # split line by line ourselves so the text after 'generate:' is not taken for a log line
@@ -118,7 +169,11 @@ class LlamaCompletionParser(Parser):
             if body.startswith("print_info") or "file size" in body:
                 out.append(ev.summary(t, model_bytes=int(float(m.group(1)) * UNITS[m.group(2)])))
         elif "Interrupted by user" in body:
+            self.stopped_by = "interrupted (SIGINT)"
             out.append(ev.note(t, "llama.cpp: interrupted by user (SIGINT)"))
+        elif "context full" in body or CONTEXT_FULL.search(body):
+            self.stopped_by = "context full"
+            out.append(ev.note(t, f"llama.cpp: {body.strip()}", "warning"))
 
     def _perf(self, body: str, t: float, out: list) -> None:
         fig = {}
@@ -176,6 +231,7 @@ class LlamaCompletionParser(Parser):
             self.state = "after"
             out.append(ev.phase(t, "done"))
             if rest.lstrip("\r\n").startswith(" [end of text]"):
+                self.stopped_by = "end of text (EOS)"
                 out.append(ev.note(t, "llama.cpp: end of text (EOS)"))
                 rest = rest.split("[end of text]", 1)[1]
             self._log_text(rest, t, out)
@@ -196,7 +252,7 @@ class LlamaCompletionParser(Parser):
             out.append(ev.note(t, "prompt echoed"))
             if not text:
                 return
-        if not self.timed:
+        if not self.timed and not self.jsonl:  # an imported plain log: one chunk, no token boundaries
             return
         self._flush_held_ws(out)
         if not text.strip():
@@ -235,6 +291,24 @@ class LlamaCompletionParser(Parser):
                                   "some reads carried several tokens", "warning"))
 
 
+    def has_figures(self) -> bool:
+        return self.token_count > 0 or self.figures.get("eval_tok_s") is not None
+
+    def incomplete(self) -> str | None:
+        runs = self.figures.get("eval_runs")
+        generated = runs + 1 if runs is not None else self.token_count
+        asked = self.figures.get("n_predict") if (self.figures.get("n_predict") or 0) > 0 else self.expected_tokens
+        short = f"{generated} of {asked} tokens" if asked and generated < asked else None
+        if self.stopped_by:
+            return f"{self.stopped_by} after {short or f'{generated} tokens'}"
+        if runs is None:
+            # builds whose logger thread is never joined at exit (llama.cpp issue 22142) lose their last
+            # queued lines, tokens and summary, when the machine is busy, and still exit 0
+            return ("no perf summary: llama.cpp's output ended early (its log thread can lose its last lines "
+                    "at exit on a busy machine)" + (f"; {short}" if short else ""))
+        return short
+
+
 def options_from_argv(argv: list[str]) -> dict:
     prompt = None
     for i, arg in enumerate(argv[:-1]):
@@ -245,7 +319,8 @@ def options_from_argv(argv: list[str]) -> dict:
                 prompt = Path(argv[i + 1]).read_text(errors="replace")
             except OSError:
                 prompt = None
-    return {"prompt": prompt, "echo": "--no-display-prompt" not in argv and "-no-display-prompt" not in argv}
+    return {"prompt": prompt, "echo": "--no-display-prompt" not in argv and "-no-display-prompt" not in argv,
+            "jsonl": True if "--log-jsonl" in argv else None}
 
 
 ADAPTER = Adapter(
@@ -254,4 +329,5 @@ ADAPTER = Adapter(
     parser=LlamaCompletionParser,
     binary_hint="build it with scripts/build-llama-cpp (CPU) or scripts/build-llama-cpp --cuda",
     options_from_argv=options_from_argv,
+    count_flags=("-n", "--n-predict", "--predict"),
 )
