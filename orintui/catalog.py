@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from orintui import paths
-from orintui.metrics import session_metrics
+from orintui.metrics import best_run, session_metrics
 from orintui.session import SessionError, load_session
+from orintui.session import status as st
 from orintui.session.store import LISTING_MAX_BYTES
 
 DEMO_SESSION = "demo-session.json.gz"
@@ -44,14 +46,11 @@ class SessionEntry:
 
 def headline(path: Path) -> tuple[str, str, str, int, str, str]:
     s = load_session(path, limit=LISTING_MAX_BYTES)
-    best = None
-    for m in session_metrics(s):
-        if m.decode and not m.warmup and (best is None or m.decode > best.decode):
-            best = m
-    head = f"{best.decode:.1f} tok/s {best.label}" if best else "no decode figures"  # the figure first: it is what narrow terminals keep
-    failed = sum(1 for r in s.runs if r.status in ("failed", "timeout"))
-    if failed:
-        head += f", {failed} failed"
+    best = best_run(session_metrics(s))  # only a complete run heads the list
+    head = f"{best.decode:.1f} tok/s {best.label}" if best else "no complete run"  # the figure first: it is what narrow terminals keep
+    counts = Counter(r.status for r in s.runs if r.status not in (st.OK, st.SKIPPED))
+    if counts:
+        head += ", " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     return s.id, s.scenario.get("name", "?"), s.started_at[:19].replace("T", " "), len(s.runs), head, s.label
 
 

@@ -14,13 +14,22 @@ from pathlib import Path
 from orintui import paths
 from orintui.backends import get_adapter
 from orintui.backends.runner import BackendRunner
+from orintui.metrics import cpu_busy_pct, session_metrics
 from orintui.scenarios import Scenario, ScenarioError, load_scenario
 from orintui.session import events as ev
+from orintui.session import status as st
 from orintui.session.model import RunInfo
 from orintui.session.recorder import Recorder, new_session
 from orintui.session.store import recover_orphans
 from orintui.telemetry.profiles import host_facts, match_profile
 from orintui.telemetry.sampler import TelemetrySampler
+
+
+class TelemetryUnavailable(ScenarioError):
+    """A telemetry source named by the user cannot start here (exit 2, like any bad input)."""
+
+
+QUIET_CHECK_S = 0.5  # how long the machine's CPU load is measured before each run
 
 
 def expand_runs(scenario: Scenario) -> list[RunInfo]:
@@ -81,6 +90,15 @@ class Execution:
             self.sampler = TelemetrySampler(telemetry, interval, self.recorder.record, self.recorder.now,
                                             self.profile, mono_to_session=self.recorder.clock_of)
             source = self.sampler.open()
+            if source is None and telemetry != "auto":
+                # asked for by name: running without it would silently lose J/token and EMC figures
+                self.recorder.discard()
+                raise TelemetryUnavailable(f"telemetry source {telemetry} cannot start: "
+                                           f"{self.sampler.skipped.get(telemetry, 'unavailable')}")
+            if source is None:
+                self.recorder.record(ev.note(0.0, "no telemetry source works here: no power, GPU or EMC figures "
+                                                  f"({'; '.join(f'{k}: {v}' for k, v in self.sampler.skipped.items())})",
+                                             "warning"))
             self.session.host.update({
                 "telemetry_source": source.name if source else None,
                 "telemetry_interval_s": source.real_interval if source else None,
@@ -128,29 +146,42 @@ class Execution:
                 self.sampler.start()
             for run in self.session.runs:
                 if self._stop.is_set():
-                    self._end(run, "cancelled", None, None, "not started: the session was stopped")
+                    self._end(run, st.CANCELLED, None, None, "not started: the session was stopped", by_user=True)
                     continue
                 if run.label in self.skipped:
-                    self._end(run, "skipped", None, None, self.skipped[run.label])
+                    self._end(run, st.SKIPPED, None, None, self.skipped[run.label])
                     continue
                 self._execute(run)
+            self._store_flags()
         finally:
-            if self.sampler is not None:
-                self.sampler.stop()
-            self.recorder.close()
-            self.done.set()
+            try:
+                if self.sampler is not None:
+                    self.sampler.stop()
+                self.recorder.close()
+            finally:
+                self.done.set()  # whatever happened, nobody waits forever for a session that ended
 
-    def _end(self, run: RunInfo, status: str, code, sig, error) -> None:
+    def _end(self, run: RunInfo, status: str, code, sig, error, by_user: bool = False) -> None:
         self.recorder.record(ev.make(ev.RUN_ENDED, self.recorder.now(), run.index, status=status,
-                                     exit_code=code, signal=sig, error=error))
+                                     exit_code=code, signal=sig, error=error, by_user=by_user))
+
+    def _store_flags(self) -> None:
+        """The validity flags of every run, as the metrics layer sees the whole session, kept in the
+        run table so that readers of the JSON need not recompute them."""
+        for m in session_metrics(self.session):
+            self.session.runs[m.run].flags = [flag.code for flag in m.flags]
 
     def _execute(self, run: RunInfo) -> None:
         spec = next(s for s in self.scenario.runs if s.label == run.label)
         adapter = get_adapter(run.backend)
         record = self.recorder.record
         index = run.index
+        cpu_before = self._quiet_check()
+        if self._stop.is_set():
+            self._end(run, st.CANCELLED, None, None, "not started: the session was stopped", by_user=True)
+            return
         record(ev.make(ev.RUN_STARTED, self.recorder.now(), index, label=run.label, backend=run.backend,
-                       repetition=run.repetition, warmup=run.warmup))
+                       repetition=run.repetition, warmup=run.warmup, cpu_load_before_pct=cpu_before))
         record({**ev.phase(self.recorder.now(), "loading"), "run": index})
         runner = BackendRunner(run.argv, adapter.make_parser(run.argv), lambda e: record({**e, "run": index}),
                                self.recorder.clock_of, env=run.env, cwd=run.cwd,
@@ -158,9 +189,21 @@ class Execution:
         self.current = runner
         result = runner.run()
         self.current = None
-        phase = "done" if result.status == "ok" else "failed"
-        record({**ev.phase(self.recorder.now(), phase, result.describe()), "run": index})
-        self._end(run, result.status, result.exit_code, result.signal, result.error)
+        record({**ev.phase(self.recorder.now(), ev.end_phase(result.status), result.describe()), "run": index})
+        self._end(run, result.status, result.exit_code, result.signal, result.error, result.by_user)
+
+    def _quiet_check(self) -> float | None:
+        """CPU load of the whole machine over the moment before a run starts (the run's own
+        process does not exist yet): a busy machine skews every figure, so it is recorded and
+        flagged. None when it cannot be measured."""
+        try:
+            import psutil
+        except ImportError:  # pragma: no cover - psutil is a dependency
+            return None
+        before = psutil.cpu_times()
+        if self._stop.wait(QUIET_CHECK_S):
+            return None
+        return round(cpu_busy_pct(before, psutil.cpu_times()), 1)
 
 
 def run_scenario_command(args) -> int:

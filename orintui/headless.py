@@ -8,7 +8,9 @@ import sys
 from orintui.engine import Execution
 from orintui.metrics import observed_rate, run_metrics
 from orintui.report import fmt, render_report
+from orintui.sanitize import clean_line
 from orintui.scenarios import Scenario
+from orintui.session import status as st
 from orintui.session.events import PHASE, RUN_ENDED, RUN_STARTED, TOKEN
 
 
@@ -46,21 +48,26 @@ class Heartbeat:
         return f"{self.tokens} tokens" + (f", {fmt(rate)} tok/s lately" if rate else "")
 
 
+def say(text: str, stream=None) -> None:
+    """One line of the log: names, labels and errors come from data, so through the sanitiser."""
+    print(clean_line(text), file=stream or sys.stdout, flush=True)
+
+
 def run_headless(scenario: Scenario, out: str | None, telemetry: str, interval: float, label: str = "",
                  progress_s: float = 10.0) -> int:
     execution = Execution(scenario, out, telemetry, interval, label)
     session = execution.session
     total = len(session.runs)
     host = session.host
-    print(f"orintui: {scenario.name}: {total} run(s); telemetry: {host.get('telemetry_source') or 'none'}; "
-          f"session: {execution.recorder.final_path}", flush=True)
+    say(f"orintui: {scenario.name}: {total} run(s); telemetry: {host.get('telemetry_source') or 'none'}; "
+        f"session: {execution.recorder.final_path}")
 
     heartbeat = Heartbeat(progress_s)
 
     def line(text: str | None) -> None:
         run = heartbeat.run
         if text is not None and run is not None:
-            print(f"[{run + 1}/{total}] {session.runs[run].label}: {text}", flush=True)
+            say(f"[{run + 1}/{total}] {session.runs[run].label}: {text}")
 
     def progress(event: dict) -> None:
         if event["kind"] == TOKEN:
@@ -71,7 +78,7 @@ def run_headless(scenario: Scenario, out: str | None, telemetry: str, interval: 
             heartbeat.reset(event["t"], event["run"])
             run = session.runs[event["run"]]
             tag = " (warm-up)" if run.warmup else ""
-            print(f"[{run.index + 1}/{total}] {run.label}{tag}: started", flush=True)
+            say(f"[{run.index + 1}/{total}] {run.label}{tag}: started")
         elif event["kind"] == RUN_ENDED:
             heartbeat.run = None
             run = session.runs[event["run"]]
@@ -80,9 +87,9 @@ def run_headless(scenario: Scenario, out: str | None, telemetry: str, interval: 
             if m.bench:
                 figures = "; ".join(f"{r.get('test')} {fmt(r.get('avg_ts'))} t/s" for r in m.bench)
             status = event.get("status")
-            why = f" ({event.get('error')})" if status != "ok" and event.get("error") else ""
-            print(f"[{run.index + 1}/{total}] {run.label}: {status}{why}" + (f": {figures}" if figures else ""),
-                  flush=True)
+            why = f" ({event.get('error')})" if status != st.OK and event.get("error") else ""
+            badges = "".join(f" [{flag.code}]" for flag in m.flags)
+            say(f"[{run.index + 1}/{total}] {run.label}: {status}{why}" + (f": {figures}" if figures else "") + badges)
 
     execution.recorder.subscribe(progress)
     try:
@@ -93,11 +100,24 @@ def run_headless(scenario: Scenario, out: str | None, telemetry: str, interval: 
     except KeyboardInterrupt:
         execution.stop("interrupted (Ctrl-C)")
         execution.wait()
-        print(f"orintui: interrupted; session saved to {execution.recorder.final_path}", file=sys.stderr)
+        recorder = execution.recorder
+        if recorder.saved:
+            say(f"orintui: interrupted; session saved to {recorder.final_path}", sys.stderr)
+        else:
+            say(f"orintui: interrupted; session NOT saved: {recorder.save_error}; what was recorded is in "
+                f"{recorder.journal_path}", sys.stderr)
         return 130
     print()
     print(render_report([session]))
     print()
+    recorder = execution.recorder
+    if not recorder.saved:
+        say(f"orintui: session NOT saved: {recorder.save_error}; what was recorded is in {recorder.journal_path}",
+            sys.stderr)
+        return 1
     print(f"session saved: {path}")
-    failed = [r for r in session.runs if r.status not in ("ok", "skipped")]
-    return 1 if failed else 0
+    failing = st.failing_runs(session.runs)
+    if failing:
+        say(f"orintui: {len(failing)} run(s) not ok: " + "; ".join(f"{r.label}: {r.status}" for r in failing),
+            sys.stderr)
+    return 1 if failing else 0

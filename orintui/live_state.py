@@ -117,7 +117,7 @@ class LiveState:
             self._output(run, event["line"])
         elif kind == ev.RUN_ENDED:
             lane.status = event.get("status") or "done"
-            lane.phase = "done" if lane.status == "ok" else ("skipped" if lane.status == "skipped" else "failed")
+            lane.phase = ev.end_phase(lane.status)
             lane.error = event.get("error")
             if self.current == run:
                 self.current = None

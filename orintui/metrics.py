@@ -11,8 +11,43 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from orintui.session.events import PHASE, SUMMARY, TELEMETRY, TOKEN, Event
+from orintui.session import status as st
+from orintui.session.events import PHASE, RUN_STARTED, SUMMARY, TELEMETRY, TOKEN, Event
 from orintui.session.model import RunInfo, Session
+
+# -- validity flags ------------------------------------------------------------------------------
+# A figure orintui cannot fully stand behind carries a flag: shown as a badge, listed in the JSON.
+BUSY_CPU_PCT = 25.0  # machine CPU load (all cores) in the moment before a run that marks it busy
+MIN_STEADY_TOKENS = 10  # fewer steady-state tokens than this: rates and percentiles are shaky
+NOISY_CV = 0.10  # repetitions whose decode rates vary more than this (stddev / mean)
+GAP_FACTOR = 3.0  # a telemetry gap: no sample for this many intervals (at least GAP_MIN_S)
+GAP_MIN_S = 1.5
+MAX_POWER_MODES = ("MAXN", "MAXN_SUPER", "0")
+
+
+@dataclass(frozen=True)
+class Flag:
+    code: str  # short, stable: the badge and the JSON name
+    text: str  # one line a person reads, with the numbers behind it
+
+
+FLAGS = {
+    "busy": "the machine was busy before the run started",
+    "few-tokens": f"fewer than {MIN_STEADY_TOKENS} steady-state tokens",
+    "noisy": f"repetitions vary by more than {NOISY_CV:.0%} (coefficient of variation)",
+    "merged-reads": "some reads carried several tokens (arrival times are not all per-token)",
+    "telemetry-gap": "telemetry has a gap inside the decode window",
+    "clocks-unlocked": "GPU clocks not locked (jetson_clocks off)",
+    "power-mode": "not the maximum power mode",
+    "throttled": "thermal throttling during decode",
+}
+
+
+def cpu_busy_pct(before: Any, after: Any) -> float:
+    """Share of CPU time not idle between two psutil.cpu_times() readings, in % of all cores."""
+    idle = lambda t: t.idle + getattr(t, "iowait", 0.0)  # noqa: E731
+    total = sum(after) - sum(before)
+    return 0.0 if total <= 0 else max(0.0, 100.0 * (1.0 - (idle(after) - idle(before)) / total))
 
 
 # -- small statistics ------------------------------------------------------------------------
@@ -103,6 +138,13 @@ class RunMetrics:
     error: str | None = None
     bench: list[dict[str, Any]] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
+    flags: list[Flag] = field(default_factory=list)
+    by_user: bool = False
+
+    @property
+    def ranks(self) -> bool:
+        """Only complete, measured runs count for "best", headlines and repetition statistics."""
+        return st.ranks(self.status) and not self.warmup
 
     @property
     def decode(self) -> float | None:
@@ -131,7 +173,8 @@ def run_metrics(session: Session, run: RunInfo, telemetry: list[Event] | None = 
     if telemetry is None:
         telemetry = [e for e in session.events if e["kind"] == TELEMETRY]
     m = RunMetrics(run=run.index, label=run.label, backend=run.backend, status=run.status,
-                   repetition=run.repetition, warmup=run.warmup, model=run.model_path, error=run.error)
+                   repetition=run.repetition, warmup=run.warmup, model=run.model_path, error=run.error,
+                   by_user=run.by_user)
     tokens = [e for e in events if e["kind"] == TOKEN]
     steady = [e for e in tokens if not e.get("warmup")]
     m.tokens, m.warmup_tokens = len(tokens), len(tokens) - len(steady)
@@ -217,12 +260,76 @@ def run_metrics(session: Session, run: RunInfo, telemetry: list[Event] | None = 
     if m.bandwidth_gbs is not None and peak:
         m.bandwidth_pct = 100.0 * m.bandwidth_gbs / peak
         m.sources["bandwidth"] = "model bytes x decode tok/s over the device's peak"
+    m.flags = run_flags(session, run, events, telemetry, steady, merged)
     return m
+
+
+def run_flags(session: Session, run: RunInfo, events: list[Event], telemetry: list[Event], steady: list[Event],
+              merged: int) -> list[Flag]:
+    """What makes this run's figures less than fully trustworthy; see FLAGS."""
+    flags = []
+    started = next((e for e in events if e["kind"] == RUN_STARTED), None)
+    busy = started.get("cpu_load_before_pct") if started else None
+    if isinstance(busy, (int, float)) and busy > BUSY_CPU_PCT:
+        flags.append(Flag("busy", f"CPU {busy:.0f}% busy before the run started (above {BUSY_CPU_PCT:.0f}%)"))
+    tokens = [e for e in events if e["kind"] == TOKEN]
+    if tokens and len(steady) < MIN_STEADY_TOKENS:
+        flags.append(Flag("few-tokens", f"{len(steady)} steady-state tokens (fewer than {MIN_STEADY_TOKENS})"))
+    if merged:
+        flags.append(Flag("merged-reads", f"{merged} tokens arrived inside other tokens' reads"))
+    if len(steady) >= 2 and run.status in st.FINAL:  # a live run's window still grows past the last sample
+        gap = telemetry_gap(telemetry, steady[0]["t"], steady[-1]["t"], session.host.get("telemetry_interval_s"))
+        if gap is not None:
+            flags.append(Flag("telemetry-gap", gap))
+        throttled = [e for e in telemetry if steady[0]["t"] <= e["t"] <= steady[-1]["t"] and e.get("throttled")]
+        if throttled:
+            flags.append(Flag("throttled", f"{len(throttled)} telemetry samples report throttling during decode"))
+    host = session.host
+    if tokens and host.get("jetson_clocks") == "OFF":
+        flags.append(Flag("clocks-unlocked", "jetson_clocks was off: GPU and EMC clocks may scale during the run"))
+    mode = host.get("nvpmodel")
+    if tokens and mode and str(mode).upper() not in MAX_POWER_MODES:
+        flags.append(Flag("power-mode", f"power mode {mode}, not MAXN"))
+    return flags
+
+
+def telemetry_gap(telemetry: list[Event], start: float, end: float, interval: float | None) -> str | None:
+    """Where samples are missing inside [start, end], as a sentence, or None. No telemetry at all is
+    not a gap (the session says it had none); a source that died and left a hole is."""
+    if not telemetry:
+        return None
+    limit = max(GAP_MIN_S, GAP_FACTOR * (interval or 0.5))
+    if telemetry[0]["t"] > start or telemetry[-1]["t"] < end:
+        return "telemetry does not cover the whole decode window"
+    # the samples that bracket the window and those inside it: gaps between them are holes
+    before = max(e["t"] for e in telemetry if e["t"] <= start)
+    after = min(e["t"] for e in telemetry if e["t"] >= end)
+    times = [before] + [e["t"] for e in telemetry if start < e["t"] < end] + [after]
+    worst = max((b - a for a, b in zip(times, times[1:])), default=0.0)
+    return f"no telemetry sample for {worst:.1f} s inside the decode window" if worst > limit else None
 
 
 def session_metrics(session: Session) -> list[RunMetrics]:
     telemetry = [e for e in session.events if e["kind"] == TELEMETRY]
-    return [run_metrics(session, run, telemetry) for run in session.runs]
+    metrics = [run_metrics(session, run, telemetry) for run in session.runs]
+    flag_noisy(metrics)
+    return metrics
+
+
+def flag_noisy(metrics: list[RunMetrics]) -> None:
+    """Repetitions of one label whose decode rates spread by more than NOISY_CV: flag each of them."""
+    for label, stats in label_stats(metrics).items():
+        if stats.decode_cv is not None and stats.decode_cv > NOISY_CV:
+            for m in metrics:
+                if m.label == label and m.ranks and all(f.code != "noisy" for f in m.flags):
+                    m.flags.append(Flag("noisy", f"decode rates of {stats.repetitions} repetitions vary by "
+                                                 f"{stats.decode_cv:.0%} (stddev / mean)"))
+
+
+def best_run(metrics: Iterable[RunMetrics]) -> RunMetrics | None:
+    """The fastest complete, measured run: partial, failed and warm-up runs never head a list."""
+    ranked = [m for m in metrics if m.ranks and m.decode]
+    return max(ranked, key=lambda m: m.decode or 0.0, default=None)
 
 
 @dataclass
@@ -236,11 +343,18 @@ class LabelStats:
     prefill_mean: float | None
     prefill_stddev: float | None
 
+    @property
+    def decode_cv(self) -> float | None:
+        if self.decode_mean and self.decode_stddev is not None:
+            return self.decode_stddev / self.decode_mean
+        return None
+
 
 def label_stats(metrics: Iterable[RunMetrics]) -> dict[str, LabelStats]:
+    """Per label, over its complete measured repetitions only."""
     groups: dict[str, list[RunMetrics]] = {}
     for m in metrics:
-        if not m.warmup and m.status == "ok":
+        if m.ranks:
             groups.setdefault(m.label, []).append(m)
     out = {}
     for label, runs in groups.items():

@@ -59,7 +59,20 @@ def notes(m: RunMetrics) -> str:
         spread = f" ± {fmt(row.get('stddev_ts'))}" if row.get("stddev_ts") is not None else ""
         parts.append(f"{row.get('test')} {fmt(row.get('avg_ts'))}{spread} t/s" +
                      (f" fa={row['flash_attn']}" if "flash_attn" in row else ""))
+    if m.flags:
+        parts.append("flags: " + ", ".join(f.code for f in m.flags))
     return "; ".join(parts)
+
+
+def flag_notes(measured: list[tuple[Session, list[RunMetrics]]]) -> list[str]:
+    """One line per flagged run: what the badge means here, with its numbers."""
+    lines = []
+    for _, metrics in measured:
+        for m in metrics:
+            for flag in m.flags:
+                lines.append(clean_line(f"- {m.label}{'' if not m.repetition else f' #{m.repetition + 1}'}: "
+                                        f"[{flag.code}] {flag.text}"))
+    return lines
 
 
 def rows(measured: list[tuple[Session, list[RunMetrics]]]) -> list[tuple[RunMetrics, list[str]]]:
@@ -127,6 +140,9 @@ def render_report(sessions: list[Session], form: str = "md") -> str:
         out.append(clean_line(f"**{session.title}** ({session.id}, {session.started_at[:19]}): {host_line(session)}"))
     out.append("")
     out.append(markdown_table(COLUMNS, [r for _, r in table]))
+    flagged = flag_notes(measured)
+    if flagged:
+        out += ["", "Flags (figures to read with care):", *flagged]
     reps = [(s, st) for _, metrics in measured for s, st in label_stats(metrics).items() if st.repetitions > 1]
     if reps:
         out.append("")
@@ -143,7 +159,8 @@ def report_json(m: RunMetrics) -> dict[str, Any]:
             "prefill_tok_s": m.prefill_tok_s, "ttft_ms": m.ttft_ms, "itl_ms": dict(m.itl_ms), "load_s": m.load_s,
             "energy_j_per_token": m.energy_j_per_token, "avg_power_w": m.avg_power_w,
             "bandwidth_gbs": m.bandwidth_gbs, "bandwidth_pct": m.bandwidth_pct, "model": m.model,
-            "error": m.error, "bench": m.bench, "sources": m.sources}
+            "error": m.error, "by_user": m.by_user, "bench": m.bench, "sources": m.sources,
+            "flags": [{"code": f.code, "text": f.text} for f in m.flags]}
 
 
 # -- compare ---------------------------------------------------------------------------------
@@ -194,11 +211,50 @@ def _decode_standard_error(session: Session, m: RunMetrics, rate: float) -> floa
     return rate * cv / math.sqrt(len(gaps))
 
 
+def label_states(session: Session) -> dict[str, tuple[str, list[str]]]:
+    """Per label of measured runs: its state in this session (``ok`` when a complete run exists,
+    else the status of its runs, such as failed or partial) and the validity flags of its ok runs."""
+    out: dict[str, tuple[str, list[str]]] = {}
+    for m in session_metrics(session):
+        if m.warmup:
+            continue
+        state, flags = out.get(m.label, (None, []))
+        if m.ranks:
+            state = "ok"
+            flags = sorted(set(flags) | {f.code for f in m.flags})
+        elif state is None:
+            state = m.status
+        out[m.label] = (state, flags)
+    return out
+
+
+def presence(state: str | None, side: str) -> str:
+    """How a label stands in one session, in words: '' when it ran completely."""
+    if state is None:
+        return f"missing in {side}"
+    return "" if state == "ok" else f"{state} in {side}"
+
+
+def compare_row_title(row: dict[str, Any]) -> str:
+    """The label of a compare row with how it stands in each session ('failed in B')."""
+    where = "; ".join(p for p in (presence(None if row["state_a"] == "missing" else row["state_a"], "A"),
+                                  presence(None if row["state_b"] == "missing" else row["state_b"], "B")) if p)
+    return row["label"] + (f" ({where})" if where else "") + (" !" if row["flags_differ"] else "")
+
+
 def compare(a: Session, b: Session) -> list[dict[str, Any]]:
     fa, fb = label_figures(a), label_figures(b)
+    sa_, sb_ = label_states(a), label_states(b)
+    labels = list(dict.fromkeys([*sa_, *sb_]))
+    labels.sort(key=lambda x: (not (x in fa and x in fb), x not in fa))
     out = []
-    for label in [x for x in fa if x in fb] + [x for x in fa if x not in fb] + [x for x in fb if x not in fa]:
-        row: dict[str, Any] = {"label": label, "in_a": label in fa, "in_b": label in fb, "figures": {}}
+    for label in labels:
+        state_a, flags_a = sa_.get(label, (None, []))
+        state_b, flags_b = sb_.get(label, (None, []))
+        row: dict[str, Any] = {"label": label, "in_a": label in fa, "in_b": label in fb,
+                               "state_a": state_a or "missing", "state_b": state_b or "missing",
+                               "flags_a": flags_a, "flags_b": flags_b,
+                               "flags_differ": state_a == state_b == "ok" and flags_a != flags_b, "figures": {}}
         for name, key, higher_better in FIGURES:
             va, sa = fa.get(label, {}).get(key, (None, None))
             vb, sb = fb.get(label, {}).get(key, (None, None))
@@ -217,8 +273,12 @@ def render_compare(a: Session, b: Session, form: str = "md") -> str:
         return json.dumps({"a": a.id, "b": b.id, "runs": result}, indent=2)
     header = ["Backend"] + [f"{name} A / B (B/A)" for name, _, _ in FIGURES]
     body = []
+    differ = []
     for row in result:
-        cells = [row["label"] + ("" if row["in_a"] and row["in_b"] else (" (only A)" if row["in_a"] else " (only B)"))]
+        cells = [compare_row_title(row)]
+        if row["flags_differ"]:
+            differ.append(clean_line(f"! {row['label']}: flags A {', '.join(row['flags_a']) or 'none'}; "
+                                     f"B {', '.join(row['flags_b']) or 'none'}"))
         for _, key, _ in FIGURES:
             f = row["figures"][key]
             flag = " *" if f["moved"] else ""
@@ -229,5 +289,5 @@ def render_compare(a: Session, b: Session, form: str = "md") -> str:
              clean_line(f"B: {b.title} ({b.id}): {host_line(b)}"), "",
              markdown_table(header, body), "",
              "* moved by more than the runs' own spread (stddev over repetitions, or the standard error "
-             "of the decode rate for a single run)"]
+             "of the decode rate for a single run); only complete (ok) runs are compared", *differ]
     return "\n".join(lines)

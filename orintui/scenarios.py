@@ -217,6 +217,7 @@ def parse_scenario(text: str, path: str, overrides: dict[str, str] | None = None
         if not _plain_value(value):
             raise _fail_key(path, text, f"variable {key} must be a string or a number, not {_toml_type(value)}", key)
     variables = {**builtin_variables(), **{k: str(v) for k, v in raw_vars.items()}}
+    defaults = dict(variables)
     for key, value in (overrides or {}).items():
         if key not in raw_vars:
             known = ", ".join(sorted(raw_vars)) or "none"
@@ -321,9 +322,22 @@ def parse_scenario(text: str, path: str, overrides: dict[str, str] | None = None
     if dupes:
         label = sorted(dupes)[0]
         raise _fail(path, text, f"two runs are labelled {label!r}: labels match runs across sessions", f'"{label}"')
+    # a random-weight model is written only where the scenario itself says, inside orintui's model
+    # folder: a mistyped --set model=/typo.gguf is a missing model, never a fake one written anywhere
+    default_values = {k: expand(defaults[k], defaults, path, text) for k in generate}
+    writable = {k: str(v) for k, v in generate.items()
+                if variables[k] == default_values[k] and inside_models_dir(variables[k])}
     return Scenario(name=name, description=str(doc.get("description", "")), path=path,
                     variables={k: v for k, v in variables.items() if k in raw_vars},
-                    generate={k: str(v) for k, v in generate.items()}, runs=runs, raw_runs=raw_runs)
+                    generate=writable, runs=runs, raw_runs=raw_runs)
+
+
+def inside_models_dir(path: str) -> bool:
+    root = paths.models_dir().resolve()
+    try:
+        return Path(path).resolve().is_relative_to(root)
+    except (OSError, ValueError):
+        return False
 
 
 def load_scenario(name_or_path: str, overrides: dict[str, str] | None = None) -> Scenario:

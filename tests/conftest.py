@@ -73,3 +73,17 @@ def tinygrad_ready() -> None:
                else "tinygrad 0.12 and later need Python >= 3.11")
         _need(None, "tinygrad", how)
     _need(Path(shutil.which("clang") or "/nonexistent"), "clang", "apt-get install clang (tinygrad's CPU backend)")
+
+
+# llama.cpp builds of late 2025 on write tokens and their perf summary from a logger thread that is never
+# joined at exit (llama.cpp issue 22142): on a busy machine the program can drop its own last lines and
+# still exit 0. orintui marks such a run partial with this reason; tests whose subject is something else
+# run again when it happens, and still fail on any other outcome.
+LLAMA_TAIL_LOST = "no perf summary: llama.cpp's output ended early"
+
+
+def llama_lost_its_tail(session) -> bool:
+    """Whether the only runs that are not ok are llama.cpp runs that lost their own tail."""
+    bad = [r for r in session.runs if r.status not in ("ok", "skipped")]
+    return bool(bad) and all(r.backend == "llama-completion" and r.status == "partial" and r.exit_code == 0
+                             and (r.error or "").startswith(LLAMA_TAIL_LOST) for r in bad)

@@ -93,12 +93,15 @@ def _demo_args(llama_bin, small_model, out, tokens="32"):
 
 
 def test_headless_demo_with_real_backends(tinygrad_ready, llama_bin, small_model, tmp_path):
-    from conftest import run_cli
+    from conftest import llama_lost_its_tail, run_cli
 
     from orintui.session import load_session
 
     out = tmp_path / "demo.json"
-    r = run_cli(*_demo_args(llama_bin, small_model, out), timeout=600)
+    for _ in range(3):
+        r = run_cli(*_demo_args(llama_bin, small_model, out), timeout=600)
+        if not (r.returncode == 1 and llama_lost_its_tail(load_session(out))):
+            break
     assert r.returncode == 0, r.stdout + r.stderr
     assert "[1/2] tinygrad CPU: ok: 32 tokens" in r.stdout and "[2/2] llama.cpp CPU: ok: 32 tokens" in r.stdout
     assert "| Backend | Model | Prefill tok/s | Decode tok/s |" in r.stdout
@@ -135,6 +138,7 @@ def test_interrupt_mid_run_keeps_what_was_recorded(tinygrad_ready, llama_bin, sm
     assert proc.returncode == code, err
     assert "Traceback" not in err and "session saved" in err
     s = load_session(out)
-    assert s.runs[0].status == "cancelled" and s.runs[1].status == "cancelled"
+    assert s.runs[0].status == "partial" and s.runs[0].by_user  # stopped by the user after its tokens
+    assert s.runs[1].status == "cancelled" and s.runs[1].error == "not started: the session was stopped"
     assert sum(1 for e in s.events if e["kind"] == "token") >= 8
     assert not journal.exists()

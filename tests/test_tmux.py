@@ -86,16 +86,24 @@ def test_demo_live_in_tmux(terminal, tmp_path, orintui_home, tinygrad_ready, lla
                      "--set", f"model={small_model}", "--set", "tokens=24", "--out", str(out)], tmp_path, orintui_home)
     wait_for(terminal, lambda s: "LIVE" in s and "tinygrad CPU" in s, 60)
     screen = wait_for(terminal, lambda s: "finished" in s, 300)
+    from conftest import llama_lost_its_tail
+
+    from orintui.session import load_session
+
     lines = [line for line in screen.splitlines() if "tok/s" in line]
-    assert any("tinygrad CPU" in line and "done" in line and "24 tok" in line for line in lines), screen
-    assert any("llama.cpp CPU" in line and "done" in line for line in lines), screen
+    assert any("tinygrad CPU" in line and " ok " in line and "24 tok" in line for line in lines), screen
     assert "1.00x" in screen  # the comparison table shows figures and the ratio to the best
     tmux("send-keys", "-t", terminal, "q")
     deadline = time.time() + 20
     while time.time() < deadline and not (tmp_path / "exit").exists():
         time.sleep(0.2)
-    assert (tmp_path / "exit").read_text().strip() == "EXITED 0"
     assert out.exists() and not backends_of(str(small_model))
+    if any("llama.cpp CPU" in line and " partial " in line for line in lines) and llama_lost_its_tail(load_session(out)):
+        # llama.cpp dropped its own last lines (see conftest): shown as partial, and the command fails
+        assert (tmp_path / "exit").read_text().strip() == "EXITED 1"
+        return
+    assert any("llama.cpp CPU" in line and " ok " in line for line in lines), screen
+    assert (tmp_path / "exit").read_text().strip() == "EXITED 0"
 
 
 def test_quit_while_live_leaves_no_backend(terminal, tmp_path, orintui_home, tinygrad_ready, llama_bin, small_model):
@@ -115,7 +123,7 @@ def test_quit_while_live_leaves_no_backend(terminal, tmp_path, orintui_home, tin
     assert not backends_of(str(small_model)), "a backend outlived orintui"
     from orintui.session import load_session
 
-    assert load_session(out).runs[0].status == "cancelled"
+    assert load_session(out).runs[0].status == "partial"  # the user stopped it after tokens
 
 
 @pytest.mark.parametrize("how, reason", [("hangup", "the terminal hung up"), ("SIGTERM", "orintui was terminated")])
@@ -145,7 +153,7 @@ def test_dropped_terminal_while_live_saves_and_leaves_no_backend(tmp_path, orint
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 130, status
     assert not backends_of(str(small_model)), "a backend outlived orintui"
     session = load_session(out)
-    assert session.runs[0].status == "cancelled" and session.runs[0].error == reason
+    assert session.runs[0].status == "partial" and session.runs[0].error.startswith(f"{reason} after ")
     assert sum(1 for e in session.events if e["kind"] == "token") >= 8
 
 

@@ -186,7 +186,7 @@ async def test_compare_screen_rows_per_figure_with_ratios(tmp_path, orintui_home
         rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
         tinygrad = next(r for r in rows if r[0] == "tinygrad CPU")
         assert tinygrad[1] == "Decode tok/s" and tinygrad[4] == "1.00x"
-        llama = rows.index(next(r for r in rows if r[0] == "llama.cpp CPU"))
+        llama = rows.index(next(r for r in rows if r[0].startswith("llama.cpp CPU")))  # "!": its flags differ in B
         decode = rows[llama]
         # tokens twice as far apart (B's figure is observed, A's llama.cpp's own): about half, flagged
         assert decode[1] == "Decode tok/s" and 0.4 < float(decode[4].split("x")[0]) < 0.55 and decode[4].endswith("*")
@@ -391,11 +391,12 @@ async def test_live_skip_then_stop_and_quit(tmp_path, orintui_home):
         await pilot.press("s")  # skip it
         assert await _wait(pilot, lambda: app.execution.done.is_set())
         await pilot.pause(0.3)
-        assert screen.state.lanes[1].status == "cancelled"
+        assert screen.state.lanes[1].status == "partial"  # skipped by the user after 5 tokens
         await pilot.press("w")
         await pilot.press("q")
     s = load_session(out)
-    assert [r.status for r in s.runs] == ["ok", "cancelled"]
+    assert [r.status for r in s.runs] == ["ok", "partial"]
+    assert s.runs[1].by_user and s.runs[1].error == "skipped by the user after 5 tokens"
 
 
 async def test_live_quit_asks_first_and_leaves_no_backend(tmp_path):
@@ -415,7 +416,7 @@ async def test_live_quit_asks_first_and_leaves_no_backend(tmp_path):
         await pilot.pause(0.5)
     assert app.execution.done.is_set()
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    assert [r.status for r in load_session(out).runs] == ["cancelled", "cancelled"]
+    assert [r.status for r in load_session(out).runs] == ["partial", "cancelled"]
 
 
 async def test_menu_runs_a_scenario_with_edited_variables(orintui_home, tmp_path):

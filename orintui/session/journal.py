@@ -45,34 +45,48 @@ class JournalWriter:
         self._flusher = threading.Thread(target=self._flush_loop, name="journal-flush", daemon=True)
         self._flusher.start()
 
+    error: str | None = None  # the first failed write ("No space left on device"): later writes are dropped
+
     def append(self, event: Event) -> None:
         line = json.dumps(event, ensure_ascii=False) + "\n"
         with self._lock:
-            if self._file.closed:
+            if self._file.closed or self.error:
                 return
-            self._file.write(line)
+            self._guard(self._file.write, line)
             self._dirty = True
             if time.monotonic() - self._last_flush >= FLUSH_EVERY_S:
                 self._flush_locked()
 
+    def _guard(self, op, *args) -> None:
+        """A failed write (a full disk) must not stop the runs: the events stay in memory, the
+        journal keeps what it has, and the error is reported when the session ends."""
+        try:
+            op(*args)
+        except (OSError, ValueError) as exc:
+            self.error = self.error or f"{self.path}: {getattr(exc, 'strerror', None) or exc}"
+
     def _flush_locked(self) -> None:
-        self._file.flush()
+        self._guard(self._file.flush)
         self._dirty = False
         self._last_flush = time.monotonic()
 
     def _flush_loop(self) -> None:
         while not self._closed.wait(FLUSH_EVERY_S / 2):
             with self._lock:
-                if self._dirty and not self._file.closed:
+                if self._dirty and not self._file.closed and not self.error:
                     self._flush_locked()
 
     def close(self, remove: bool = False) -> None:
         self._closed.set()
         with self._lock:
             if not self._file.closed:
-                self._file.flush()
-                os.fsync(self._file.fileno())
-                self._file.close()
+                if not self.error:
+                    self._guard(self._file.flush)
+                    self._guard(lambda: os.fsync(self._file.fileno()))
+                try:
+                    self._file.close()
+                except OSError:
+                    pass
         if remove:
             self.path.unlink(missing_ok=True)
 

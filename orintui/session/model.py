@@ -25,10 +25,12 @@ class RunInfo:
     warmup: bool = False
     model_path: str | None = None
     model_bytes: int | None = None
-    status: str = "queued"  # queued, running, ok, failed, timeout, cancelled, skipped
+    status: str = "queued"  # queued, running, then one of session.status.FINAL
     exit_code: int | None = None
     signal: int | None = None
-    error: str | None = None
+    error: str | None = None  # why a run is not ok (the reason travels with the status)
+    by_user: bool = False  # the user stopped it: cancelled or partial, not a failure
+    flags: list[str] = field(default_factory=list)  # validity flags (metrics.FLAGS), stored at the end
     started_t: float | None = None
     ended_t: float | None = None
     summary: dict[str, Any] = field(default_factory=dict)
@@ -97,6 +99,7 @@ class Session:
             info.exit_code = event.get("exit_code")
             info.signal = event.get("signal")
             info.error = event.get("error")
+            info.by_user = bool(event.get("by_user", False))
             info.ended_t = event["t"]
         elif event["kind"] == SUMMARY:
             info.summary.update({k: v for k, v in event.items() if k not in ("t", "kind", "run")})

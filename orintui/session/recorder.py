@@ -46,6 +46,7 @@ class Recorder:
         self._listeners: list[Listener] = []
         self._journal = JournalWriter(self.final_path, session)
         self.saved = False
+        self.save_error: str | None = None  # why the final document could not be written
 
     def now(self) -> float:
         return time.monotonic() - self._t0
@@ -67,6 +68,12 @@ class Recorder:
             except Exception:  # a broken view must never lose data
                 pass
 
+    def discard(self) -> None:
+        """Nothing was run (the session could not start): leave no journal and no file behind."""
+        with self._lock:
+            self._journal.close(remove=True)
+            self.saved = True
+
     def close(self) -> Path:
         """Write the final document by atomic rename, then drop the journal."""
         with self._lock:
@@ -74,7 +81,20 @@ class Recorder:
                 return self.final_path
             self.session.ended_at = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
             self._journal.close()
-            save_session(self.session, self.final_path)
+            try:
+                save_session(self.session, self.final_path)
+            except OSError as exc:
+                # keep the journal: it is the record now, and the next start recovers it
+                self.save_error = f"{self.final_path}: {exc.strerror or exc}"
+                return self.final_path
             self._journal.close(remove=True)
             self.saved = True
         return self.final_path
+
+    @property
+    def journal_path(self) -> Path:
+        return self._journal.path
+
+    @property
+    def journal_error(self) -> str | None:
+        return self._journal.error

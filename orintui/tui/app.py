@@ -16,6 +16,7 @@ from orintui import paths
 from orintui.sanitize import clean_line
 from orintui.session import SessionError, load_session
 from orintui.session.model import Session
+from orintui.session.status import failing_runs
 from orintui.tui import themes
 
 
@@ -187,5 +188,18 @@ def run_app(**kwargs) -> int:
         if app.execution is not None:
             app.execution.stop_and_wait("orintui exited")
     if app.execution is not None and not app.hung_up:
-        print(f"session saved: {app.execution.recorder.final_path}")
+        recorder = app.execution.recorder
+        if recorder.saved:
+            print(f"session saved: {recorder.final_path}")
+        elif app.execution.done.is_set():
+            print(clean_line(f"orintui: session NOT saved: {recorder.save_error}; what was recorded is in "
+                             f"{recorder.journal_path}"), file=sys.stderr)
+            return 1
+    if app.exit_code == 0 and app.execution is not None:
+        # the same rule as headless: a run that ended other than ok or skipped fails the command
+        failing = failing_runs(app.execution.session.runs)
+        if failing:
+            print(clean_line(f"orintui: {len(failing)} run(s) not ok: " + "; ".join(
+                f"{r.label}: {r.status}" for r in failing)), file=sys.stderr)
+            return 1
     return app.exit_code

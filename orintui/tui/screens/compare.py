@@ -8,7 +8,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from orintui.report import compare, fmt, host_line
+from orintui.report import compare, compare_row_title, fmt, host_line
 from orintui.sanitize import safe_component
 from orintui.session.model import Session
 from orintui.tui.data import data_line
@@ -38,7 +38,7 @@ class CompareScreen(Screen):
         table = self.query_one(DataTable)
         table.add_columns("Backend", "Figure", "A", "B", "B/A")
         for row in compare(self.a, self.b):
-            label = row["label"] + ("" if row["in_a"] and row["in_b"] else (" (only A)" if row["in_a"] else " (only B)"))
+            label = compare_row_title(row)
             first = True
             for f in row["figures"].values():
                 if f["a"] is None and f["b"] is None:

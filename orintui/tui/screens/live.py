@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.binding import Binding
 
 from orintui.engine import Execution
+from orintui.sanitize import clean_line
 from orintui.session.store import save_session
 from orintui.tui.screens.confirm import ConfirmScreen
 from orintui.tui.screens.monitor import MonitorScreen
@@ -40,7 +41,12 @@ class LiveScreen(MonitorScreen):
             self.state.apply(self.inbox.popleft())
         if self.autostart and self.execution.done.is_set() and not self._announced:
             self._announced = True
-            self.notify(f"session saved: {self.execution.recorder.final_path}", timeout=8, markup=False)
+            recorder = self.execution.recorder
+            if recorder.saved:
+                self.notify(f"session saved: {recorder.final_path}", timeout=8, markup=False)
+            else:
+                self.notify(clean_line(f"session NOT saved: {recorder.save_error}; the record is in "
+                                       f"{recorder.journal_path}"), severity="error", timeout=30, markup=False)
         self.redraw()
 
     def draw_key(self) -> tuple:

@@ -7,9 +7,11 @@ from textual.widgets import DataTable
 
 from orintui.metrics import RunMetrics
 from orintui.report import fmt
+from orintui.session import status as st
 from orintui.tui.data import data_line
 
-COLUMNS = ("Backend", "Decode tok/s", "vs best", "Prefill tok/s", "TTFT ms", "p50 ms", "p95 ms", "J/token", "BW %")
+COLUMNS = ("Backend", "Decode tok/s", "vs best", "Prefill tok/s", "TTFT ms", "p50 ms", "p95 ms", "J/token", "BW %",
+           "Status")
 
 
 class ComparisonTable(DataTable):
@@ -20,7 +22,7 @@ class ComparisonTable(DataTable):
             self.add_column(col, key=col)
 
     def show(self, metrics: list[RunMetrics]) -> None:
-        measured = [m for m in metrics if not m.warmup]
+        measured = [m for m in metrics if m.ranks]  # only complete runs are ranked or marked best
         best_decode = max((m.decode for m in measured if m.decode), default=None)
         best = {
             "prefill": max((m.prefill_tok_s for m in measured if m.prefill_tok_s), default=None),
@@ -39,12 +41,15 @@ class ComparisonTable(DataTable):
         rows = []
         for m in metrics:
             label = m.label + (" (warm-up)" if m.warmup else (f" #{m.repetition + 1}" if m.repetition else ""))
-            status = data_line(label, style="red" if m.status in ("failed", "timeout") else ("dim" if m.warmup else ""))
-            ratio = f"{m.decode / best_decode:.2f}x" if m.decode and best_decode else "n/a"
-            rows.append((f"run-{m.run}", [status, cell(m.decode, best_decode), Text(ratio), cell(m.prefill_tok_s, best["prefill"]),
+            name = data_line(label, style=st.STYLE.get(m.status, "") if m.status != st.OK else ("dim" if m.warmup else ""))
+            ratio = f"{m.decode / best_decode:.2f}x" if m.decode and best_decode and m.ranks else "n/a"
+            verdict = Text(m.status, style=st.STYLE.get(m.status, ""))
+            for flag in m.flags:
+                verdict.append(f" {flag.code}", style="yellow")
+            rows.append((f"run-{m.run}", [name, cell(m.decode, best_decode), Text(ratio), cell(m.prefill_tok_s, best["prefill"]),
                                            cell(m.ttft_ms, best["ttft"], 1), cell(m.itl_ms["p50"], best["p50"]),
                                            Text(fmt(m.itl_ms["p95"])), cell(m.energy_j_per_token, best["j"], 4),
-                                           Text(fmt(m.bandwidth_pct, 1))]))
+                                           Text(fmt(m.bandwidth_pct, 1)), verdict]))
         if self.row_count != len(rows):
             self.clear()
             for key, cells in rows:

@@ -10,6 +10,7 @@ from textual.widgets import Sparkline, Static
 from orintui.live_state import Lane
 from orintui.report import short_error
 from orintui.sanitize import clean_line
+from orintui.session import status as st
 from orintui.tui.widgets.quiet import set_data, set_text
 
 STATE_STYLE = {"queued": "dim", "loading": "yellow", "prefill": "yellow", "decode": "bold green", "done": "green",
@@ -20,7 +21,10 @@ def lane_summary(lane: Lane, label_width: int = 28) -> Text:
     text = Text(no_wrap=True, overflow="crop")
     tag = " (warm-up)" if lane.warmup_run else (f" #{lane.repetition + 1}" if lane.repetition else "")
     text.append(clean_line(f"{lane.label}{tag}")[:label_width].ljust(label_width))
-    text.append(f" {lane.phase:8}", style=STATE_STYLE.get(lane.phase, ""))
+    if lane.status in st.FINAL:  # an ended run shows its verdict, in the words and colours used everywhere
+        text.append(f" {lane.status:8}", style=st.STYLE.get(lane.status, ""))
+    else:
+        text.append(f" {lane.phase:8}", style=STATE_STYLE.get(lane.phase, ""))
     rate = lane.tok_s
     text.append(f" {rate:9.2f} tok/s" if rate else "       -- tok/s")
     text.append(f"  TTFT {lane.ttft_ms:8.1f}ms" if lane.ttft_ms is not None else "  TTFT       --  ")
@@ -31,7 +35,8 @@ def lane_summary(lane: Lane, label_width: int = 28) -> Text:
 def lane_detail(lane: Lane, width: int = 60, now: float | None = None) -> Text:
     """The latest text, or why the run failed, or how long it has loaded; always data, never markup."""
     if lane.status not in ("ok", "running", "queued") and lane.error:
-        return Text(clean_line(short_error(lane.error))[-width:], style="red", no_wrap=True, overflow="crop")
+        return Text(clean_line(short_error(lane.error))[-width:], style=st.STYLE.get(lane.status, "red"),
+                    no_wrap=True, overflow="crop")
     if lane.status == "running" and not lane.tokens and lane.started_t is not None and now is not None:
         return Text(f"{lane.phase} for {max(0.0, now - lane.started_t):.0f} s, no token yet", style="dim")
     latest = clean_line(lane.text)[-width:]
