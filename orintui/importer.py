@@ -32,7 +32,7 @@ def import_logs(backend: str, logs: list[str], labels: list[str] | None = None) 
             raise ImportError_(f"{log}: cannot read ({exc.strerror})") from None
         label = labels[i] if labels and i < len(labels) else path.stem
         parser = adapter.make_parser(None, timed=False) if backend == "llama-completion" else adapter.make_parser(None)
-        run = RunInfo(index=i, label=label, backend=backend, argv=[], status="ok")
+        run = RunInfo(index=i, label=label, backend=backend, argv=[])
         start = t
         out = [ev.make("run_started", t, i, label=label, imported_from=str(path))]
         for event in parser.feed(text, t) + parser.finish(t):
@@ -40,10 +40,12 @@ def import_logs(backend: str, logs: list[str], labels: list[str] | None = None) 
                 t += event["ms"] / 1000.0
             event = {**event, "t": round(t, 6), "run": i}
             out.append(event)
+        out = _without_echo(out)
         if not parser.recognised:
             raise ImportError_(f"{log}: no {backend} output found in it (is it the right --backend?)")
         t += 0.001
-        out.append(ev.make("run_ended", t, i, status="ok", exit_code=None, signal=None, error=None))
+        status, why = parser.verdict()  # a log is judged like a live run: ok only when all of it was understood
+        out.append(ev.make("run_ended", t, i, status=status, exit_code=None, signal=None, error=why))
         run.started_t = start
         runs.append(run)
         all_events.extend(out)
@@ -54,3 +56,22 @@ def import_logs(backend: str, logs: list[str], labels: list[str] | None = None) 
         session.events.append(event)
         session.apply(event)
     return session, [os.fspath(p) for p in logs]
+
+
+def _without_echo(events: list) -> list:
+    """llama.cpp --log-jsonl echoes the prompt as generated pieces, which an import without the
+    command line cannot tell from tokens: llama.cpp's own count (eval runs + 1) says how many of the
+    pieces are tokens, and the ones before them are the echo."""
+    generated = max((e.get("generated_tokens") or 0 for e in events if e["kind"] == "summary"), default=0)
+    tokens = [e for e in events if e["kind"] == TOKEN]
+    extra = len(tokens) - generated if generated else 0
+    if extra <= 0:
+        return events
+    echo = {id(e) for e in tokens[:extra]}
+    kept = [e for e in events if id(e) not in echo]
+    index = 0
+    for i, e in enumerate(kept):
+        if e["kind"] == TOKEN:
+            kept[i] = {**e, "index": index, "ms": None if index == 0 else e.get("ms")}
+            index += 1
+    return kept

@@ -188,7 +188,8 @@ def run_metrics(session: Session, run: RunInfo, telemetry: list[Event] | None = 
 
     # decode rate: the backend's figure first, then the observed one
     if summary.get("eval_tok_s") is not None:
-        m.decode_tok_s["reported"], m.sources["decode_reported"] = summary["eval_tok_s"], "backend: eval time"
+        m.decode_tok_s["reported"] = summary["eval_tok_s"]
+        m.sources["decode_reported"] = summary.get("decode_source", "backend: eval time")
     elif steady and all(e.get("ms") for e in steady):
         m.decode_tok_s["reported"] = 1000.0 * len(steady) / sum(e["ms"] for e in steady)
         m.sources["decode_reported"] = "backend: per-token ms"
@@ -211,7 +212,8 @@ def run_metrics(session: Session, run: RunInfo, telemetry: list[Event] | None = 
     m.itl_ms = {f"p{q}": percentile(itl, q) for q in (50, 95, 99)}
 
     if summary.get("prompt_tok_s") is not None:
-        m.prefill_tok_s, m.sources["prefill_tok_s"] = summary["prompt_tok_s"], "backend: prompt eval time"
+        m.prefill_tok_s = summary["prompt_tok_s"]
+        m.sources["prefill_tok_s"] = summary.get("prefill_source", "backend: prompt eval time")
     else:
         for e in events:
             if e["kind"] == "prefill" and e.get("tokens") and e.get("ms"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orintui.backends import llama_bench, llama_completion, tinygrad_gpt2, tinygrad_llama3, tinygrad_llm
+from orintui.backends import llama_bench, llama_cli, llama_completion, tinygrad_gpt2, tinygrad_llama3, tinygrad_llm
 from orintui.backends.base import Adapter, Parser
 
 ADAPTERS: dict[str, Adapter] = {
@@ -12,6 +12,7 @@ ADAPTERS: dict[str, Adapter] = {
         tinygrad_gpt2.ADAPTER,
         tinygrad_llama3.ADAPTER,
         llama_completion.ADAPTER,
+        llama_cli.ADAPTER,
         llama_bench.ADAPTER,
     )
 }

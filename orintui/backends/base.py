@@ -96,10 +96,13 @@ class Parser:
             return f"{self.token_count} of {self.expected_tokens} tokens"
         return None
 
+    hint: str | None = None  # what to do about a failure the adapter recognised (a refused flag)
+
     def last_words(self) -> str:
-        """The backend's last lines, for the error of a failed run."""
+        """The backend's last lines, for the error of a failed run, and the adapter's hint."""
         words = [w for w in self._tail if w.strip()]
-        return (": " + " | ".join(w.strip()[:200] for w in words)) if words else ""
+        said = (": " + " | ".join(w.strip()[:200] for w in words)) if words else ""
+        return f"{said} ({self.hint})" if self.hint else said
 
     # -- for subclasses --------------------------------------------------------------------
     def text(self, text: str, t: float, out: list[Event]) -> None:

@@ -1,4 +1,5 @@
-"""llama.cpp ``llama-bench``: ``-o jsonl`` (one JSON object per finished test) or ``-o md``.
+"""llama.cpp ``llama-bench``: ``-o jsonl`` (one JSON object per finished test), ``-o json`` (one
+pretty-printed array at the end), ``-o csv`` (a header line, then a row per test) or ``-o md``.
 
 A jsonl line becomes one ``summary`` event with ``bench`` set, carrying the test name (pp512,
 tg128, pp512+tg128), the mean and sample standard deviation of the per-repetition rates, and
@@ -7,6 +8,7 @@ every sample. An md row becomes the same without samples. ``--progress`` lines b
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 
@@ -33,11 +35,29 @@ class LlamaBenchParser(Parser):
     def __init__(self, **options):
         super().__init__(**options)
         self.header: list[str] | None = None
+        self.csv_header: list[str] | None = None
+        self.json_lines: list[str] | None = None  # inside a -o json array
+        self.complete_marker = False  # the array closed, or md's build line: the whole output came
         self.tests = 0
         self.announced = 0  # --progress: "benchmark i/N" says how many tests to expect
 
     def line(self, line: str, t: float, out: list) -> None:
         stripped = line.strip()
+        if self.json_lines is not None:
+            self.json_lines.append(line)
+            if stripped == "]":
+                self._json_array(t, out)
+            return
+        if stripped == "[":
+            self.json_lines = [line]
+            return
+        if stripped.startswith("build_commit,") and "avg_ts" in stripped:
+            self.csv_header = next(csv.reader([stripped]))
+            self.recognised = True
+            return
+        if self.csv_header is not None and stripped.startswith('"'):
+            self._csv_row(stripped, t, out)
+            return
         if stripped.startswith("{") and stripped.endswith("}"):
             try:
                 row = json.loads(stripped)
@@ -57,7 +77,39 @@ class LlamaBenchParser(Parser):
             return
         if m := BUILD.match(stripped):
             self.recognised = True
+            self.complete_marker = True
             out.append(ev.summary(t, build_commit=m.group(1), build_number=int(m.group(2))))
+
+    def _json_array(self, t: float, out: list) -> None:
+        text = "\n".join(self.json_lines or [])
+        self.json_lines = None
+        try:
+            rows = json.loads(text)
+        except json.JSONDecodeError:
+            return
+        if isinstance(rows, list):
+            self.complete_marker = True
+            for row in rows:
+                if isinstance(row, dict) and "avg_ts" in row:
+                    self._row(t, out, {k: row[k] for k in KEEP if k in row})
+
+    def _csv_row(self, line: str, t: float, out: list) -> None:
+        try:
+            cells = next(csv.reader([line]))
+        except (csv.Error, StopIteration):
+            return
+        if not self.csv_header or len(cells) != len(self.csv_header):
+            return
+        row: dict = {}
+        for key, value in zip(self.csv_header, cells):
+            if key not in KEEP:
+                continue
+            number = to_float(value) if key not in ("build_commit", "model_type", "backends", "gpu_info",
+                                                     "cpu_info", "type_k", "type_v") else None
+            row[key] = (int(number) if number is not None and number.is_integer() and key not in ("avg_ts", "stddev_ts")
+                        else number) if number is not None else value
+        if "avg_ts" in row:
+            self._row(t, out, row)
 
     def _md(self, line: str, t: float, out: list) -> None:
         cells = [c.strip() for c in line.strip("|").split("|")]
@@ -82,11 +134,13 @@ class LlamaBenchParser(Parser):
         self._row(t, out, fields)
 
     def has_figures(self) -> bool:
-        return self.tests > 0
+        return self.tests > 0 or self.json_lines is not None  # an array that began: its output was cut
 
     def incomplete(self) -> str | None:
         if self.announced and self.tests < self.announced:
             return f"{self.tests} of {self.announced} tests"
+        if self.json_lines is not None:
+            return "the JSON array of results never closed"
         return None
 
     def _row(self, t: float, out: list, row: dict) -> None:
@@ -98,7 +152,7 @@ class LlamaBenchParser(Parser):
 
 ADAPTER = Adapter(
     name="llama-bench",
-    description="llama.cpp llama-bench -o jsonl (or -o md)",
+    description="llama.cpp llama-bench -o jsonl, json, csv or md",
     parser=LlamaBenchParser,
     binary_hint="build it with scripts/build-llama-cpp (CPU) or scripts/build-llama-cpp --cuda",
 )

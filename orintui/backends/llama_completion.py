@@ -31,16 +31,20 @@ FILE_SIZE = re.compile(r"file size\s+=\s+([\d.]+) (GiB|MiB|KiB|B)\b")
 # where generated text ends and logs start again, inside one chunk
 TEXT_END = re.compile(
     r"(?:\r?\n)*(?:\d+\.\d{2}\.\d{3}\.\d{3} [IWED] )?"
-    rf"(?:{PERF_HEAD}:|Interrupted by user|llama_memory_breakdown|common_memory_breakdown| \[end of text\])"
+    rf"(?:{PERF_HEAD}:|Interrupted by user|llama_memory_breakdown|common_memory_breakdown| \[end of text\]"
+    r"|\w+: context full and context shift is disabled)"
 )
 CONTEXT_FULL = re.compile(r"context (?:is )?full|n_past .* > n_ctx|failed to decode|context shift is disabled")
+EOS_MARK = " [end of text]"
+JSONL_START = '{"type":'  # --log-jsonl output, told apart from plain logs by its first bytes
 UNITS = {"GiB": 2**30, "MiB": 2**20, "KiB": 2**10, "B": 1}
 # a whole prefixed log line inside the generated stream (the empty INFO line after 'generate:')
 LOG_LINE = re.compile(r"(?:(?<=\n)|^)\d+\.\d{2}\.\d{3}\.\d{3} [IWED] [^\n]*(?:\n|$)")
 
 
 MARKERS = ("common_perf_print:", "llama_perf_context_print:", "llama_perf_sampler_print:", "llama_print_timings:",
-           "Interrupted by user", "llama_memory_breakdown", "common_memory_breakdown")
+           "Interrupted by user", "llama_memory_breakdown", "common_memory_breakdown",
+           "llama_completion: context full and context shift is disabled")
 PARTIAL_LOG = re.compile(r"^\d+(?:\.\d{0,3}){0,3}(?: (?:[IWED](?: [^\n]*)?)?)?$")
 
 
@@ -72,7 +76,11 @@ class LlamaCompletionParser(Parser):
     # -- the stream ---------------------------------------------------------------------------
     def text(self, text: str, t: float, out: list) -> None:
         if self.jsonl is None and text.strip():
-            self.jsonl = (self._pending + text).lstrip().startswith('{"type":')
+            start = (self._pending + text).lstrip()
+            if len(start) < len(JSONL_START) and JSONL_START.startswith(start):
+                self._pending += text  # too short to tell yet
+                return
+            self.jsonl = start.startswith(JSONL_START)
         if self.jsonl:
             self._jsonl_text(text, t, out)
             return
@@ -171,6 +179,9 @@ class LlamaCompletionParser(Parser):
         elif "Interrupted by user" in body:
             self.stopped_by = "interrupted (SIGINT)"
             out.append(ev.note(t, "llama.cpp: interrupted by user (SIGINT)"))
+        elif "invalid argument: -no-cnv" in body:
+            self.hint = ("this llama-cli is the chat program and refuses -no-cnv: use llama-completion for a "
+                         "one-shot completion, or backend \"llama-cli\" without -no-cnv")
         elif "context full" in body or CONTEXT_FULL.search(body):
             self.stopped_by = "context full"
             out.append(ev.note(t, f"llama.cpp: {body.strip()}", "warning"))
@@ -196,7 +207,11 @@ class LlamaCompletionParser(Parser):
 
     # -- generated text -----------------------------------------------------------------------
     def _partial_tail(self, text: str) -> int:
-        """Length of a trailing partial line that could still become a log line."""
+        """Length of a trailing partial line that could still become a log line, or of a tail that
+        could be the start of the EOS marker (which follows the last token on its line)."""
+        for n in range(min(len(EOS_MARK), len(text)), 1, -1):
+            if EOS_MARK.startswith(text[-n:]):
+                return n
         nl = max(text.rfind("\n"), text.rfind("\r"))
         if nl < 0 and not self.at_line_start:
             return 0

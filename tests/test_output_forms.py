@@ -1,0 +1,195 @@
+"""Every real output form of llama.cpp's programs the users run, against real captures (see
+tests/fixtures/transcripts/README.md for each command and version) and against the real programs."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+
+import pytest
+from conftest import FIXTURES, run_cli
+
+from orintui.backends import get_adapter
+from orintui.backends.runner import BackendRunner
+from orintui.importer import import_logs
+from orintui.metrics import run_metrics
+
+T = FIXTURES / "transcripts"
+QUESTION = "What is the answer to life, the universe, and everything?"
+
+
+def feed(name: str, argv: list[str], backend: str, chunk: int | None = None):
+    """The capture through the adapter, whole or in reads of ``chunk`` characters."""
+    text = (T / name).read_bytes().decode("utf-8", errors="replace")
+    parser = get_adapter(backend).make_parser(argv)
+    events = []
+    pieces = [text] if chunk is None else [text[i:i + chunk] for i in range(0, len(text), chunk)]
+    for i, piece in enumerate(pieces):
+        events += parser.feed(piece, i / 1000)
+    events += parser.finish(len(pieces) / 1000)
+    return parser, events
+
+
+def merged_summary(events):
+    out = {}
+    for e in events:
+        if e["kind"] == "summary" and not e.get("bench"):
+            out.update(e)
+    return out
+
+
+def printed(name: str, pattern: str) -> list[str]:
+    return re.findall(pattern, (T / name).read_bytes().decode("utf-8", errors="replace"))
+
+
+# -- llama-cli, the chat program -------------------------------------------------------------------
+CLI_ARGV = ["llama-cli", "-m", "M", "--prompt", QUESTION, "-n", "50", "--temp", "0"]
+
+
+@pytest.mark.parametrize("name", ["llama-cli-chat-exit-t1.txt", "llama-cli-chat-exit-t2.txt", "llama-cli-chat-eof.txt",
+                                  "llama-cli-chat-stdin-null.txt"])
+@pytest.mark.parametrize("chunk", [None, 3, 64])
+def test_llama_cli_answer_and_figures_from_captures(name, chunk):
+    parser, events = feed(name, CLI_ARGV, "llama-cli", chunk)
+    prompt_ts, gen_ts = printed(name, r"\[ Prompt: ([\d.]+) t/s \| Generation: ([\d.]+) t/s \]")[0]
+    figures = merged_summary(events)
+    assert figures["eval_tok_s"] == float(gen_ts) and figures["prompt_tok_s"] == float(prompt_ts)
+    assert parser.verdict() == ("ok", None)
+    text = "".join(e["text"] for e in events if e["kind"] == "token")
+    assert text.split() == printed(name, r"\n( w[^\n]*)\r?\n\r?\n\[ Prompt")[0].split()  # the answer, nothing else
+    assert "Prompt" not in text and ">" not in text
+
+
+def test_llama_cli_without_its_figures_line_is_partial(tmp_path):
+    text = (T / "llama-cli-chat-eof.txt").read_bytes()
+    cut = tmp_path / "cut.txt"
+    cut.write_bytes(text[: text.index(b"[ Prompt:")])
+    result, events = run(["cat", str(cut)], "llama-cli", CLI_ARGV)
+    assert result.status == "partial" and result.error.startswith("no [ Prompt | Generation ] line")
+
+
+def test_llama_cli_no_cnv_refused_says_what_to_use():
+    result, _ = run(["sh", "-c", f"cat {T / 'llama-cli-no-cnv-refused.txt'}; exit 1"], "llama-completion",
+                    ["llama-cli", "-no-cnv"])
+    assert result.status == "failed" and "error: invalid argument: -no-cnv" in result.error
+    assert "use llama-completion" in result.error
+
+
+def run(argv, backend, parser_argv=None):
+    events = []
+    parser = get_adapter(backend).make_parser(parser_argv or argv)
+    result = BackendRunner(argv, parser, events.append, lambda m: m, idle_timeout=120).run()
+    return result, events
+
+
+@pytest.mark.real
+def test_real_llama_cli_answers_once_and_exits_ok(llama_bin, small_model):
+    argv = [str(llama_bin / "llama-cli"), "-m", str(small_model), "--prompt", QUESTION, "-n", "24", "--temp", "0",
+            "-t", "1", "--seed", "1"]
+    result, events = run(argv, "llama-cli")
+    assert result.status == "ok", result
+    assert result.exit_code == 0  # it ended itself after orintui typed /exit: no timeout, no signal
+    line = next(e["line"] for e in events if e["kind"] == "output" and "Generation:" in e["line"])
+    gen = float(re.search(r"Generation: ([\d.]+) t/s", line).group(1))
+    assert merged_summary(events)["eval_tok_s"] == gen
+    assert sum(1 for e in events if e["kind"] == "token") >= 1
+
+
+# -- llama-completion --------------------------------------------------------------------------------
+COMPLETION = ["llama-completion", "-m", "M", "-p", QUESTION]
+
+
+def test_context_full_is_partial_with_its_reason():
+    parser, events = feed("llama-completion-context-full.txt", [*COMPLETION, "-n", "400"], "llama-completion", 7)
+    assert parser.verdict() == ("partial", "context full after 211 of 400 tokens")
+    assert not any("context full" in e["text"] for e in events if e["kind"] == "token")
+
+
+def test_end_of_text_before_the_count_is_partial():
+    parser, _ = feed("llama-completion-eos.txt", [*COMPLETION, "-n", "200"], "llama-completion")
+    assert parser.verdict() == ("partial", "end of text (EOS) after 61 of 200 tokens")
+
+
+@pytest.mark.parametrize("chunk", [None, 5, 200])
+def test_log_jsonl_gives_the_plain_runs_figures(chunk):
+    """The same command with and without --log-jsonl: the same count and llama.cpp's own eval figure."""
+    jsonl, jsonl_events = feed("llama-completion-log-jsonl.txt", [*COMPLETION, "-n", "20", "--log-jsonl"],
+                               "llama-completion", chunk)
+    assert jsonl.verdict() == ("ok", None)
+    figures = merged_summary(jsonl_events)
+    runs = int(printed("llama-completion-log-jsonl.txt", r"eval time = +[\d.]+ ms / +(\d+) runs")[0])
+    assert figures["eval_runs"] == runs and figures["generated_tokens"] == runs + 1
+    tokens = [e for e in jsonl_events if e["kind"] == "token"]
+    assert len(tokens) == runs + 1  # every piece its own JSON line: merged reads lose none
+    assert all(e["ms"] is not None for e in tokens[1:])  # llama.cpp's own clock between pieces
+    plain, plain_events = feed("llama-completion-plain.txt", [*COMPLETION, "-n", "20"], "llama-completion", chunk)
+    assert merged_summary(plain_events)["generated_tokens"] == figures["generated_tokens"]
+
+
+@pytest.mark.real
+def test_log_jsonl_live_and_imported_agree(llama_bin, small_model, tmp_path):
+    argv = [str(llama_bin / "llama-completion"), "-m", str(small_model), "-p", "Hello", "-n", "48", "--ignore-eos",
+            "-no-cnv", "--temp", "0", "--seed", "1", "-t", "1", "--log-jsonl"]
+    events, chunks = [], []
+    parser = get_adapter("llama-completion").make_parser(argv)
+    feed_ = parser.feed
+    parser.feed = lambda text, t: (chunks.append(text), feed_(text, t))[1]
+    result = BackendRunner(argv, parser, events.append, lambda m: m).run()
+    if result.status == "partial":
+        pytest.skip(f"llama.cpp dropped its own tail this time: {result.error}")
+    assert result.status == "ok", result
+    log = tmp_path / "run.log"
+    log.write_text("".join(chunks))
+    session, _ = import_logs("llama-completion", [str(log)])
+    imported = run_metrics(session, session.runs[0])
+    live_tokens = [e for e in events if e["kind"] == "token"]
+    assert imported.tokens == len(live_tokens) == 48
+    assert imported.decode_tok_s["reported"] == merged_summary(events)["eval_tok_s"]
+    live_ms = sorted(e["ms"] for e in live_tokens if e["ms"] is not None)
+    assert imported.itl_ms["p50"] == pytest.approx(live_ms[len(live_ms) // 2], rel=0.2)
+
+
+# -- llama-bench -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("form", ["json", "csv", "jsonl", "md"])
+@pytest.mark.parametrize("chunk", [None, 11])
+def test_llama_bench_every_output_form(form, chunk):
+    name = f"llama-bench-fa01-{form}.txt"
+    parser, events = feed(name, ["llama-bench", "-o", form], "llama-bench", chunk)
+    rows = [e for e in events if e["kind"] == "summary" and e.get("bench")]
+    assert parser.verdict() == ("ok", None)
+    assert [(r["test"], int(r["flash_attn"])) for r in rows] == [("pp16", 0), ("tg8", 0), ("pp16", 1), ("tg8", 1)]
+    if form in ("json", "jsonl"):
+        text = (T / name).read_text()
+        expected = [o["avg_ts"] for o in (json.loads(text) if form == "json" else map(json.loads, text.splitlines()))]
+        assert [r["avg_ts"] for r in rows] == expected
+        assert all(len(r["samples_ts"]) == 3 for r in rows)
+    elif form == "csv":
+        assert [round(r["avg_ts"], 6) for r in rows] == [float(x) for x in printed(name, r',"([\d.]+)","[\d.]+"\r?\n')]
+    else:
+        assert [r["avg_ts"] for r in rows] == [float(x) for x in printed(name, r"\| +([\d.]+) ± [\d.]+ \|")]
+
+
+def test_llama_bench_json_array_never_closed_is_partial(tmp_path):
+    text = (T / "llama-bench-fa01-json.txt").read_text()
+    cut = tmp_path / "cut.txt"
+    cut.write_text(text[: text.rindex("]")])
+    result, _ = run(["cat", str(cut)], "llama-bench")
+    assert result.status == "partial" and result.error == "the JSON array of results never closed"
+
+
+@pytest.mark.real
+@pytest.mark.parametrize("form", ["json", "csv"])
+def test_real_llama_bench_json_and_csv(llama_bin, small_model, form):
+    argv = [str(llama_bin / "llama-bench"), "-m", str(small_model), "-p", "8", "-n", "4", "-r", "2", "-t", "1",
+            "-o", form]
+    result, events = run(argv, "llama-bench")
+    assert result.status == "ok", result
+    rows = [e for e in events if e["kind"] == "summary" and e.get("bench")]
+    assert [r["test"] for r in rows] == ["pp8", "tg4"] and all(r["avg_ts"] > 0 for r in rows)
+
+
+def test_unknown_backend_lists_llama_cli():
+    proc = run_cli("import", "--backend", "nope", str(T / "llama-cli-chat-eof.txt"), "--out", "/dev/null")
+    assert proc.returncode == 2 and "llama-cli" in proc.stderr
+    assert sys.executable  # the CLI ran under this interpreter
