@@ -201,3 +201,186 @@ def test_doctor_json():
     assert d["telemetry_source"] in ("psutil", "nvml")
     assert d["sources"]["jtop"]["works"] is False and "not active" in d["sources"]["jtop"]["reason"]
     assert d["host"]["hostname"]
+
+
+# -- JetPack 7.2, Thor, containers (issue 14) ----------------------------------------------------
+def test_jetpack72_agx_orin_real_line():
+    s = parse_line(line("jp72-agx-orin-jtop.txt"), BY_KEY["agx-orin-64gb"])
+    assert s["gpu_load_pct"] == 12 and s["gpu_freq_mhz"] == 1300
+    assert s["emc_util_pct"] == 3 and s["emc_freq_mhz"] == 3199
+    assert s["emc_bw_gbs"] == pytest.approx(0.03 * 3199 * 0.064)
+    assert s["power_mw"] == {"VDD_GPU_SOC": 5139, "VDD_CPU_CV": 3268, "VIN_SYS_5V0": 5500}
+    assert s["power_total_mw"] == 5139 + 3268 + 5500
+    assert s["temp_c"]["cpu"] == 52.968 and s["temp_c"]["gpu"] == 47.625  # cur/max: the current one
+    assert len(s["cpu_load_pct"]) == 12 and s["ram_total_mb"] == 62817
+
+
+def test_thor_line_has_gpu_clock_but_no_load():
+    s = parse_line(line("thor-jtop.txt"), BY_KEY["thor"])
+    assert s["gpu_load_pct"] is None and s["gpu_freq_mhz"] == 1000  # unknown load, never 0
+    assert s["emc_util_pct"] == 2 and s["emc_freq_mhz"] == 1866
+    s = parse_line("RAM 9000/125000MB EMC_FREQ @4266 GR3D_FREQ @[1000,1000,1000] VDD_GPU 4800mW/4800mW/4800mW")
+    assert s["emc_util_pct"] is None and s["emc_freq_mhz"] == 4266 and s["emc_bw_gbs"] is None
+
+
+def test_jetson_stats_emulator_orin_lines():
+    s = parse_line(line("agx-orin-32gb-jp5-jtop-emulator.txt"), BY_KEY["agx-orin-32gb"])
+    assert s["gpu_load_pct"] == 37 and s["emc_freq_mhz"] == 204 and "NC" not in s["power_mw"]
+    s = parse_line(line("agx-orin-32gb-not-root-jtop-emulator.txt"), BY_KEY["agx-orin-32gb"])
+    assert s["emc_util_pct"] == 0 and s["emc_freq_mhz"] is None and s["emc_bw_gbs"] is None
+    assert s["gpu_load_pct"] == 37 and s["gpu_freq_mhz"] is None and s["power_mw"] == {}
+
+
+@pytest.mark.parametrize("name, key, said", [
+    ("agx-orin-r36.4.4.txt", "agx-orin-64gb", "12 CPUs, RAM 62841 MB"),
+    ("jp72-agx-orin-jtop.txt", "agx-orin-64gb", "2 GPC clocks"),
+    ("thor-jtop.txt", "thor", "3 GPC clocks"),
+    ("jetpack7-thor.txt", "thor", "VDD_CPU_SOC_MSS"),
+    ("orin-nano-jp6.txt", "orin-nano-8gb", "Orin NX 8GB has the same shape"),
+    ("agx-orin-32gb-not-root-jtop-emulator.txt", "agx-orin-32gb", "AGX Xavier 32GB has the same shape"),
+    ("jetpack4-nano.txt", "nano", "POM_5V_IN"),
+])
+def test_masked_device_tree_identifies_the_board_from_the_line(tmp_path, name, key, said):
+    from orintui.telemetry.profiles import identify_board
+    from orintui.telemetry.tegrastats import line_shape
+
+    profile, how = identify_board(tmp_path, line_shape(line(name)))  # an empty folder: no /proc, no /etc
+    assert profile is not None and profile.key == key
+    assert how.startswith("tegrastats line shape") and said in how
+
+
+def test_nv_tegra_release_and_device_tree_under_a_root(tmp_path):
+    from orintui.telemetry.profiles import host_facts, identify_board, jetpack_of
+    from orintui.telemetry.tegrastats import line_shape
+
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/nv_tegra_release").write_text(
+        "# R39 (release), REVISION: 2.0, GCID: 1, BOARD: generic, EABI: aarch64, DATE: x\n")
+    profile, how = identify_board(tmp_path, line_shape(line("jp72-agx-orin-jtop.txt")))
+    assert profile.key == "agx-orin-64gb" and "L4T 39.2.0" in how and jetpack_of("39.2.0") == "7.2"
+    facts = host_facts(tmp_path)
+    assert facts["l4t"] == "39.2.0" and facts["model"] is None and facts["profile"] is None
+    (tmp_path / "proc/device-tree").mkdir(parents=True)
+    (tmp_path / "proc/device-tree/model").write_text("NVIDIA Jetson AGX Orin Developer Kit\x00")
+    profile, how = identify_board(tmp_path, None, 62841)
+    assert profile.key == "agx-orin-64gb" and how == "device tree model 'NVIDIA Jetson AGX Orin Developer Kit'"
+    assert identify_board(tmp_path / "nothing")[0] is None
+    assert profile_from_shape_none()
+
+
+def profile_from_shape_none():
+    from orintui.telemetry.profiles import profile_from_shape
+
+    profile, how = profile_from_shape({"cpus": 64, "ram_total_mb": 500000, "rails": []})
+    return profile is None and "no known board" in how
+
+
+def test_unknown_profile_tegrastats_child_still_gives_emc_bandwidth(fake_tegrastats):
+    """Issue 14: a JetPack 6 AGX Orin line 'EMC_FREQ 41%@3199' on a machine whose profile is unknown
+    (a container) gave emc_bw_gbs null; through the real child path it gives 83.9 GB/s."""
+    fake_tegrastats("agx-orin-jp6-emc41.txt")
+    sampler, events = collect("tegrastats", 0.6, profile=None)
+    samples = [e for e in events if e["kind"] == "telemetry"]
+    notes = [e["text"] for e in events if e["kind"] == "note"]
+    assert samples and all(s["source"] == "tegrastats" for s in samples)
+    assert round(samples[0]["emc_bw_gbs"], 1) == 83.9 and samples[0]["emc_freq_mhz"] == 3199
+    assert notes[0].startswith("board identified as Jetson AGX Orin 64GB from tegrastats line shape (12 CPUs")
+
+
+@pytest.mark.parametrize("name, check", [
+    ("jp72-agx-orin-jtop.txt", lambda s: s["gpu_load_pct"] == 12 and s["power_total_mw"] == 13907),
+    ("thor-jtop.txt", lambda s: s["gpu_load_pct"] is None and s["gpu_freq_mhz"] == 1000
+     and s["fields_from"] == "cpu_load_pct=psutil"),
+    ("orin-nano-jp6.txt", lambda s: s["power_total_label"] == "VDD_IN"),
+    ("agx-orin-32gb-not-root-jtop-emulator.txt", lambda s: s["emc_bw_gbs"] is None and s["gpu_load_pct"] == 37),
+    ("agx-orin-r36.4.4.txt", lambda s: s["emc_bw_gbs"] == pytest.approx(0.03 * 2133 * 0.064)),
+])
+def test_every_variant_through_the_tegrastats_child(fake_tegrastats, name, check):
+    fake_tegrastats(name)
+    sampler, events = collect("tegrastats", 0.45, profile=None)
+    samples = [e for e in events if e["kind"] == "telemetry"]
+    assert samples and check(samples[0]), samples[0]
+    assert "fields_from" not in samples[0] or name == "thor-jtop.txt"  # per-field provenance where borrowed
+
+
+# -- NVML on recorded shapes ------------------------------------------------------------------------
+@pytest.fixture
+def fake_pynvml(monkeypatch):
+    import types
+
+    shapes = json.loads((FIXTURES / "nvml" / "jetson-shapes.json").read_text())
+
+    def install(shape_name):
+        shape = shapes[shape_name]["answers"]
+        nv = types.ModuleType("pynvml")
+
+        class NVMLError(Exception):
+            pass
+
+        class NVMLError_NotSupported(NVMLError):
+            def __str__(self):
+                return "Not Supported"
+
+        nv.NVMLError, nv.NVMLError_NotSupported = NVMLError, NVMLError_NotSupported
+        nv.NVML_CLOCK_SM, nv.NVML_CLOCK_MEM, nv.NVML_TEMPERATURE_GPU, nv.NVML_SUCCESS = 1, 2, 0, 0
+
+        def answer(key, wrap=None):
+            def fn(*args):
+                value = shape[key]
+                if value == "NotSupported":
+                    raise NVMLError_NotSupported()
+                return wrap(value) if wrap else value
+            return fn
+
+        nv.nvmlInit = nv.nvmlShutdown = lambda: None
+        nv.nvmlDeviceGetCount = lambda: 1
+        nv.nvmlDeviceGetHandleByIndex = lambda i: object()
+        nv.nvmlDeviceGetName = lambda h: shapes[shape_name]["name"]
+        nv.nvmlSystemGetDriverVersion = lambda: shapes[shape_name]["driver"]
+        nv.nvmlDeviceGetUtilizationRates = answer("utilisation", lambda v: types.SimpleNamespace(**v))
+        nv.nvmlDeviceGetClockInfo = lambda h, c: answer("sm_clock" if c == 1 else "mem_clock")(h)
+        nv.nvmlDeviceGetMaxClockInfo = lambda h, c: answer("max_mem_clock")(h)
+        nv.nvmlDeviceGetMemoryBusWidth = answer("bus_width")
+        nv.nvmlDeviceGetPowerUsage = answer("power")
+        nv.nvmlDeviceGetTotalEnergyConsumption = answer("energy")
+        nv.nvmlDeviceGetTemperature = lambda h, k: answer("temperature")(h)
+        nv.nvmlDeviceGetMemoryInfo = answer("memory", lambda v: types.SimpleNamespace(**v))
+        nv.nvmlDeviceGetFieldValues = answer("field_values")
+        monkeypatch.setitem(sys.modules, "pynvml", nv)
+    return install
+
+
+def test_nvml_that_only_names_the_gpu_is_skipped_with_its_reason(fake_pynvml):
+    from orintui.telemetry.nvml import NvmlSource
+
+    fake_pynvml("jp72-agx-orin")
+    with pytest.raises(SourceUnavailable, match=r"names Orin \(nvgpu\) but answers Not Supported"):
+        NvmlSource(0.1).open()
+    events = []
+    sampler = TelemetrySampler("auto", 0.1, events.append, time.monotonic)
+    sampler.chain = ("nvml", "psutil")
+    assert sampler.open().name == "psutil"
+    assert "JetPack 7.2 on Orin does this" in sampler.skipped["nvml"]
+
+
+def test_nvml_on_thor_gives_utilisation_and_leaves_the_rest_unknown(fake_pynvml):
+    from orintui.telemetry.nvml import NvmlSource
+
+    fake_pynvml("thor")
+    source = NvmlSource(0.1)
+    source.open()
+    s = source.read()
+    assert s["gpu_load_pct"] == 37 and s["gpu_freq_mhz"] == 1575
+    assert s["power_total_mw"] is None and s["temp_c"] == {} and s["emc_bw_gbs"] is None
+
+
+def test_nvml_bandwidth_uses_the_current_memory_clock(fake_pynvml):
+    from orintui.telemetry.nvml import NvmlSource
+
+    fake_pynvml("h100-idle-clock")
+    source = NvmlSource(0.1)
+    source.open()
+    s = source.read()
+    assert source.facts["peak_bandwidth_gbs"] == pytest.approx(2619 * 2 * 640 / 1000, abs=0.1)
+    assert s["emc_bw_gbs"] == pytest.approx(0.35 * 1300 * 2 * 640 / 1000)  # not 35% of the 2619 MHz peak
+    assert s["power_total_label"] == "GPU board power (1 s average)" and s["energy_mj"] == 123456789

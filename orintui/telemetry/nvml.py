@@ -6,6 +6,7 @@ uses field 186 (instantaneous) where the driver has it, else the ~1 s averaged f
 
 from __future__ import annotations
 
+from orintui.metrics import emc_bandwidth_gbs
 from orintui.telemetry import empty_sample
 from orintui.telemetry.base import Source, SourceDied, SourceUnavailable
 
@@ -40,7 +41,33 @@ class NvmlSource(Source):
             raise SourceUnavailable(f"NVML: {exc}") from None
         self._nv = nv
         self.facts = self._device_facts()
+        self.answers = self._probe()
+        if not any(a == "ok" for a in self.answers.values()):
+            why = next(iter(self.answers.values()), "no answer")
+            name = self.facts.get("gpu_name") or "a GPU"
+            nv.nvmlShutdown()
+            self._nv = None
+            raise SourceUnavailable(f"NVML initialises and names {name} but answers {why} to utilisation, clocks, "
+                                    "power, energy and temperature (JetPack 7.2 on Orin does this): not used")
         self.real_interval = self.interval
+
+    def _probe(self) -> dict[str, str]:
+        """Which sampled queries answer here ('ok' or NVML's error). A source is chosen for the values
+        it returns, never because it initialised: JetPack 7.2 Orin's NVML answers only the name."""
+        nv = self._nv
+        probes = {"utilisation": (nv.nvmlDeviceGetUtilizationRates,),
+                  "SM clock": (nv.nvmlDeviceGetClockInfo, nv.NVML_CLOCK_SM),
+                  "memory clock": (nv.nvmlDeviceGetClockInfo, nv.NVML_CLOCK_MEM),
+                  "power": (nv.nvmlDeviceGetPowerUsage,), "energy": (nv.nvmlDeviceGetTotalEnergyConsumption,),
+                  "temperature": (nv.nvmlDeviceGetTemperature, nv.NVML_TEMPERATURE_GPU)}
+        answers = {}
+        for what, (fn, *args) in probes.items():
+            try:
+                fn(self._handle, *args)
+                answers[what] = "ok"
+            except nv.NVMLError as exc:
+                answers[what] = str(exc) or type(exc).__name__
+        return answers
 
     def _try(self, fn, *args):
         try:
@@ -63,19 +90,20 @@ class NvmlSource(Source):
     def read(self) -> dict:
         nv = self._nv
         s = empty_sample("nvml")
-        try:
-            util = nv.nvmlDeviceGetUtilizationRates(self._handle)
-        except nv.NVMLError as exc:
-            raise SourceDied(f"NVML stopped answering: {exc}") from None
-        s["gpu_load_pct"] = float(util.gpu)
-        s["emc_util_pct"] = float(util.memory)  # memory controller busy %, the closest to EMC
+        if getattr(self, "answers", {}).get("utilisation", "ok") == "ok":  # Thor: utilisation only
+            try:
+                util = nv.nvmlDeviceGetUtilizationRates(self._handle)
+            except nv.NVMLError as exc:
+                raise SourceDied(f"NVML stopped answering: {exc}") from None
+            s["gpu_load_pct"] = float(util.gpu)
+            s["emc_util_pct"] = float(util.memory)  # memory controller busy %, the closest to EMC
         sm = self._try(nv.nvmlDeviceGetClockInfo, nv.NVML_CLOCK_SM)
         memclk = self._try(nv.nvmlDeviceGetClockInfo, nv.NVML_CLOCK_MEM)
         s["gpu_freq_mhz"] = float(sm) if sm is not None else None
         s["emc_freq_mhz"] = float(memclk) if memclk is not None else None
-        peak = self.facts.get("peak_bandwidth_gbs")
-        if peak and s["emc_util_pct"] is not None:
-            s["emc_bw_gbs"] = s["emc_util_pct"] / 100.0 * peak
+        # busy % of the *current* memory clock, as on the Jetson path (the peak would overstate it)
+        bus_bits = self.facts.get("bus_bits")
+        s["emc_bw_gbs"] = emc_bandwidth_gbs(s["emc_util_pct"], s["emc_freq_mhz"], bus_bits // 8 if bus_bits else None)
         power = None
         if self._instant:
             try:

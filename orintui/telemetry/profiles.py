@@ -79,6 +79,79 @@ def match_profile(model: str | None, ram_total_mb: float | None = None) -> Devic
     return candidates[0] if candidates else None
 
 
+# -- identifying the board without a device tree (containers mask /proc/device-tree) -----------
+AGX_ORIN_ONLY_RAILS = {"VDD_GPU_SOC", "VDD_CPU_CV", "VDDQ_VDD2_1V8AO"}
+ORIN_NX_NANO_RAILS = {"VDD_CPU_GPU_CV", "VDD_SOC"}
+
+
+def describe_shape(shape: dict) -> str:
+    parts = []
+    if shape.get("cpus"):
+        parts.append(f"{shape['cpus']} CPUs")
+    if shape.get("ram_total_mb"):
+        parts.append(f"RAM {shape['ram_total_mb']:.0f} MB")
+    if shape.get("gpcs"):
+        parts.append(f"{shape['gpcs']} GPC clock{'s' if shape['gpcs'] > 1 else ''}")
+    if shape.get("emc_freq_mhz"):
+        parts.append(f"EMC {shape['emc_freq_mhz']:.0f} MHz")
+    if shape.get("rails"):
+        parts.append("rails " + "+".join(shape["rails"]))
+    return ", ".join(parts) or "no fields"
+
+
+def profile_from_shape(shape: dict, l4t: str | None = None) -> tuple[DeviceProfile | None, str]:
+    """The board a tegrastats line's shape (CPU count, RAM total, GPC clocks, rail names) and the
+    L4T release point to, and why. Where two boards share the shape, the pick has the same memory
+    bus width (what the EMC bandwidth needs) and the note names the other."""
+    cpus, ram, gpcs = shape.get("cpus"), shape.get("ram_total_mb"), shape.get("gpcs")
+    rails = set(shape.get("rails") or ())
+    gb = ram / 1024 if ram else None
+    major = l4t.split(".")[0] if l4t else None
+    also = ""
+    if "VDD_CPU_SOC_MSS" in rails or gpcs == 3 or major == "38":
+        key = "thor"
+    elif "POM_5V_IN" in rails or (cpus == 4 and major in (None, "32")):
+        key = "nano"
+    elif {"VDDRQ", "SYS5V"} & rails:
+        key = "agx-xavier"
+    elif AGX_ORIN_ONLY_RAILS & rails or (gb and gb > 20 and cpus in (None, 8, 12)):
+        key = "agx-orin-64gb" if gb is None or gb > 48 else "agx-orin-32gb"
+        if key == "agx-orin-32gb" and not AGX_ORIN_ONLY_RAILS & rails:
+            also = " (AGX Xavier 32GB has the same shape; both 256-bit)"
+    elif ORIN_NX_NANO_RAILS & rails or (gb and gb < 17 and cpus in (None, 6, 8)):
+        if gb is None:
+            return None, f"Orin NX or Nano rails but no RAM total ({describe_shape(shape)})"
+        if gb > 10:
+            key = "orin-nx-16gb"
+        elif gb > 5:
+            key = "orin-nx-8gb" if cpus == 8 else "orin-nano-8gb"
+            also = "" if cpus == 8 else " (Orin NX 8GB has the same shape; both 128-bit)"
+        else:
+            key = "orin-nano-4gb"
+    else:
+        return None, f"no known board has this tegrastats shape ({describe_shape(shape)})"
+    release = f", L4T {l4t}" if l4t else ""
+    return BY_KEY[key], f"tegrastats line shape ({describe_shape(shape)}{release}){also}"
+
+
+def identify_board(root: str | os.PathLike = "/", shape: dict | None = None,
+                   ram_total_mb: float | None = None) -> tuple[DeviceProfile | None, str]:
+    """The profile and how it was found: the device tree model under ``root`` where it is
+    visible, else the tegrastats line's shape plus ``etc/nv_tegra_release`` (a container's view)."""
+    base = Path(root)
+    model = _read(str(base / "proc/device-tree/model"))
+    if model:
+        profile = match_profile(model, ram_total_mb or (shape or {}).get("ram_total_mb"))
+        if profile:
+            return profile, f"device tree model {model!r}"
+    l4t = l4t_release(_read(str(base / "etc/nv_tegra_release")))
+    if shape:
+        profile, how = profile_from_shape(shape, l4t)
+        return profile, how if model is None else f"unknown device tree model {model!r}; {how}"
+    where = f"unknown device tree model {model!r}" if model else f"no device tree model under {base}"
+    return None, where + (f" (L4T {l4t}), no tegrastats line to go by" if l4t else ", no tegrastats line to go by")
+
+
 def rail_total(power_mw: dict[str, float], profile: DeviceProfile | None) -> tuple[float | None, str | None]:
     """Module power: the input rail where the board has one, else the sum of rails, labelled."""
     if not power_mw:
@@ -107,7 +180,7 @@ def l4t_release(text: str | None) -> str | None:
 
 
 JETPACK_OF_L4T = {"36.4": "6.1/6.2", "36.3": "6.0", "36.2": "6.0 DP", "35.6": "5.1.4", "35.5": "5.1.3",
-                  "35.4": "5.1.2", "35.3": "5.1.1", "32.7": "4.6.x", "38.2": "7.0"}
+                  "35.4": "5.1.2", "35.3": "5.1.1", "32.7": "4.6.x", "38.2": "7.0", "39.2": "7.2"}
 
 
 def jetpack_of(l4t: str | None) -> str | None:
@@ -144,16 +217,18 @@ def jetson_clocks_state(text: str | None) -> str | None:
     return "ON" if all(a == b for a, b in pairs) else "OFF"
 
 
-def host_facts() -> dict[str, Any]:
+def host_facts(root: str | os.PathLike = "/") -> dict[str, Any]:
+    """``root``: where /proc and /etc are (a test points it at an empty folder, as a container's
+    masked device tree looks)."""
     import platform
     import socket
 
     import psutil
 
-    model = _read("/proc/device-tree/model")
+    model = _read(str(Path(root) / "proc/device-tree/model"))
     ram_mb = psutil.virtual_memory().total / 2**20
     profile = match_profile(model, ram_mb)
-    l4t = l4t_release(_read("/etc/nv_tegra_release"))
+    l4t = l4t_release(_read(str(Path(root) / "etc/nv_tegra_release")))
     facts: dict[str, Any] = {
         "hostname": socket.gethostname(),
         "machine": platform.machine(),
@@ -161,10 +236,12 @@ def host_facts() -> dict[str, Any]:
         "python": platform.python_version(),
         "model": model,
         "profile": profile.key if profile else None,
+        "profile_from": f"device tree model {model!r}" if profile else None,
         "l4t": l4t,
         "jetpack": jetpack_of(l4t),
-        "nvpmodel": nvpmodel_mode(_command(["nvpmodel", "-q"])) if model else None,
-        "jetson_clocks": jetson_clocks_state(_command(["jetson_clocks", "--show"])) if model and os.geteuid() == 0 else None,
+        "nvpmodel": nvpmodel_mode(_command(["nvpmodel", "-q"])) if model or l4t else None,
+        "jetson_clocks": (jetson_clocks_state(_command(["jetson_clocks", "--show"]))
+                          if (model or l4t) and os.geteuid() == 0 else None),
         "gpu_name": "Orin (nvgpu)" if profile and "orin" in profile.key else None,
         "ram_total_mb": round(ram_mb),
         "peak_bandwidth_gbs": profile.peak_bandwidth_gbs if profile else None,

@@ -97,7 +97,15 @@ class TelemetrySampler:
         from orintui.telemetry.psutil_source import cpu_and_ram
 
         next_tick = time.monotonic()
+        announced = None
         while not self._stop.is_set() and self.source is not None:
+            if self.source is not announced:
+                announced = self.source
+                how = getattr(self.source, "identified", None)
+                if how:
+                    found = getattr(self.source, "profile", None)
+                    self.emit(ev.note(self.clock(), f"board {'identified as ' + found.name if found else 'not identified'}"
+                                      f" from {how}", "info" if found else "warning"))
             try:
                 sample = self.source.read()
             except (SourceDied, Exception) as exc:
@@ -109,11 +117,16 @@ class TelemetrySampler:
                 now_name = self.source.name if self.source else "none"
                 self.emit(ev.note(self.clock(), f"telemetry source {dead} died ({exc}); now: {now_name}", "warning"))
                 continue
+            borrowed = []
             if sample.get("cpu_load_pct") is None or sample.get("ram_used_mb") is None:
                 extra = cpu_and_ram()
                 for key, value in extra.items():
                     if sample.get(key) is None:
                         sample[key] = value
+                        borrowed.append(f"{key}=psutil")
+            # per-field provenance: every field is from ``source`` except those named here
+            if borrowed:
+                sample["fields_from"] = ",".join(borrowed)
             sample.pop("t", None)
             self.emit(ev.make(ev.TELEMETRY, self.clock(), None, **sample))
             if not self.source.pushes:

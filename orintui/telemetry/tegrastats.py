@@ -10,14 +10,16 @@ from orintui.backends.base import Parser
 from orintui.metrics import emc_bandwidth_gbs
 from orintui.telemetry import empty_sample
 from orintui.telemetry.base import Source, SourceDied, SourceUnavailable
-from orintui.telemetry.profiles import DeviceProfile, rail_total
+from orintui.telemetry.profiles import DeviceProfile, identify_board, rail_total
 
 TIMESTAMP = re.compile(r"^\d\d-\d\d-\d{4} \d\d:\d\d:\d\d\s+")
 RAM = re.compile(r"\bRAM (\d+)/(\d+)MB")
 CPU = re.compile(r"\bCPU \[([^\]]*)\]")
 CPU_CORE = re.compile(r"(\d+)%(?:@(\d+))?")
-EMC = re.compile(r"\bEMC_FREQ (\d+)%(?:@(\d+))?")
-GR3D = re.compile(r"\bGR3D2?_FREQ (\d+)%(?:@\[?([\d,]+)\]?)?")
+# 'EMC_FREQ 41%@3199', bare 'EMC_FREQ 0%' (not root), or Thor's 'EMC_FREQ @4266' (no load)
+EMC = re.compile(r"\bEMC_FREQ (?:(\d+)%)?(?:@(\d+))?")
+# '12%@[1300,1300]' (two GPCs), Thor's '@[1000,1000,1000]' (no load), '10%@1300', bare '10%'
+GR3D = re.compile(r"\bGR3D2?_FREQ (?:(\d+)%)?(?:@\[?([\d,]+)\]?)?")
 TEMP = re.compile(r"\b([A-Za-z][\w]*)@(-?\d+(?:\.\d+)?)C\b")
 # VDD_GPU_SOC 2412mW/2412mW, VDD_GPU 4800mW/4800mW/4800mW, 'X/Y/Z mW', or JetPack 4's unit-less X/Y
 POWER = re.compile(r"\b([A-Za-z][A-Za-z0-9_]*) (\d+)(?:mW)?/(\d+)(?:mW)?(?:/(\d+))?( ?mW)?(?=\s|$)")
@@ -41,18 +43,18 @@ def parse_line(line: str, profile: DeviceProfile | None = None, t: float = 0.0) 
             m = CPU_CORE.match(part.strip())
             cores.append(float(m.group(1)) if m else None)  # 'off' is an offline core
         s["cpu_load_pct"] = cores
-    if emc := EMC.search(line):
-        s["emc_util_pct"] = float(emc.group(1))
+    if (emc := EMC.search(line)) and (emc.group(1) or emc.group(2)):
+        s["emc_util_pct"] = float(emc.group(1)) if emc.group(1) else None
         s["emc_freq_mhz"] = float(emc.group(2)) if emc.group(2) else None
         s["emc_bw_gbs"] = emc_bandwidth_gbs(s["emc_util_pct"], s["emc_freq_mhz"], profile.bus_bytes if profile else None)
     loads, freqs = [], []
     for m in GR3D.finditer(line):
-        loads.append(float(m.group(1)))
+        if m.group(1):
+            loads.append(float(m.group(1)))
         if m.group(2):
             freqs += [float(f) for f in m.group(2).split(",") if f]
-    if loads:
-        s["gpu_load_pct"] = max(loads)
-        s["gpu_freq_mhz"] = max(freqs) if freqs else None
+    s["gpu_load_pct"] = max(loads) if loads else None  # Thor prints no load: unknown, not 0
+    s["gpu_freq_mhz"] = max(freqs) if freqs else None
     s["temp_c"] = {name: float(v) for name, v in TEMP.findall(line) if float(v) > OFFLINE_C}
     power = {}
     for m in POWER.finditer(line):
@@ -65,18 +67,32 @@ def parse_line(line: str, profile: DeviceProfile | None = None, t: float = 0.0) 
     return s
 
 
+def line_shape(line: str) -> dict:
+    """What identifies a board in one line: CPU count, RAM total, GPC clocks, EMC MHz, rail names."""
+    s = parse_line(line) or {}
+    gpcs = 0
+    for m in GR3D.finditer(TIMESTAMP.sub("", line.strip())):
+        gpcs += len([f for f in (m.group(2) or "").split(",") if f])
+    return {"cpus": len(s.get("cpu_load_pct") or []) or None, "ram_total_mb": s.get("ram_total_mb"),
+            "gpcs": gpcs or None, "emc_freq_mhz": s.get("emc_freq_mhz"), "rails": sorted(s.get("power_mw") or {})}
+
+
 class TegrastatsLineParser(Parser):
     """Feeds tegrastats' stdout to ``parse_line``; a runner parser, so it shares pexpect code."""
 
     backend = "tegrastats"
 
-    def __init__(self, sink: queue.Queue, profile: DeviceProfile | None, **options):
+    def __init__(self, sink: queue.Queue, profile: DeviceProfile | None, root: str = "/", **options):
         super().__init__(**options)
-        self.sink, self.profile = sink, profile
+        self.sink, self.profile, self.root = sink, profile, root
+        self.identified: str | None = None  # how the profile was found when none was given
 
     def _line(self, raw: str, t: float, out: list) -> None:  # no output events: telemetry only
         if raw.strip():
             self._tail.append(raw)
+        if self.profile is None and self.identified is None and parse_line(raw) is not None:
+            # a container hides /proc/device-tree: the line itself says which board this is
+            self.profile, self.identified = identify_board(self.root, line_shape(raw))
         sample = parse_line(raw, self.profile, t)
         if sample is not None:
             self.recognised = True
@@ -87,9 +103,11 @@ class TegrastatsSource(Source):
     name = "tegrastats"
     pushes = True
 
-    def __init__(self, interval: float, profile: DeviceProfile | None = None, clock=None, binary: str = "tegrastats"):
+    def __init__(self, interval: float, profile: DeviceProfile | None = None, clock=None, binary: str = "tegrastats",
+                 root: str = "/"):
         super().__init__(interval)
-        self.profile, self.binary, self.clock = profile, binary, clock or (lambda m: m)
+        self.profile, self.binary, self.clock, self.root = profile, binary, clock or (lambda m: m), root
+        self.identified: str | None = None
         self._samples: queue.Queue = queue.Queue()
         self._runner = None
 
@@ -98,7 +116,7 @@ class TegrastatsSource(Source):
 
         if resolve_binary(self.binary) is None:
             raise SourceUnavailable("tegrastats is not on PATH (not a Jetson?)")
-        parser = TegrastatsLineParser(self._samples, self.profile)
+        parser = TegrastatsLineParser(self._samples, self.profile, self.root)
         ms = max(1, int(self.interval * 1000))
         self._runner = BackendRunner([self.binary, "--interval", str(ms)], parser, lambda e: None, self.clock)
         self._runner.start()
@@ -108,6 +126,8 @@ class TegrastatsSource(Source):
             self.close()
             raise SourceUnavailable(f"tegrastats printed no sample{parser.last_words()}") from None
         self._samples.put(first)
+        if self.profile is None:
+            self.profile, self.identified = parser.profile, parser.identified
 
     def read(self) -> dict:
         assert self._runner is not None
