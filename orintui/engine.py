@@ -12,12 +12,13 @@ import threading
 from pathlib import Path
 
 from orintui import paths
-from orintui.backends import get_adapter
+from orintui.backends import get_adapter, versions
 from orintui.backends.runner import BackendRunner
 from orintui.metrics import cpu_busy_pct, session_metrics
 from orintui.scenarios import Scenario, ScenarioError, load_scenario
 from orintui.session import events as ev
 from orintui.session import status as st
+from orintui.session.journal import JournalBusy, journal_locked, journal_path
 from orintui.session.model import RunInfo
 from orintui.session.recorder import Recorder, new_session
 from orintui.session.store import recover_orphans
@@ -27,6 +28,24 @@ from orintui.telemetry.sampler import TelemetrySampler
 
 class TelemetryUnavailable(ScenarioError):
     """A telemetry source named by the user cannot start here (exit 2, like any bad input)."""
+
+
+class OutRefused(ScenarioError):
+    """``--out`` names a directory, an existing file (without --force), or a journal another orintui
+    is writing now (exit 2)."""
+
+
+def check_out(out: str | os.PathLike | None, force: bool = False) -> None:
+    """Refuse an --out that would fail at the end or overwrite something, before anything runs."""
+    if not out:
+        return
+    path = Path(out)
+    if path.is_dir():
+        raise OutRefused(f"--out {path}: is a directory; name the session file to write")
+    if journal_locked(journal_path(path)):
+        raise OutRefused(f"--out {path}: another orintui is recording to this file now ({journal_path(path)} is locked)")
+    if path.exists() and not force:
+        raise OutRefused(f"--out {path}: the file exists; use --force to overwrite it")
 
 
 QUIET_CHECK_S = 0.5  # how long the machine's CPU load is measured before each run
@@ -84,7 +103,12 @@ class Execution:
         runs = expand_runs(scenario)
         self.session = new_session(facts, {**scenario.to_dict(), "telemetry": telemetry}, runs, label)
         out = Path(out) if out else paths.sessions_dir() / f"{self.session.id}.json"
-        self.recorder = Recorder(self.session, out)
+        try:
+            self.recorder = Recorder(self.session, out)
+        except JournalBusy as exc:
+            raise OutRefused(str(exc)) from None
+        self.write_error: str | None = None  # the journal could not be written: the runs were stopped
+        self.recorder.on_write_error(self._write_failed)
         self.sampler = None
         if telemetry != "none":
             self.sampler = TelemetrySampler(telemetry, interval, self.recorder.record, self.recorder.now,
@@ -108,6 +132,7 @@ class Execution:
                 facts = source.facts
                 self.session.host.update({k: v for k, v in facts.items() if v is not None})
         self.current: BackendRunner | None = None
+        self._versions: dict[tuple, dict[str, str]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.done = threading.Event()
@@ -132,6 +157,14 @@ class Execution:
         self._stop.set()
         if self.current is not None:
             self.current.cancel(reason)
+
+    def _write_failed(self, why: str) -> None:
+        """A full disk: what is recorded from now on would be lost with the next crash, and the final
+        save will fail the same way. Stop the runs (a failure, not the user's doing)."""
+        self.write_error = why
+        self._stop.set()
+        if self.current is not None:
+            self.current.cancel(f"the journal cannot be written: {why}", st.FAILED, by_user=False)
 
     def stop_and_wait(self, reason: str, timeout: float = 30.0) -> None:
         """Leaving while a run is live: end it, and give the group and the save time to finish."""
@@ -161,9 +194,9 @@ class Execution:
             finally:
                 self.done.set()  # whatever happened, nobody waits forever for a session that ended
 
-    def _end(self, run: RunInfo, status: str, code, sig, error, by_user: bool = False) -> None:
+    def _end(self, run: RunInfo, status: str, code, sig, error, by_user: bool = False, **process) -> None:
         self.recorder.record(ev.make(ev.RUN_ENDED, self.recorder.now(), run.index, status=status,
-                                     exit_code=code, signal=sig, error=error, by_user=by_user))
+                                     exit_code=code, signal=sig, error=error, by_user=by_user, **process))
 
     def _store_flags(self) -> None:
         """The validity flags of every run, as the metrics layer sees the whole session, kept in the
@@ -176,6 +209,10 @@ class Execution:
         adapter = get_adapter(run.backend)
         record = self.recorder.record
         index = run.index
+        key = (run.backend, run.argv[0], tuple(sorted(run.env.items())), run.cwd)
+        if key not in self._versions:  # once per program and environment, not per repetition
+            self._versions[key] = versions.probe(run.backend, run.argv, run.env, run.cwd)
+        run.versions = dict(self._versions[key])
         cpu_before = self._quiet_check()
         if self._stop.is_set():
             self._end(run, st.CANCELLED, None, None, "not started: the session was stopped", by_user=True)
@@ -190,7 +227,10 @@ class Execution:
         result = runner.run()
         self.current = None
         record({**ev.phase(self.recorder.now(), ev.end_phase(result.status), result.describe()), "run": index})
-        self._end(run, result.status, result.exit_code, result.signal, result.error, result.by_user)
+        process = {"pgid": result.pgid} if result.pgid else {}
+        if result.leftover_pids:  # a daemonised helper survived the run: killed, and the run flagged
+            process["leftover_pids"] = " ".join(map(str, result.leftover_pids))
+        self._end(run, result.status, result.exit_code, result.signal, result.error, result.by_user, **process)
 
     def _quiet_check(self) -> float | None:
         """CPU load of the whole machine over the moment before a run starts (the run's own
@@ -206,8 +246,20 @@ class Execution:
         return round(cpu_busy_pct(before, psutil.cpu_times()), 1)
 
 
+def start_checks() -> None:
+    """At every start: recover stale journals (the sessions folder and wherever the registry says),
+    and kill processes left by runs of an orintui that is gone; one line each on stderr."""
+    from orintui.backends.runner import sweep_orphans
+
+    for path in recover_orphans(paths.sessions_dir()):
+        print(f"orintui: recovered an interrupted session: {path}", file=sys.stderr)
+    for line in sweep_orphans():
+        print(f"orintui: {line}", file=sys.stderr)
+
+
 def run_scenario_command(args) -> int:
-    recover_orphans(paths.sessions_dir())
+    start_checks()
+    check_out(args.out, getattr(args, "force", False))
     scenario = load_scenario(args.scenario, parse_overrides(args.set))
     if not args.headless:
         from orintui.tui.app import run_app

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from orintui.session import status as st
-from orintui.session.events import PHASE, RUN_STARTED, SUMMARY, TELEMETRY, TOKEN, Event
+from orintui.session.events import PHASE, RUN_ENDED, RUN_STARTED, SUMMARY, TELEMETRY, TOKEN, Event
 from orintui.session.model import RunInfo, Session
 
 # -- validity flags ------------------------------------------------------------------------------
@@ -40,6 +40,7 @@ FLAGS = {
     "clocks-unlocked": "GPU clocks not locked (jetson_clocks off)",
     "power-mode": "not the maximum power mode",
     "throttled": "thermal throttling during decode",
+    "leftover-process": "a process the run started outlived it (daemonised, or ignored the hang-up)",
 }
 
 
@@ -140,6 +141,7 @@ class RunMetrics:
     sources: dict[str, str] = field(default_factory=dict)
     flags: list[Flag] = field(default_factory=list)
     by_user: bool = False
+    versions: dict[str, str] = field(default_factory=dict)  # what produced the numbers
 
     @property
     def ranks(self) -> bool:
@@ -174,7 +176,7 @@ def run_metrics(session: Session, run: RunInfo, telemetry: list[Event] | None = 
         telemetry = [e for e in session.events if e["kind"] == TELEMETRY]
     m = RunMetrics(run=run.index, label=run.label, backend=run.backend, status=run.status,
                    repetition=run.repetition, warmup=run.warmup, model=run.model_path, error=run.error,
-                   by_user=run.by_user)
+                   by_user=run.by_user, versions=dict(run.versions))
     tokens = [e for e in events if e["kind"] == TOKEN]
     steady = [e for e in tokens if not e.get("warmup")]
     m.tokens, m.warmup_tokens = len(tokens), len(tokens) - len(steady)
@@ -286,6 +288,9 @@ def run_flags(session: Session, run: RunInfo, events: list[Event], telemetry: li
         throttled = [e for e in telemetry if steady[0]["t"] <= e["t"] <= steady[-1]["t"] and e.get("throttled")]
         if throttled:
             flags.append(Flag("throttled", f"{len(throttled)} telemetry samples report throttling during decode"))
+    ended = next((e for e in events if e["kind"] == RUN_ENDED), None)
+    if ended and ended.get("leftover_pids"):
+        flags.append(Flag("leftover-process", f"pid {ended['leftover_pids']} outlived the run (see its error)"))
     host = session.host
     if tokens and host.get("jetson_clocks") == "OFF":
         flags.append(Flag("clocks-unlocked", "jetson_clocks was off: GPU and EMC clocks may scale during the run"))

@@ -124,6 +124,30 @@ def host_line(session: Session) -> str:
     return ", ".join(parts)
 
 
+def version_text(versions: dict[str, str]) -> str:
+    """'tinygrad 0.13.0 (checkout 1a2b3c4d5e6f)', 'llama.cpp build 7000 (commit 0c1e570)'."""
+    parts = []
+    if versions.get("tinygrad_version"):
+        parts.append(f"tinygrad {versions['tinygrad_version']}" +
+                     (f" (checkout {versions['tinygrad_commit']})" if versions.get("tinygrad_commit") else ""))
+    if versions.get("llama_cpp_build"):
+        parts.append(f"llama.cpp build {versions['llama_cpp_build']} (commit {versions.get('llama_cpp_commit', '?')})")
+    return ", ".join(parts)
+
+
+def versions_line(session: Session) -> str:
+    """The distinct backend versions of a session's runs, llama-bench's own build included."""
+    seen: list[str] = []
+    for run in session.runs:
+        text = version_text(run.versions)
+        bench = run.summary.get("build_commit")
+        if not text and bench:
+            text = f"llama.cpp build {run.summary.get('build_number', '?')} (commit {bench})"
+        if text and text not in seen:
+            seen.append(text)
+    return "; ".join(seen)
+
+
 def render_report(sessions: list[Session], form: str = "md") -> str:
     measured = [(session, session_metrics(session)) for session in sessions]
     table = rows(measured)
@@ -138,6 +162,8 @@ def render_report(sessions: list[Session], form: str = "md") -> str:
     out = []
     for session in sessions:
         out.append(clean_line(f"**{session.title}** ({session.id}, {session.started_at[:19]}): {host_line(session)}"))
+        if versions := versions_line(session):
+            out.append(clean_line(f"Versions: {versions}"))
     out.append("")
     out.append(markdown_table(COLUMNS, [r for _, r in table]))
     flagged = flag_notes(measured)
@@ -160,7 +186,7 @@ def report_json(m: RunMetrics) -> dict[str, Any]:
             "energy_j_per_token": m.energy_j_per_token, "avg_power_w": m.avg_power_w,
             "bandwidth_gbs": m.bandwidth_gbs, "bandwidth_pct": m.bandwidth_pct, "model": m.model,
             "error": m.error, "by_user": m.by_user, "bench": m.bench, "sources": m.sources,
-            "flags": [{"code": f.code, "text": f.text} for f in m.flags]}
+            "flags": [{"code": f.code, "text": f.text} for f in m.flags], "versions": m.versions}
 
 
 # -- compare ---------------------------------------------------------------------------------

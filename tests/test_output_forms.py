@@ -193,3 +193,38 @@ def test_unknown_backend_lists_llama_cli():
     proc = run_cli("import", "--backend", "nope", str(T / "llama-cli-chat-eof.txt"), "--out", "/dev/null")
     assert proc.returncode == 2 and "llama-cli" in proc.stderr
     assert sys.executable  # the CLI ran under this interpreter
+
+
+# -- versions --------------------------------------------------------------------------------------
+@pytest.mark.real
+def test_versions_recorded_per_run_and_shown_in_the_report(llama_bin, small_model, tinygrad_ready, tmp_path):
+    """tinygrad's version from the run's own interpreter, llama.cpp's build and commit from --version."""
+    from importlib.metadata import version as installed
+
+    from orintui.session import load_session
+
+    scenario = tmp_path / "v.toml"
+    scenario.write_text(f'''name = "v"
+[[runs]]
+label = "llama.cpp"
+backend = "llama-completion"
+argv = ["{llama_bin}/llama-completion", "-m", "{small_model}", "-p", "Hi", "-n", "4", "--ignore-eos", "-no-cnv", "-t", "1"]
+[[runs]]
+label = "tinygrad"
+backend = "tinygrad-llm"
+argv = ["{sys.executable}", "-c", "print('  1.00 ms, 1.00 tok/s,    0.10 GB/s, 0/0 MB  --  x')"]
+''')
+    out = tmp_path / "s.json"
+    proc = run_cli("run", str(scenario), "--headless", "--telemetry", "none", "--out", str(out), timeout=300)
+    assert proc.returncode in (0, 1), proc.stderr
+    runs = load_session(out).runs
+    version = (llama_bin / "llama-completion").parent
+    printed_version = __import__("subprocess").run([str(version / "llama-completion"), "--version"], capture_output=True,
+                                                   text=True).stderr
+    build, commit = re.search(r"build (\d+), commit (\S+)\)", printed_version).groups()
+    assert runs[0].versions == {"llama_cpp_version": re.search(r"version: (\S+)", printed_version).group(1),
+                                "llama_cpp_build": build, "llama_cpp_commit": commit}
+    assert runs[1].versions["tinygrad_version"] == installed("tinygrad")
+    report = run_cli("report", str(out)).stdout
+    assert f"Versions: llama.cpp build {build} (commit {commit}); tinygrad {installed('tinygrad')}" in report
+    assert json.loads(run_cli("report", str(out), "--format", "json").stdout)["runs"][1]["versions"]["tinygrad_version"]

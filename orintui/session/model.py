@@ -31,6 +31,7 @@ class RunInfo:
     error: str | None = None  # why a run is not ok (the reason travels with the status)
     by_user: bool = False  # the user stopped it: cancelled or partial, not a failure
     flags: list[str] = field(default_factory=list)  # validity flags (metrics.FLAGS), stored at the end
+    versions: dict[str, str] = field(default_factory=dict)  # what produced the numbers (backends/versions.py)
     started_t: float | None = None
     ended_t: float | None = None
     summary: dict[str, Any] = field(default_factory=dict)
