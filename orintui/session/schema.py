@@ -117,7 +117,7 @@ def check_event(event: Any, runs: int) -> str | None:
 RUN_FIELDS = {"index": INT, "label": STR, "backend": STR, "argv": frozenset({_L}), "env": OBJECT, "cwd": OPT_STR,
               "repetition": OPT_INT, "warmup": OPT_BOOL, "model_path": OPT_STR, "model_bytes": OPT_INT, "status": OPT_STR,
               "exit_code": OPT_INT, "signal": OPT_INT, "error": OPT_STR, "started_t": OPT_NUMBER, "ended_t": OPT_NUMBER,
-              "summary": OBJECT, "by_user": OPT_BOOL, "flags": frozenset({_L, _N}), "versions": frozenset({_D, _N})}  # versions: checked in check_run
+              "summary": OBJECT, "by_user": OPT_BOOL, "flags": frozenset({_L, _N}), "versions": frozenset({_D, _N})}  # values: check_run
 HOST_FIELDS = {**{k: OPT_NUMBER for k in ("peak_bandwidth_gbs", "bus_bytes", "bus_bits", "ram_total_mb",
                                           "telemetry_interval_s", "mem_max_mhz", "gpu_mem_total_mb")},
                **{k: OPT_STR for k in ("hostname", "machine", "model", "gpu_name", "driver", "jetpack", "l4t", "nvpmodel",
