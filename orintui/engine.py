@@ -220,7 +220,8 @@ class Execution:
         record(ev.make(ev.RUN_STARTED, self.recorder.now(), index, label=run.label, backend=run.backend,
                        repetition=run.repetition, warmup=run.warmup, cpu_load_before_pct=cpu_before))
         record({**ev.phase(self.recorder.now(), "loading"), "run": index})
-        runner = BackendRunner(run.argv, adapter.make_parser(run.argv), lambda e: record({**e, "run": index}),
+        options = {"question": spec.input} if spec.input is not None else {}
+        runner = BackendRunner(run.argv, adapter.make_parser(run.argv, **options), lambda e: record({**e, "run": index}),
                                self.recorder.clock_of, env=run.env, cwd=run.cwd,
                                idle_timeout=spec.idle_timeout, total_timeout=spec.total_timeout)
         self.current = runner

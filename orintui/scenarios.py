@@ -25,7 +25,7 @@ from orintui import paths
 from orintui.backends.runner import resolve_binary
 
 RUN_KEYS = {"label", "backend", "argv", "env", "cwd", "repetitions", "warmup", "idle_timeout", "total_timeout",
-            "model", "device", "optional", "notes", "requires"}
+            "model", "device", "optional", "notes", "requires", "input"}
 TOP_KEYS = {"name", "description", "variables", "generate", "runs", "needs"}
 VAR = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 MAX_REPETITIONS = 1000  # per run, for repetitions and for warmup: a typo must not queue 100,000,000 runs
@@ -54,6 +54,7 @@ class RunSpec:
     notes: str | None = None
     requires: list[str] = field(default_factory=list)  # Python modules the run imports ({python} -m ...)
     device: str | None = None  # tinygrad's device: CPU, CUDA, NV
+    input: str | None = None  # typed at the backend's prompt (llama3.py --no_api's "Q: "), then the run ends
 
 
 # an NVIDIA GPU's device nodes: a discrete GPU's driver, and Jetson's nvgpu (what tinygrad NV opens)
@@ -311,7 +312,11 @@ def parse_scenario(text: str, path: str, overrides: dict[str, str] | None = None
         for key in ("cwd", "model"):
             if raw.get(key):
                 _no_nul(path, text, where, key, exp(raw[key]), key)
+        typed = raw.get("input")
+        if typed is not None and (not isinstance(typed, str) or "\0" in typed):
+            raise _fail_key(path, text, f"{where}: input must be a string (typed at the backend's prompt)", "input")
         runs.append(RunSpec(
+            input=exp(typed) if typed is not None else None,
             label=label, backend=backend, argv=argv_out, env=env,
             cwd=exp(raw["cwd"]) if raw.get("cwd") else None, model=exp(raw["model"]) if raw.get("model") else None,
             optional=bool(raw.get("optional", False)), notes=raw.get("notes"), requires=requires, device=device,

@@ -228,3 +228,41 @@ argv = ["{sys.executable}", "-c", "print('  1.00 ms, 1.00 tok/s,    0.10 GB/s, 0
     report = run_cli("report", str(out)).stdout
     assert f"Versions: llama.cpp build {build} (commit {commit}); tinygrad {installed('tinygrad')}" in report
     assert json.loads(run_cli("report", str(out), "--format", "json").stdout)["runs"][1]["versions"]["tinygrad_version"]
+
+
+# -- the user's plan as scenarios ------------------------------------------------------------------------
+@pytest.mark.real
+def test_plan_llama_cpp_scenario_runs_as_written(llama_bin, small_model, tmp_path):
+    from conftest import llama_lost_its_tail
+
+    from orintui.session import load_session
+
+    for attempt in range(3):
+        out = tmp_path / f"plan{attempt}.json"
+        proc = run_cli("run", "plan-llama-cpp", "--headless", "--telemetry", "none", "--out", str(out),
+                       "--set", f"llama_bin={llama_bin}", "--set", f"model={small_model}", "--set", "tokens=16",
+                       timeout=300)
+        if not (proc.returncode == 1 and out.exists() and llama_lost_its_tail(load_session(out))):
+            break
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
+    session = load_session(out)
+    assert [r.status for r in session.runs] == ["ok", "ok"]
+    assert "| Backend | Model | Prefill tok/s | Decode tok/s | TTFT (ms) |" in proc.stdout  # the plan's table
+    assert session.runs[0].versions.get("llama_cpp_build") is not None
+
+
+@pytest.mark.real
+def test_plan_llama_bench_scenario_sweeps_models_and_flash_attention(llama_bin, small_model, tiny_model, tmp_path):
+    from orintui.metrics import session_metrics
+    from orintui.session import load_session
+
+    out = tmp_path / "bench.json"
+    proc = run_cli("run", "plan-llama-bench", "--headless", "--telemetry", "none", "--out", str(out),
+                   "--set", f"llama_bin={llama_bin}", "--set", f"model_1b={small_model}",
+                   "--set", f"model_1b_q4={tiny_model}", "--set", f"model_3b={small_model}",
+                   "--set", "prompt_tokens=16", "--set", "gen_tokens=4", "--set", "reps=2", timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr
+    metrics = session_metrics(load_session(out))
+    for m, fa in zip(metrics, (0, 1)):
+        assert len(m.bench) == 6 and {int(row["flash_attn"]) for row in m.bench} == {fa}
+        assert all(len(row["samples_ts"]) == 2 for row in m.bench)
