@@ -99,6 +99,49 @@ def energy_joules(samples: Sequence[tuple[float, float]], start: float, end: flo
     return sum((t1 - t0) * (p0 + p1) / 2 for (t0, p0), (t1, p1) in zip(window, window[1:]))
 
 
+IDLE_WINDOW_S = 3.0  # the idle baseline: power in the seconds before run_started (after the previous run)
+
+
+def power_coverage_gap(samples: Sequence[tuple[float, float]], start: float, end: float) -> str:
+    """Why ``energy_joules`` gave None for [start, end], as a sentence (a gap is never zero)."""
+    if not samples:
+        return "no power samples in this session (the telemetry source gives no power)"
+    if end <= start:
+        return "the window is empty"
+    lo, hi = min(t for t, _ in samples), max(t for t, _ in samples)
+    return f"power samples span {lo:.2f}-{hi:.2f} s; the window {start:.2f}-{end:.2f} s is not covered"
+
+
+def window_energy(samples: Sequence[tuple[float, float]], start: float, end: float,
+                  tokens: float | None) -> tuple[dict[str, float | None], str | None]:
+    """Energy J, average W, J/token and tokens/J over [start, end]; the reason where n/a."""
+    out: dict[str, float | None] = {"energy_j": None, "avg_w": None, "j_per_token": None, "tokens_per_j": None}
+    joules = energy_joules(samples, start, end)
+    if joules is None:
+        return out, power_coverage_gap(samples, start, end)
+    out["energy_j"], out["avg_w"] = joules, joules / (end - start)
+    if not tokens:
+        return out, "no token count for this window"
+    out["j_per_token"] = joules / tokens
+    out["tokens_per_j"] = tokens / joules if joules > 0 else None
+    return out, None
+
+
+def idle_power_w(samples: Sequence[tuple[float, float]], started: float,
+                 not_before: float | None = None) -> tuple[float | None, str | None]:
+    """Mean power over the IDLE_WINDOW_S before a run starts, never reaching back into the previous
+    run: the time-weighted average of the samples there (at least two, 1 s apart or more)."""
+    lo = max(started - IDLE_WINDOW_S, not_before if not_before is not None else -math.inf)
+    inside = sorted((t, p) for t, p in samples if lo <= t <= started)
+    if len(inside) < 2 or inside[-1][0] - inside[0][0] < 1.0:
+        span = started - lo
+        return None, (f"{len(inside)} power sample(s) in the {span:.1f} s before the run"
+                      + (" (the previous run ended then)" if not_before is not None and not_before > started - IDLE_WINDOW_S
+                         else "") + "; a baseline needs two, at least 1 s apart")
+    joules = energy_joules(inside, inside[0][0], inside[-1][0])
+    return (joules / (inside[-1][0] - inside[0][0]) if joules is not None else None), None
+
+
 def emc_bandwidth_gbs(util_pct: float | None, freq_mhz: float | None, bus_bytes: int | None) -> float | None:
     """EMC % is relative to the current EMC frequency: GB/s = util x f x 2 transfers x bus bytes."""
     if util_pct is None or freq_mhz is None or not bus_bytes:
@@ -133,6 +176,14 @@ class RunMetrics:
     energy_j_per_token: float | None = None
     avg_power_w: float | None = None
     power_label: str | None = None
+    decode_energy_j: float | None = None
+    tokens_per_joule: float | None = None
+    prefill_energy_j: float | None = None
+    prefill_j_per_token: float | None = None
+    prefill_avg_power_w: float | None = None
+    idle_power_w: float | None = None
+    marginal_j_per_token: float | None = None
+    energy_na: dict[str, str] = field(default_factory=dict)  # energy figure -> why it is n/a
     bandwidth_gbs: float | None = None
     bandwidth_pct: float | None = None
     emc_gbs: float | None = None
@@ -245,15 +296,10 @@ def run_metrics(session: Session, run: RunInfo, telemetry: list[Event] | None = 
         elif row.get("n_prompt") and not row.get("n_gen"):
             m.prefill_tok_s, m.sources["prefill_tok_s"] = row.get("avg_ts"), f"backend: llama-bench {row.get('test')}"
 
-    # energy over the decode window
+    energy_ledger(m, session, run, events, telemetry, tokens, steady, summary)
+    # EMC over the decode window
     if len(steady) >= 2:
         start, end = steady[0]["t"], steady[-1]["t"]
-        samples, label = _power_samples(telemetry)
-        joules = energy_joules(samples, start, end)
-        if joules is not None:
-            m.avg_power_w = joules / (end - start)
-            m.energy_j_per_token = joules / (len(steady) - 1)
-            m.power_label, m.sources["energy"] = label, f"telemetry: {label or 'power'}"
         emc = [e["emc_bw_gbs"] for e in telemetry if start <= e["t"] <= end and e.get("emc_bw_gbs") is not None]
         if emc:
             m.emc_gbs, m.sources["emc_gbs"] = statistics.fmean(emc), "telemetry: EMC"
@@ -266,6 +312,63 @@ def run_metrics(session: Session, run: RunInfo, telemetry: list[Event] | None = 
         m.sources["bandwidth"] = "model bytes x decode tok/s over the device's peak"
     m.flags = run_flags(session, run, events, telemetry, steady, merged)
     return m
+
+
+def energy_ledger(m: RunMetrics, session: Session, run: RunInfo, events: list[Event], telemetry: list[Event],
+                  tokens: list[Event], steady: list[Event], summary: dict[str, Any]) -> None:
+    """Prefill and decode energy, the idle baseline, marginal J/token, llama-bench per test. Every
+    figure the samples cannot cover is None with its reason in ``m.energy_na``, never 0."""
+    samples, label = _power_samples(telemetry)
+    if label:
+        m.power_label, m.sources["energy"] = label, f"telemetry: {label}"
+    # decode: first to last steady token, over the n-1 tokens that arrived inside it
+    if len(steady) >= 2:
+        start, end = steady[0]["t"], steady[-1]["t"]
+        d, why = window_energy(samples, start, end, len(steady) - 1)
+        m.decode_energy_j, m.avg_power_w = d["energy_j"], d["avg_w"]
+        m.energy_j_per_token, m.tokens_per_joule = d["j_per_token"], d["tokens_per_j"]
+        if why:
+            m.energy_na["decode"] = why
+    elif tokens:
+        m.energy_na["decode"] = f"{len(steady)} steady token(s): no decode window"
+    # prefill: from the prefill phase's start to the first token, over the prompt tokens
+    starts = [e["t"] for e in events if e["kind"] == PHASE and e.get("phase") == "prefill"]
+    prompt = summary.get("prompt_tokens") or next((e.get("tokens") for e in events if e["kind"] == "prefill"
+                                                   and e.get("tokens")), None)
+    if starts and tokens:
+        p, why = window_energy(samples, starts[0], tokens[0]["t"], prompt)
+        m.prefill_energy_j, m.prefill_avg_power_w, m.prefill_j_per_token = p["energy_j"], p["avg_w"], p["j_per_token"]
+        if why:
+            m.energy_na["prefill"] = why
+    elif tokens:
+        m.energy_na["prefill"] = "the backend marks no prefill phase"
+    # idle baseline and the marginal energy above it
+    if run.started_t is not None and samples:
+        before = [r.ended_t for r in session.runs if r.index != run.index and r.ended_t is not None
+                  and r.ended_t <= run.started_t]
+        m.idle_power_w, why = idle_power_w(samples, run.started_t, max(before) if before else None)
+        if why:
+            m.energy_na["idle"] = why
+    if m.idle_power_w is not None and m.decode_energy_j is not None and len(steady) >= 2:
+        span = steady[-1]["t"] - steady[0]["t"]
+        m.marginal_j_per_token = (m.decode_energy_j - m.idle_power_w * span) / (len(steady) - 1)
+    elif m.energy_j_per_token is not None:
+        m.energy_na["marginal"] = "no idle baseline"
+    # llama-bench: each test's window runs from the previous row (or the run's start) to its own row
+    rows = [e for e in events if e["kind"] == SUMMARY and e.get("bench")]
+    prev = run.started_t
+    for e, row in zip(rows, m.bench):
+        reps = len(row.get("samples_ts") or []) or 1
+        n = ((row.get("n_prompt") or 0) + (row.get("n_gen") or 0)) * reps
+        if prev is None:
+            row["energy_na"] = "no start for this test's window"
+        else:
+            b, why = window_energy(samples, prev, e["t"], n)
+            row.update({"energy_j": b["energy_j"], "avg_w": b["avg_w"], "j_per_token": b["j_per_token"],
+                        "tokens_per_j": b["tokens_per_j"]})
+            if why:
+                row["energy_na"] = why
+        prev = e["t"]
 
 
 def run_flags(session: Session, run: RunInfo, events: list[Event], telemetry: list[Event], steady: list[Event],
