@@ -53,15 +53,72 @@ def notes(m: RunMetrics) -> str:
         parts.append(f"{m.warmup_tokens} warm-up tokens excluded")
     if m.avg_power_w is not None:
         parts.append(f"{fmt(m.avg_power_w, 1)} W ({m.power_label})")
+    parts += energy_notes(m)
     if m.emc_gbs is not None:
         parts.append(f"EMC {fmt(m.emc_gbs, 1)} GB/s")
     for row in m.bench:
         spread = f" ± {fmt(row.get('stddev_ts'))}" if row.get("stddev_ts") is not None else ""
         parts.append(f"{row.get('test')} {fmt(row.get('avg_ts'))}{spread} t/s" +
-                     (f" fa={row['flash_attn']}" if "flash_attn" in row else ""))
+                     (f" fa={row['flash_attn']}" if "flash_attn" in row else "") +
+                     (f" {fmt(row['j_per_token'], 4)} J/token" if row.get("j_per_token") is not None else ""))
     if m.flags:
         parts.append("flags: " + ", ".join(f.code for f in m.flags))
     return "; ".join(parts)
+
+
+def energy_notes(m: RunMetrics) -> list[str]:
+    """Tokens per joule beside J/token, prefill energy, the idle baseline and marginal J/token; an
+    energy figure the samples could not cover says why."""
+    parts = []
+    if m.tokens_per_joule is not None:
+        parts.append(f"{fmt(m.tokens_per_joule, 2)} tok/J")
+    if m.prefill_j_per_token is not None:
+        parts.append(f"prefill {fmt(m.prefill_j_per_token, 4)} J/token at {fmt(m.prefill_avg_power_w, 1)} W")
+    if m.idle_power_w is not None:
+        parts.append(f"idle {fmt(m.idle_power_w, 1)} W")
+    if m.marginal_j_per_token is not None:
+        parts.append(f"marginal {fmt(m.marginal_j_per_token, 4)} J/token above idle")
+    parts += [f"{what} energy n/a: {why}" for what, why in m.energy_na.items() if what in ("decode", "prefill")]
+    return parts
+
+
+def telemetry_note(session: Session, m: RunMetrics) -> str:
+    """Over the run's decode window: average GPU clock and load, EMC %, peak temperature, throttling."""
+    times = [e["t"] for e in session.run_events(m.run) if e["kind"] == TOKEN and not e.get("warmup")]
+    if len(times) < 2:
+        return ""
+    window = [e for e in session.events if e["kind"] == "telemetry" and times[0] <= e["t"] <= times[-1]]
+
+    def mean(key: str) -> float | None:
+        values = [e[key] for e in window if isinstance(e.get(key), (int, float))]
+        return statistics.fmean(values) if values else None
+
+    parts = []
+    if (freq := mean("gpu_freq_mhz")) is not None:
+        parts.append(f"GPU {fmt(freq, 0)} MHz")
+    if (load := mean("gpu_load_pct")) is not None:
+        parts.append(f"GPU load {fmt(load, 0)}%")
+    if (emc := mean("emc_util_pct")) is not None:
+        parts.append(f"EMC {fmt(emc, 0)}%")
+    temps = [v for e in window for v in (e.get("temp_c") or {}).values() if isinstance(v, (int, float))]
+    if temps:
+        parts.append(f"peak {fmt(max(temps), 1)} C")
+    if window:
+        parts.append("throttled" if any(e.get("throttled") for e in window) else "no throttling seen")
+    return "decode: " + ", ".join(parts) if parts else ""
+
+
+def device_line(session: Session) -> str:
+    """Where the numbers were made: power mode, jetson_clocks, max GPU and EMC clocks, the board."""
+    h = session.host
+    if not (h.get("model") or h.get("l4t") or h.get("profile")):
+        return ""
+    clocks = {"ON": "clocks locked", "OFF": "clocks NOT locked"}.get(h.get("jetson_clocks") or "", "jetson_clocks n/a")
+    parts = [f"power mode {h.get('nvpmodel') or 'n/a'}", clocks,
+             f"max GPU {fmt(h.get('gpu_max_mhz'), 0)} MHz", f"max EMC {fmt(h.get('emc_max_mhz'), 0)} MHz"]
+    if h.get("profile_from"):
+        parts.append(f"board from {h['profile_from']}")
+    return "Device: " + ", ".join(parts)
 
 
 def flag_notes(measured: list[tuple[Session, list[RunMetrics]]]) -> list[str]:
@@ -80,9 +137,10 @@ def rows(measured: list[tuple[Session, list[RunMetrics]]]) -> list[tuple[RunMetr
     for session, metrics in measured:
         for m in metrics:
             label = m.label + (f" #{m.repetition + 1}" if _reps(session, m.label) > 1 else "")
+            note = "; ".join(p for p in (notes(m), telemetry_note(session, m)) if p)
             out.append((m, [label, _model_name(m), fmt(m.prefill_tok_s), fmt(m.decode), fmt(m.ttft_ms, 1),
                             fmt(m.itl_ms["p50"]), fmt(m.itl_ms["p95"]), fmt(m.energy_j_per_token, 4),
-                            fmt(m.bandwidth_pct, 1), notes(m)]))
+                            fmt(m.bandwidth_pct, 1), note]))
     return out
 
 
@@ -164,6 +222,8 @@ def render_report(sessions: list[Session], form: str = "md") -> str:
         out.append(clean_line(f"**{session.title}** ({session.id}, {session.started_at[:19]}): {host_line(session)}"))
         if versions := versions_line(session):
             out.append(clean_line(f"Versions: {versions}"))
+        if device := device_line(session):
+            out.append(clean_line(device))
     out.append("")
     out.append(markdown_table(COLUMNS, [r for _, r in table]))
     flagged = flag_notes(measured)
@@ -184,6 +244,9 @@ def report_json(m: RunMetrics) -> dict[str, Any]:
             "warmup": m.warmup, "tokens": m.tokens, "decode_tok_s": dict(m.decode_tok_s),
             "prefill_tok_s": m.prefill_tok_s, "ttft_ms": m.ttft_ms, "itl_ms": dict(m.itl_ms), "load_s": m.load_s,
             "energy_j_per_token": m.energy_j_per_token, "avg_power_w": m.avg_power_w,
+            "energy": {k: getattr(m, k) for k in ("power_label", "decode_energy_j", "tokens_per_joule",
+                                                  "prefill_energy_j", "prefill_j_per_token", "prefill_avg_power_w",
+                                                  "idle_power_w", "marginal_j_per_token", "energy_na")},
             "bandwidth_gbs": m.bandwidth_gbs, "bandwidth_pct": m.bandwidth_pct, "model": m.model,
             "error": m.error, "by_user": m.by_user, "bench": m.bench, "sources": m.sources,
             "flags": [{"code": f.code, "text": f.text} for f in m.flags], "versions": m.versions}
@@ -192,6 +255,9 @@ def report_json(m: RunMetrics) -> dict[str, Any]:
 # -- compare ---------------------------------------------------------------------------------
 FIGURES = (("Decode tok/s", "decode", True), ("Prefill tok/s", "prefill_tok_s", True), ("TTFT (ms)", "ttft_ms", False),
            ("ms/token p50", "p50", False), ("J/token", "energy_j_per_token", False))
+# in the text compare only (the compare screen keeps its columns to fit 80 columns)
+ENERGY_FIGURES = (("tok/J", "tokens_per_joule", True), ("marginal J/token", "marginal_j_per_token", False),
+                  ("prefill J/token", "prefill_j_per_token", False))
 
 
 def _figure(m: RunMetrics, key: str) -> float | None:
@@ -214,7 +280,7 @@ def label_figures(session: Session) -> dict[str, dict[str, tuple[float | None, f
     out = {}
     for label, runs in groups.items():
         figs = {}
-        for _, key, _ in FIGURES:
+        for _, key, _ in FIGURES + ENERGY_FIGURES:
             values = [v for v in (_figure(m, key) for m in runs) if v is not None]
             if not values:
                 figs[key] = (None, None)
@@ -280,15 +346,17 @@ def compare(a: Session, b: Session) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"label": label, "in_a": label in fa, "in_b": label in fb,
                                "state_a": state_a or "missing", "state_b": state_b or "missing",
                                "flags_a": flags_a, "flags_b": flags_b,
-                               "flags_differ": state_a == state_b == "ok" and flags_a != flags_b, "figures": {}}
-        for name, key, higher_better in FIGURES:
+                               "flags_differ": state_a == state_b == "ok" and flags_a != flags_b, "figures": {},
+                               "energy": {}}
+        for name, key, higher_better in FIGURES + ENERGY_FIGURES:
             va, sa = fa.get(label, {}).get(key, (None, None))
             vb, sb = fb.get(label, {}).get(key, (None, None))
             ratio = vb / va if va and vb is not None else None
             spread = max(s for s in (sa, sb, 0.0) if s is not None)
             moved = va is not None and vb is not None and spread > 0 and abs(vb - va) > spread
-            row["figures"][key] = {"name": name, "a": va, "b": vb, "ratio": ratio, "spread": spread or None,
-                                   "moved": moved, "better": (None if not moved else (vb > va) == higher_better)}
+            group = "figures" if (name, key, higher_better) in FIGURES else "energy"
+            row[group][key] = {"name": name, "a": va, "b": vb, "ratio": ratio, "spread": spread or None,
+                               "moved": moved, "better": (None if not moved else (vb > va) == higher_better)}
         out.append(row)
     return out
 
@@ -297,7 +365,7 @@ def render_compare(a: Session, b: Session, form: str = "md") -> str:
     result = compare(a, b)
     if form == "json":
         return json.dumps({"a": a.id, "b": b.id, "runs": result}, indent=2)
-    header = ["Backend"] + [f"{name} A / B (B/A)" for name, _, _ in FIGURES]
+    header = ["Backend"] + [f"{name} A / B (B/A)" for name, _, _ in FIGURES + ENERGY_FIGURES]
     body = []
     differ = []
     for row in result:
@@ -305,8 +373,8 @@ def render_compare(a: Session, b: Session, form: str = "md") -> str:
         if row["flags_differ"]:
             differ.append(clean_line(f"! {row['label']}: flags A {', '.join(row['flags_a']) or 'none'}; "
                                      f"B {', '.join(row['flags_b']) or 'none'}"))
-        for _, key, _ in FIGURES:
-            f = row["figures"][key]
+        for _, key, _ in FIGURES + ENERGY_FIGURES:
+            f = row["figures"].get(key) or row["energy"][key]
             flag = " *" if f["moved"] else ""
             ratio = f"{f['ratio']:.2f}x" if f["ratio"] is not None else "n/a"
             cells.append(f"{fmt(f['a'])} / {fmt(f['b'])} ({ratio}){flag}")

@@ -85,3 +85,35 @@ def test_helpers_by_hand():
     assert idle_power_w(samples, 2.0) == (pytest.approx(5.5), None)  # (5 + 6) / 2 W over 2 s
     w, why = idle_power_w(samples, 2.0, not_before=1.5)
     assert w is None and "1 power sample(s) in the 0.5 s" in why
+
+
+def test_report_carries_device_line_energy_and_decode_telemetry():
+    from orintui.report import render_compare, render_report
+
+    s = session()
+    s.host.update({"model": "NVIDIA Jetson AGX Orin Developer Kit", "nvpmodel": "MAXN", "jetson_clocks": "OFF",
+                   "gpu_max_mhz": 1301, "emc_max_mhz": 3199, "profile_from": "device tree model"})
+    for e in s.events:
+        if e["kind"] == "telemetry" and 12.0 <= e["t"] <= 14.0:
+            e.update(gpu_freq_mhz=1300.0, gpu_load_pct=90.0, emc_util_pct=41.0, temp_c={"tj": 60.0 + e["t"]})
+    text = render_report([s])
+    assert ("Device: power mode MAXN, clocks NOT locked, max GPU 1,301 MHz, max EMC 3,199 MHz, "
+            "board from device tree model") in text
+    assert "7.5000 |" in text and "0.13 tok/J" in text and "prefill 0.1250 J/token at 25.0 W" in text
+    assert "idle 5.0 W" in text and "marginal 5.0000 J/token above idle" in text
+    assert "decode: GPU 1,300 MHz, GPU load 90%, EMC 41%, peak 74.0 C, no throttling seen" in text
+    assert "pp100 50.00 t/s 0.1308 J/token" in text
+    compared = render_compare(s, s)
+    assert "tok/J A / B (B/A)" in compared and "marginal J/token A / B (B/A)" in compared
+    assert "0.13 / 0.13 (1.00x)" in compared
+
+
+def test_max_clocks_from_sysfs_under_a_root(tmp_path):
+    from orintui.telemetry.profiles import emc_max_mhz, gpu_max_mhz
+
+    assert gpu_max_mhz(tmp_path) is None and emc_max_mhz(tmp_path) is None  # masked: n/a, not 0
+    (tmp_path / "sys/class/devfreq/17000000.gpu").mkdir(parents=True)
+    (tmp_path / "sys/class/devfreq/17000000.gpu/max_freq").write_text("1300500000\n")
+    (tmp_path / "sys/class/devfreq/bwmgr").mkdir()
+    (tmp_path / "sys/class/devfreq/bwmgr/max_freq").write_text("4266000000\n")
+    assert gpu_max_mhz(tmp_path) == 1300 and emc_max_mhz(tmp_path) == 4266

@@ -217,6 +217,25 @@ def jetson_clocks_state(text: str | None) -> str | None:
     return "ON" if all(a == b for a, b in pairs) else "OFF"
 
 
+def _mhz(path: Path) -> float | None:
+    text = _read(str(path))
+    return round(int(text) / 1e6) if text and text.isdigit() else None
+
+
+def gpu_max_mhz(root: str | os.PathLike = "/") -> float | None:
+    """max_freq (Hz) of the first devfreq node named like a GPU (17000000.gpu on Orin)."""
+    for node in sorted((Path(root) / "sys/class/devfreq").glob("*")):
+        if ("gpu" in node.name or "gpc" in node.name) and (mhz := _mhz(node / "max_freq")) is not None:
+            return mhz
+    return None
+
+
+def emc_max_mhz(root: str | os.PathLike = "/") -> float | None:
+    """Thor's EMC devfreq (bwmgr), else the BPMP debugfs clock (root only); None when neither reads."""
+    return (_mhz(Path(root) / "sys/class/devfreq/bwmgr/max_freq")
+            or _mhz(Path(root) / "sys/kernel/debug/bpmp/debug/clk/emc/max_rate"))
+
+
 def host_facts(root: str | os.PathLike = "/") -> dict[str, Any]:
     """``root``: where /proc and /etc are (a test points it at an empty folder, as a container's
     masked device tree looks)."""
@@ -244,6 +263,8 @@ def host_facts(root: str | os.PathLike = "/") -> dict[str, Any]:
                           if (model or l4t) and os.geteuid() == 0 else None),
         "gpu_name": "Orin (nvgpu)" if profile and "orin" in profile.key else None,
         "ram_total_mb": round(ram_mb),
+        "gpu_max_mhz": gpu_max_mhz(root),
+        "emc_max_mhz": emc_max_mhz(root) or (profile.emc_max_mhz if profile else None),
         "peak_bandwidth_gbs": profile.peak_bandwidth_gbs if profile else None,
         "bus_bytes": profile.bus_bytes if profile else None,
     }
