@@ -22,7 +22,7 @@ QUESTION = "What is the answer to life, the universe, and everything?"
 def feed(name: str, argv: list[str], backend: str, chunk: int | None = None):
     """The capture through the adapter, whole or in reads of ``chunk`` characters."""
     text = (T / name).read_bytes().decode("utf-8", errors="replace")
-    parser = get_adapter(backend).make_parser(argv)
+    parser = get_adapter(backend).make_parser(argv)  # argv None: as an import makes it
     events = []
     pieces = [text] if chunk is None else [text[i:i + chunk] for i in range(0, len(text), chunk)]
     for i, piece in enumerate(pieces):
@@ -266,3 +266,91 @@ def test_plan_llama_bench_scenario_sweeps_models_and_flash_attention(llama_bin, 
     for m, fa in zip(metrics, (0, 1)):
         assert len(m.bench) == 6 and {int(row["flash_attn"]) for row in m.bench} == {fa}
         assert all(len(row["samples_ts"]) == 2 for row in m.bench)
+
+
+# -- tinygrad ------------------------------------------------------------------------------------------
+def tokens_of(events):
+    return [e for e in events if e["kind"] == "token"]
+
+
+def test_tinygrad_apps_llm_0_12_lines_are_tokens():
+    name = "tinygrad-apps-llm-cpu-0.12.0.txt"
+    parser, events = feed(name, ["python", "-m", "tinygrad.apps.llm", "--model", "llama3.2:1b", "--benchmark", "8"],
+                          "tinygrad-llm")
+    assert parser.verdict() == ("ok", None)
+    assert [e["ms"] for e in tokens_of(events)] == [float(x) for x in printed(name, r"(?m)^\s*([\d.]+) ms,")]
+    assert len(tokens_of(events)) == 8
+
+
+def test_tinygrad_device_variable_refused_says_which_style():
+    result, _ = run(["sh", "-c", f"cat {T / 'tinygrad-llm-cpu1-refused-0.13.0.txt'}; exit 1"], "tinygrad-llm")
+    assert result.status == "failed" and 'device_style = "DEV"' in result.error and "DEV=CPU, not CPU=1" in result.error
+
+
+@pytest.mark.parametrize("name", ["tinygrad-gpt2-cpu-master-debug0.txt", "tinygrad-gpt2-cpu-master-debug2.txt",
+                                  "tinygrad-gpt2-cpu-0.12.0-debug0.txt", "tinygrad-gpt2-cpu-0.12.0-debug2.txt"])
+def test_gpt2_every_step_at_any_debug_level(name):
+    argv = ["python", "examples/gpt2.py", "--model_size", "gpt2", "--count", "10", "--temperature", "0", "--timing"]
+    parser, events = feed(name, argv, "tinygrad-gpt2")
+    assert parser.verdict() == ("ok", None)
+    assert [e["ms"] for e in tokens_of(events)] == [float(x) for x in printed(name, r"ran model in\s+([\d.]+) ms")]
+    assert [e["warmup"] for e in tokens_of(events)][:4] == [True, True, True, False]  # prompt, JIT call, capture
+
+
+BENCHMARK = ["python", "examples/llama3.py", "--benchmark"]
+
+
+def _llama3(name, argv):
+    from orintui.session.model import RunInfo, Session
+
+    parser, events = feed(name, argv, "tinygrad-llama3")
+    session = Session(id="x", started_at="2026-11-21T00:00:00", runs=[RunInfo(0, "r", "tinygrad-llama3", [])])
+    run_events = [{**e, "run": 0} for e in events]
+    session.events = run_events
+    return parser, events, run_metrics(session, session.runs[0], [], run_events)
+
+
+def test_llama3_warm_up_is_told_from_the_output():
+    """v0.12.0: the first decode token captures the JIT (enqueue 1,765 ms, then 2-4 ms); master: the
+    prompt went through the JIT already, so no decode token is warm-up."""
+    parser, events, m012 = _llama3("tinygrad-llama3-benchmark-0.12.0.txt", BENCHMARK)
+    assert parser.verdict() == ("ok", None) and len(tokens_of(events)) == 20
+    assert m012.warmup_tokens == 1 and m012.sources["warmup"].startswith("output: 1 leading token")
+    _, _, master = _llama3("tinygrad-llama3-benchmark-master.txt", BENCHMARK)
+    assert master.warmup_tokens == 0 and master.tokens == 20
+    assert master.decode_tok_s["reported"] == pytest.approx(
+        1000 * 20 / sum(float(x) for x in printed("tinygrad-llama3-benchmark-master.txt", r"total\s+([\d.]+) ms")))
+
+
+@pytest.mark.parametrize("argv", [None, ["python", "examples/llama3.py", "--no_api", "--timing"]])
+def test_llama3_no_api_pieces_keep_their_spaces(argv):
+    """An import (no argv) tells the --no_api layout from the output: pieces are not cumulative."""
+    name = "tinygrad-llama3-noapi-master.txt"
+    _, events, _ = _llama3(name, argv)  # None: an import, the layout told from the output
+    texts = [e["text"] for e in tokens_of(events)]
+    assert texts[:3] == [" velkou", " necessity", " witnessing"]
+    assert len(texts) == len(printed(name, r"total\s+[\d.]+ ms"))
+
+
+@pytest.mark.parametrize("version", ["0.12.0", "master"])
+def test_llama3_ctrl_c_inside_a_model_call_is_not_a_token(version):
+    name = f"tinygrad-llama3-noapi-sigint-{version}.txt"
+    _, events, _ = _llama3(name, ["python", "examples/llama3.py", "--no_api", "--timing"])
+    assert len(tokens_of(events)) == len(printed(name, r"total\s+[\d.]+ ms")) - 1
+    assert any(e["kind"] == "note" and "not a token" in e["text"] for e in events)
+
+
+def test_imported_llama3_log_reports_nothing_it_did_not_observe(tmp_path):
+    session, _ = import_logs("tinygrad-llama3", [str(T / "tinygrad-llama3-noapi-master.txt")])
+    m = run_metrics(session, session.runs[0])
+    assert m.ttft_ms is None and m.decode_tok_s["observed"] is None  # a log has no arrival times
+    assert m.decode_tok_s["reported"] is not None and m.sources["decode_reported"] == "backend: per-token ms"
+    assert m.load_s is None or m.sources["load_s"] == "backend"
+    assert not any(v.startswith("observed") for v in m.sources.values())
+
+
+def test_llama3_benchmark_layout_told_from_the_output_on_import():
+    name = "tinygrad-llama3-benchmark-master.txt"
+    _, by_argv, _ = _llama3(name, BENCHMARK)
+    _, told, _ = _llama3(name, None)
+    assert [e["text"] for e in tokens_of(told)] == [e["text"] for e in tokens_of(by_argv)]

@@ -18,6 +18,7 @@ from orintui.session.events import Event
 
 MAX_LINE = 2000  # longer lines are kept truncated in output events (a backend may print 1 MB)
 MAX_PENDING = 1 << 20
+DEPRECATED = re.compile(r"AssertionError: (\w+)=1 is deprecated, use DEV=(\w+) instead")
 NUMBER = r"(nan|-?inf|[-+]?\d+(?:\.\d+)?)"
 
 
@@ -137,6 +138,9 @@ class Parser:
         shown = line if len(line) <= MAX_LINE else f"{line[:MAX_LINE]}... ({len(line) - MAX_LINE} more characters)"
         out.append(ev.output(t, shown))
         self.lines_seen += 1
+        if m := DEPRECATED.search(line):  # tinygrad 0.13 and master refuse the 0.12 device variables
+            self.hint = (f"this tinygrad wants DEV={m.group(2)}, not {m.group(1)}=1: "
+                         "set device_style = \"DEV\" in the scenario (\"legacy\" is for tinygrad 0.12 and older)")
         if any(c.isalnum() for c in line):  # not a traceback's ^^^^ marker line
             self._tail.append(shown)
         self.line(line, t, out)

@@ -24,10 +24,15 @@ PROMPT = "Q: "
 class TinygradLlama3Parser(Parser):
     backend = "tinygrad-llama3"
 
-    def __init__(self, warmup_tokens: int = 3, cumulative: bool = True, question: str | None = None, **options):
+    def __init__(self, warmup_tokens: int = 0, cumulative: bool | None = None, question: str | None = None,
+                 **options):
         super().__init__(**options)
-        self.warmup_tokens = warmup_tokens
-        self.cumulative = CumulativeText() if cumulative else None
+        self.warmup_tokens = warmup_tokens  # 0: warm-up is told from the enqueue times (metrics.leading_slow)
+        # --benchmark prints the whole text so far after each token, --no_api each new piece: from argv,
+        # or (an imported log) from the second token's text, which repeats the first only when cumulative
+        self.layout_known = cumulative is not None
+        self.cumulative = CumulativeText() if cumulative is not False else None
+        self.pieces: list[str] = []
         self.question = question
         self.questions_asked = 0
         self.held: dict | None = None  # the token whose text has not arrived yet
@@ -51,11 +56,22 @@ class TinygradLlama3Parser(Parser):
         if self.held is None:
             return
         held, self.held = self.held, None
+        if not self.layout_known and self.token_count == 1:
+            self.layout_known = True
+            first = self.pieces[0] if self.pieces else ""
+            if not (first and text.startswith(first) and len(text) > len(first)):
+                self.cumulative = None  # the second text does not repeat the first: pieces (--no_api)
         if self.cumulative is not None:
             text = self.cumulative.new_part(text)
+        if len(self.pieces) < 1:
+            self.pieces.append(text)
         self.emit_token(out, held.pop("t"), text, held.pop("ms"), held.pop("warmup"), **held)
 
+    interrupted = False  # a Ctrl-C was echoed (^C): the next timing pair belongs to no token
+
     def line(self, line: str, t: float, out: list) -> None:
+        if line.startswith("^C"):
+            line, self.interrupted = line[2:], True
         m = ENQUEUE.match(line)
         if m:
             self.recognised = True
@@ -70,6 +86,9 @@ class TinygradLlama3Parser(Parser):
             self.recognised = True
             if self.held is not None:
                 self._flush_held(self.cumulative.previous if self.cumulative else "", out)
+            if self.interrupted:
+                out.append(ev.note(t, "interrupted inside a model call: its timing line is not a token", "warning"))
+                return
             if self.token_count == 0:
                 out.append(ev.phase(t, "decode"))
             self.held = {"t": t, "ms": to_float(m.group(1)), "warmup": self.token_count < self.warmup_tokens,
@@ -86,6 +105,11 @@ class TinygradLlama3Parser(Parser):
             out.append(ev.summary(t, load_ms=to_float(m.group(1))))
             out.append(ev.phase(t, "prefill"))
             return
+        if self.held is not None and line.startswith("Traceback (most recent call last)"):
+            # a Ctrl-C inside a model call prints one more timing pair and a traceback: not a token
+            self.held = None
+            out.append(ev.note(t, "interrupted inside a model call: its timing line is not a token", "warning"))
+            return
         if self.held is not None and (line or self.cumulative is None):
             self._flush_held(line, out)
 
@@ -97,11 +121,16 @@ def options_from_argv(argv: list[str]) -> dict:
     return {"cumulative": "--benchmark" in argv}
 
 
+def expected_from_argv(argv: list[str]) -> int | None:
+    """--benchmark generates a fixed 20 tokens (examples/llama3.py); --no_api answers until EOS."""
+    return 20 if "--benchmark" in argv else None
+
+
 ADAPTER = Adapter(
     name="tinygrad-llama3",
     description="tinygrad examples/llama3.py --benchmark or --no_api --timing",
     parser=TinygradLlama3Parser,
     binary_hint="a tinygrad git checkout (examples/ is not in the wheel); run with PYTHONPATH=<checkout>",
-    warmup_tokens=3,
-    options_from_argv=options_from_argv,
+    warmup_tokens=0,
+    options_from_argv=lambda argv: {**options_from_argv(argv), "expected_tokens": expected_from_argv(argv)},
 )

@@ -1,7 +1,8 @@
 """tinygrad's own LLM runner: ``python -m tinygrad.llm --model M.gguf --benchmark N`` (v0.13;
 ``tinygrad.apps.llm`` in v0.12). Per token one line::
 
-      1.26 ms, 796.74 tok/s,    0.34 GB/s, 0/0 MB  --  <whole text so far>
+      1.26 ms, 796.74 tok/s,    0.34 GB/s, 0/0 MB  --  <whole text so far>     (0.13.0, master)
+   5175.35 ms,   0.19 tok/s,    0.82 GB/s, param    0.58 GB/s                  (0.12.0: no text)
 
 The first two or three tokens include JIT compilation (seconds): they are warm-up tokens.
 """
@@ -16,6 +17,9 @@ from orintui.session import events as ev
 TOKEN_LINE = re.compile(
     rf"^\s*{NUMBER} ms,\s+{NUMBER} tok/s,\s+{NUMBER} GB/s,\s+(\d+)/(\d+) MB(?:\s+--  ?(.*))?$"
 )
+# v0.12.0 tinygrad.apps.llm: no memory field and no text
+TOKEN_LINE_012 = re.compile(rf"^\s*{NUMBER} ms,\s+{NUMBER} tok/s,\s+{NUMBER} GB/s, param\s+{NUMBER} GB/s\s*$")
+
 MODEL_LINE = re.compile(r'^using model "(.*)" with ([\d,]+) bytes and ([\d,]+) params(?:, max context (\d+))?(?: on (\w+))?')
 DEVICE_LINE = re.compile(r"^using (\w+) backend")
 
@@ -30,6 +34,15 @@ class TinygradLLMParser(Parser):
         self.in_decode = False
 
     def line(self, line: str, t: float, out: list) -> None:
+        m = TOKEN_LINE_012.match(line)
+        if m:
+            self.recognised = True
+            if not self.in_decode:
+                self.in_decode = True
+                out.append(ev.phase(t, "decode"))
+            self.emit_token(out, t, "", to_float(m.group(1)), self.token_count < self.warmup_tokens,
+                            tok_s=to_float(m.group(2)), gbs=to_float(m.group(3)), param_gbs=to_float(m.group(4)))
+            return
         m = TOKEN_LINE.match(line)
         if m:
             self.recognised = True
