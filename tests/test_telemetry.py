@@ -384,3 +384,22 @@ def test_nvml_bandwidth_uses_the_current_memory_clock(fake_pynvml):
     assert source.facts["peak_bandwidth_gbs"] == pytest.approx(2619 * 2 * 640 / 1000, abs=0.1)
     assert s["emc_bw_gbs"] == pytest.approx(0.35 * 1300 * 2 * 640 / 1000)  # not 35% of the 2619 MHz peak
     assert s["power_total_label"] == "GPU board power (1 s average)" and s["energy_mj"] == 123456789
+
+
+def test_thor_gpu_load_comes_from_nvml_and_says_so(fake_tegrastats, fake_pynvml):
+    fake_tegrastats("thor-jtop.txt")
+    fake_pynvml("thor")
+    sampler, events = collect("tegrastats", 0.45)
+    samples = [e for e in events if e["kind"] == "telemetry"]
+    assert samples and samples[0]["source"] == "tegrastats" and samples[0]["gpu_freq_mhz"] == 1000
+    assert samples[0]["gpu_load_pct"] == 37
+    assert samples[0]["fields_from"] == "gpu_load_pct=nvml,cpu_load_pct=psutil"
+
+
+def test_thor_gpu_load_stays_unknown_where_nvml_only_names_the_gpu(fake_tegrastats, fake_pynvml):
+    fake_tegrastats("thor-jtop.txt")
+    fake_pynvml("jp72-agx-orin")
+    sampler, events = collect("tegrastats", 0.45)
+    samples = [e for e in events if e["kind"] == "telemetry"]
+    assert samples and all(s["gpu_load_pct"] is None for s in samples)
+    assert samples[0]["fields_from"] == "cpu_load_pct=psutil"

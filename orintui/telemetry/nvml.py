@@ -87,6 +87,10 @@ class NvmlSource(Source):
         mem = self._try(nv.nvmlDeviceGetMemoryInfo)
         return nvml_facts(name, driver, bus_bits, mem_max, mem.total if mem else None)
 
+    def gpu_load(self) -> float:
+        """Only the GPU utilisation (%), for a source that has the clocks but not the load (Thor)."""
+        return float(self._nv.nvmlDeviceGetUtilizationRates(self._handle).gpu)
+
     def read(self) -> dict:
         nv = self._nv
         s = empty_sample("nvml")

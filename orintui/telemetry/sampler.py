@@ -75,6 +75,8 @@ class TelemetrySampler:
         self.source: Source | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._helper: Source | None = None  # NVML for the GPU load tegrastats lacks (Thor)
+        self._helper_tried = False
 
     def open(self) -> Source | None:
         self.source = open_first(self.chain, self.interval, self.profile, self.skipped, self.mono_to_session)
@@ -92,6 +94,19 @@ class TelemetrySampler:
             self._thread.join(timeout=15)
         if self.source is not None:
             self.source.close()
+        if self._helper is not None:
+            self._helper.close()
+
+    def _gpu_load_helper(self) -> Source | None:
+        """Thor's tegrastats prints GPU clocks but no load; NVML answers utilisation there. Opened once,
+        the first time a sample lacks the load; kept only where it answers."""
+        if not self._helper_tried:
+            self._helper_tried = True
+            self._helper = open_first(("nvml",), self.interval, self.profile, {}, None)
+            if self._helper is not None and getattr(self._helper, "answers", {}).get("utilisation") != "ok":
+                self._helper.close()
+                self._helper = None
+        return self._helper
 
     def _loop(self) -> None:
         from orintui.telemetry.psutil_source import cpu_and_ram
@@ -118,6 +133,13 @@ class TelemetrySampler:
                 self.emit(ev.note(self.clock(), f"telemetry source {dead} died ({exc}); now: {now_name}", "warning"))
                 continue
             borrowed = []
+            if (sample.get("gpu_load_pct") is None and sample.get("gpu_freq_mhz") is not None
+                    and self.source.name != "nvml" and (helper := self._gpu_load_helper()) is not None):
+                try:
+                    sample["gpu_load_pct"] = helper.gpu_load()
+                    borrowed.append("gpu_load_pct=nvml")
+                except Exception:
+                    self._helper = None  # it stopped answering: the load is unknown again, not 0
             if sample.get("cpu_load_pct") is None or sample.get("ram_used_mb") is None:
                 extra = cpu_and_ram()
                 for key, value in extra.items():
