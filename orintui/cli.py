@@ -56,7 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("scenario", help="a bundled or user scenario name, or a .toml file")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a scenario variable")
     r.add_argument("--headless", action="store_true", help="no app: progress lines, then the results table")
-    r.add_argument("--out", help="session file to write (default: the sessions folder)")
+    r.add_argument("--out", help="session file to write (default: the sessions folder); an existing file is "
+                                 "refused unless --force")
+    r.add_argument("--force", action="store_true", help="let --out overwrite an existing session file")
     r.add_argument("--label", default="", help="a name for the session, shown in the menu and reports (\"MAXN, clocks locked\")")
     r.add_argument("--telemetry", default="auto", choices=["auto", "jtop", "tegrastats", "nvml", "psutil", "none"])
     r.add_argument("--interval", type=_positive(float), default=0.5, help="telemetry interval in seconds")
@@ -208,13 +210,10 @@ def cmd_screenshot(args) -> int:
 
 
 def cmd_app(args) -> int:
-    from orintui.paths import sessions_dir
-    from orintui.session.store import recover_orphans
+    from orintui.engine import start_checks
     from orintui.tui.app import run_app
 
-    recovered = recover_orphans(sessions_dir())
-    for path in recovered:
-        print(f"orintui: recovered an interrupted session: {path}", file=sys.stderr)
+    start_checks()
     return run_app(theme=args.theme)
 
 

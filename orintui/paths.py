@@ -31,6 +31,17 @@ def reports_dir() -> Path:
     return _home("data") / "reports"
 
 
+def live_journals_dir() -> Path:
+    """One small file per live journal naming where it is (a journal outside the sessions folder
+    is found and recovered after a kill)."""
+    return _home("data") / "live-journals"
+
+
+def logs_dir() -> Path:
+    """Crash logs of the app."""
+    return _home("data") / "logs"
+
+
 def cache_dir() -> Path:
     env = os.environ.get("ORINTUI_CACHE")
     return Path(env) if env else _home("cache")

@@ -22,6 +22,7 @@ import shutil
 import signal
 import threading
 import time
+import uuid
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +43,101 @@ HELD_OPEN_S = 2.0
 
 _live: weakref.WeakSet[BackendRunner] = weakref.WeakSet()
 
+# -- leftover processes ----------------------------------------------------------------------------
+# Every process a run starts carries ORINTUI_RUN=<orintui pid>.<its start time>:<run id> in its
+# environment, and keeps it through a double fork and setsid that take it out of the process group.
+# When a run ends, and at the next start, processes carrying a marker of a run that is over are killed
+# (matched by that marker and their start time, never by name).
+MARKER_ENV = "ORINTUI_RUN"
+
+
+def _start_ticks(pid: int) -> int | None:
+    """A process's start time (clock ticks since boot): a pid reused later has a later one."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return int(f.read().rsplit(b")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+OWNER = f"{os.getpid()}.{_start_ticks(os.getpid())}"
+
+
+def _marked() -> list[tuple[int, str, int | None]]:
+    """(pid, marker, start ticks) of every readable process that carries a run marker."""
+    found = []
+    key = MARKER_ENV.encode() + b"="
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return found
+    for name in names:
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{name}/environ", "rb") as f:
+                environ = f.read()
+        except OSError:
+            continue
+        for item in environ.split(b"\0"):
+            if item.startswith(key):
+                found.append((int(name), item[len(key):].decode(errors="replace"), _start_ticks(int(name))))
+                break
+    return found
+
+
+def _command(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()[:80]
+    except OSError:
+        return "?"
+
+
+def _kill(pids: list[tuple[int, int | None]]) -> list[int]:
+    """SIGKILL each (pid, start ticks) still the same process; the pids that could not be killed."""
+    refused = []
+    for pid, ticks in pids:
+        if ticks is not None and _start_ticks(pid) != ticks:
+            continue  # gone, or the pid now names another process
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            refused.append(pid)
+    return refused
+
+
+def sweep_run(marker: str, since_ticks: int | None) -> tuple[list[int], list[int]]:
+    """Processes of the run ``marker`` still alive after its group was ended: (all found, those that
+    could not be killed)."""
+    found = [(pid, ticks) for pid, m, ticks in _marked()
+             if m == marker and (since_ticks is None or ticks is None or ticks >= since_ticks)]
+    return [pid for pid, _ in found], _kill(found)
+
+
+def _owner_alive(owner: str) -> bool:
+    pid, _, ticks = owner.partition(".")
+    try:
+        return _start_ticks(int(pid)) == int(ticks)
+    except ValueError:
+        return True  # not a marker this orintui wrote: leave it alone
+
+
+def sweep_orphans() -> list[str]:
+    """At start: kill processes left by runs of an orintui that is gone (SIGKILLed, a lost
+    terminal). Returns one line per process for the user."""
+    lines, orphans = [], []
+    for pid, marker, ticks in _marked():
+        owner = marker.partition(":")[0]
+        if owner != OWNER and not _owner_alive(owner):
+            orphans.append((pid, ticks))
+            lines.append(f"pid {pid} ({_command(pid)})")
+    refused = set(_kill(orphans))
+    return [f"{'could not kill' if pid in refused else 'killed'} a process left by an earlier orintui run: {line}"
+            for (pid, _), line in zip(orphans, lines)]
+
 
 @dataclass(frozen=True)
 class RunResult:
@@ -50,6 +146,8 @@ class RunResult:
     signal: int | None
     error: str | None
     by_user: bool = False  # the user stopped it (skip, stop, Ctrl-C): not a failure of the run
+    pgid: int | None = None  # the run's session and process group (the leader's pid)
+    leftover_pids: tuple[int, ...] = ()  # processes it started that outlived it (killed, or named if not)
 
     def describe(self) -> str:
         if self.status == "ok":
@@ -85,7 +183,9 @@ class BackendRunner:
         self.parser = parser
         self.emit = emit
         self.clock = clock  # monotonic time -> session time
-        self.env = {**os.environ, **(env or {}), "NO_COLOR": "1", "TERM": "dumb", "COLUMNS": str(PTY_COLS)}
+        self.marker = f"{OWNER}:{uuid.uuid4().hex[:12]}"  # every process of this run inherits it
+        self.env = {**os.environ, **(env or {}), "NO_COLOR": "1", "TERM": "dumb", "COLUMNS": str(PTY_COLS),
+                    MARKER_ENV: self.marker}
         self.cwd = cwd
         self.idle_timeout = idle_timeout
         self.total_timeout = total_timeout
@@ -149,6 +249,7 @@ class BackendRunner:
         except (pexpect.ExceptionPexpect, OSError) as exc:
             return RunResult(st.FAILED, None, None, f"could not start {self.argv[0]}: {exc}")
         self.pid = self.child.pid
+        self.started_ticks = _start_ticks(self.pid)
         _live.add(self)
         fd = self.child.child_fd
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -216,7 +317,21 @@ class BackendRunner:
                     return
         yield from _drain(fd)
 
+    started_ticks: int | None = None
+
     def _collect_status(self) -> RunResult:
+        from dataclasses import replace
+
+        result = self._judge()
+        found, refused = sweep_run(self.marker, self.started_ticks)
+        if not found:
+            return replace(result, pgid=self.pid)
+        note = (f"{len(found)} process(es) it started outlived it (pid {', '.join(map(str, found))}): "
+                + (f"could not kill pid {', '.join(map(str, refused))}" if refused else "killed"))
+        return replace(result, pgid=self.pid, leftover_pids=tuple(found),
+                       error=f"{result.error}; {note}" if result.error else note)
+
+    def _judge(self) -> RunResult:
         assert self.child is not None
         # the terminal is closed; the leader may take a moment to be reaped
         deadline = time.monotonic() + GRACE_S

@@ -8,10 +8,13 @@ gone is recovered into a session: the last line may be cut mid-write and is igno
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from orintui.session.events import Event
@@ -26,14 +29,97 @@ def journal_path(final_path: str | os.PathLike) -> Path:
     return Path(str(final_path) + JOURNAL_SUFFIX)
 
 
+class JournalBusy(Exception):
+    """Another orintui holds the lock on this journal: it is recording to the same file now."""
+
+
+def try_lock(fd: int) -> bool:
+    """An exclusive flock on the open journal, without waiting. The kernel drops it when the writer
+    dies however it dies (SIGKILL included), so a free lock means a stale journal."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def journal_locked(path: str | os.PathLike) -> bool:
+    """Whether a live writer (this process or another) holds the journal's lock."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        return not try_lock(fd)
+    finally:
+        os.close(fd)  # closing drops the lock this probe may have taken
+
+
+# -- the registry of live journals: where every journal is, so one outside the sessions folder
+# (``--out elsewhere``) is found and recovered after a kill ---------------------------------------
+def registry_dir() -> Path:
+    from orintui.paths import live_journals_dir
+
+    return live_journals_dir()
+
+
+def _entry(path: Path) -> Path:
+    return registry_dir() / (hashlib.sha1(str(path).encode()).hexdigest()[:20] + ".path")
+
+
+def register(path: Path) -> None:
+    """Best effort: a registry that cannot be written must not stop a run."""
+    try:
+        entry = _entry(path.resolve())
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        tmp = entry.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(str(path.resolve()) + "\n", encoding="utf-8")
+        os.replace(tmp, entry)
+    except OSError:
+        pass
+
+
+def unregister(path: Path) -> None:
+    try:
+        _entry(path.resolve()).unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def registered_journals() -> list[Path]:
+    """The journals the registry names (entries whose journal is gone are dropped)."""
+    out = []
+    directory = registry_dir()
+    if not directory.is_dir():
+        return out
+    for entry in sorted(directory.glob("*.path")):
+        try:
+            path = Path(entry.read_text(encoding="utf-8").strip())
+        except OSError:
+            continue
+        if path.is_file():
+            out.append(path)
+        else:
+            entry.unlink(missing_ok=True)
+    return out
+
+
 class JournalWriter:
     """Appends events; thread-safe; a background thread flushes what is buffered."""
 
-    def __init__(self, final_path: str | os.PathLike, session: Session):
+    def __init__(self, final_path: str | os.PathLike, session: Session,
+                 on_error: Callable[[str], None] | None = None):
         self.path = journal_path(final_path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._file = open(self.path, "w", encoding="utf-8")
+        self.on_error = on_error  # called once, from the writing thread, when a write first fails
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        if not try_lock(fd):  # never truncate what another orintui is writing
+            os.close(fd)
+            raise JournalBusy(f"{self.path}: another orintui is recording to this file now")
+        os.ftruncate(fd, 0)
+        self._file = open(fd, "w", encoding="utf-8")  # the lock lives as long as this descriptor
+        register(self.path)
         header = session.to_dict()
         del header["events"]
         header["journal_pid"] = os.getpid()
@@ -63,7 +149,14 @@ class JournalWriter:
         try:
             op(*args)
         except (OSError, ValueError) as exc:
-            self.error = self.error or f"{self.path}: {getattr(exc, 'strerror', None) or exc}"
+            if self.error:
+                return
+            self.error = f"{self.path}: {getattr(exc, 'strerror', None) or exc}"
+            if self.on_error is not None:
+                try:
+                    self.on_error(self.error)
+                except Exception:
+                    pass
 
     def _flush_locked(self) -> None:
         self._guard(self._file.flush)
@@ -89,6 +182,7 @@ class JournalWriter:
                     pass
         if remove:
             self.path.unlink(missing_ok=True)
+            unregister(self.path)
 
 
 MAX_JOURNAL_LINE = 16 << 20  # a longer line is not one orintui wrote: it is skipped, never held whole

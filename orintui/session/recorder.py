@@ -44,7 +44,8 @@ class Recorder:
         self._t0 = time.monotonic()
         self._lock = threading.Lock()
         self._listeners: list[Listener] = []
-        self._journal = JournalWriter(self.final_path, session)
+        self._error_listeners: list[Callable[[str], None]] = []
+        self._journal = JournalWriter(self.final_path, session, on_error=self._write_failed)
         self.saved = False
         self.save_error: str | None = None  # why the final document could not be written
 
@@ -56,6 +57,28 @@ class Recorder:
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
+
+    def on_write_error(self, callback: Callable[[str], None]) -> None:
+        """``callback(why)`` once when the journal first fails to write (a full disk). It runs on the
+        writing thread with the recorder locked: it may stop runs, never record."""
+        self._error_listeners.append(callback)
+
+    def _write_failed(self, why: str) -> None:
+        for callback in self._error_listeners:
+            try:
+                callback(why)
+            except Exception:
+                pass
+
+    def save_now(self) -> tuple[Path | None, str | None]:
+        """The session so far written to the final path ('w' in the app): (path, None), or
+        (None, "PATH: reason") when it cannot be written. The journal goes on either way."""
+        with self._lock:
+            try:
+                save_session(self.session, self.final_path)
+            except (OSError, ValueError) as exc:
+                return None, f"{self.final_path}: {getattr(exc, 'strerror', None) or exc}"
+        return self.final_path, None
 
     def record(self, event: Event) -> None:
         with self._lock:

@@ -9,7 +9,15 @@ import tempfile
 import zlib
 from pathlib import Path
 
-from orintui.session.journal import JOURNAL_SUFFIX, finish_recovered, read_journal, writer_alive
+from orintui.session.journal import (
+    JOURNAL_SUFFIX,
+    finish_recovered,
+    journal_locked,
+    read_journal,
+    registered_journals,
+    try_lock,
+    unregister,
+)
 from orintui.session.model import FORMAT, VERSION, RunInfo, Session
 from orintui.session.schema import check_event, check_header
 
@@ -122,10 +130,10 @@ def load_session(path: str | os.PathLike, limit: int = MAX_SESSION_BYTES) -> Ses
         if path.is_file() and path.stat().st_size > limit:
             raise SessionError(f"{path}: larger than {_limit(limit)}")
         try:
-            session, pid = read_journal(path)
+            session, _pid = read_journal(path)
         except (OSError, ValueError) as exc:
             raise SessionError(f"{path}: {exc}") from None
-        if writer_alive(pid):
+        if journal_locked(path):
             session.recovered = True  # a live session, read as it stands
             return session
         return finish_recovered(session)
@@ -165,23 +173,48 @@ def save_session(session: Session, path: str | os.PathLike) -> Path:
     return path
 
 
-def recover_orphans(directory: str | os.PathLike) -> list[Path]:
-    """Turn every journal whose writer is gone into a saved session; returns the saved paths."""
-    recovered = []
-    directory = Path(directory)
-    if not directory.is_dir():
-        return recovered
-    for journal in sorted(directory.glob("*" + JOURNAL_SUFFIX)):
+def recover_journal(journal: Path) -> Path | None:
+    """A stale journal (its lock free: the writer is gone) saved as a session; None when it is live,
+    unreadable, or another orintui is recovering it at this moment (that one wins, this one skips)."""
+    try:
+        fd = os.open(journal, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        if not try_lock(fd):
+            return None  # a live writer, or another instance recovering it now
         try:
-            session, pid = read_journal(journal)
+            if os.stat(journal).st_ino != os.fstat(fd).st_ino:
+                return None  # recovered and removed by another instance while we opened it
+        except FileNotFoundError:
+            return None
+        try:
+            session, _pid = read_journal(journal)
         except (OSError, ValueError):
-            continue
-        if writer_alive(pid):
-            continue
+            return None
         final = Path(str(journal)[: -len(JOURNAL_SUFFIX)])
         if final.exists():
             final = final.with_name(final.stem + "-recovered" + final.suffix)
-        save_session(finish_recovered(session), final)
-        journal.unlink()
-        recovered.append(final)
+        try:
+            save_session(finish_recovered(session), final)
+            journal.unlink()
+        except OSError:
+            return None  # a full disk: the journal stays, a later start tries again
+        unregister(journal)
+        return final
+    finally:
+        os.close(fd)
+
+
+def recover_orphans(directory: str | os.PathLike) -> list[Path]:
+    """Turn every stale journal (in ``directory`` and wherever the live-journal registry says one
+    is) into a saved session; returns the saved paths. Safe to run in two instances at once."""
+    directory = Path(directory)
+    journals = sorted(directory.glob("*" + JOURNAL_SUFFIX)) if directory.is_dir() else []
+    journals += [j for j in registered_journals() if j not in journals]
+    recovered = []
+    for journal in journals:
+        final = recover_journal(journal)
+        if final is not None:
+            recovered.append(final)
     return recovered

@@ -26,7 +26,7 @@ class OrintuiApp(App):
     BINDINGS = [
         Binding("f2", "cycle_theme", "Theme"),
         Binding("question_mark,f1", "toggle_help", "Keys"),
-        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        Binding("ctrl+c", "interrupt", "Quit", show=False, priority=True),
     ]
     ENABLE_COMMAND_PALETTE = False
 
@@ -56,6 +56,7 @@ class OrintuiApp(App):
         self._paused = paused
         self.execution = None
         self.exit_code = 0
+        self.crash: str | None = None  # one line about an unexpected error; the traceback is in a log file
 
     # -- start ----------------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -172,6 +173,38 @@ class OrintuiApp(App):
             self.execution.stop_and_wait("orintui is quitting")
         self.exit()
 
+    def action_interrupt(self) -> None:
+        """Ctrl-C: like the headless command, stop the runs, save, exit 130."""
+        self.exit_code = 130
+        if self.execution is not None:
+            self.execution.stop_and_wait("interrupted (Ctrl-C)")
+        self.exit()
+
+    def _handle_exception(self, error: Exception) -> None:
+        # a crash is one line on exit and a log file with the traceback, never a screen of locals
+        self.crash = write_crash_log(error)
+        super()._handle_exception(error)
+
+    def _fatal_error(self) -> None:
+        self.bell()
+        self._close_messages_no_wait()
+
+
+def write_crash_log(error: BaseException) -> str:
+    """The traceback to a file in orintui's data folder; the one line to show."""
+    import time
+    import traceback
+
+    what = clean_line(f"{type(error).__name__}: {error}")
+    try:
+        logs = paths.logs_dir()
+        logs.mkdir(parents=True, exist_ok=True)
+        log = logs / f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+        log.write_text("".join(traceback.format_exception(type(error), error, error.__traceback__)), encoding="utf-8")
+        return f"orintui: the app crashed ({what}); the details are in {log}"
+    except OSError as exc:
+        return f"orintui: the app crashed ({what}); no log could be written ({exc.strerror or exc})"
+
 
 def run_app(**kwargs) -> int:
     if not sys.stdin.isatty() or not sys.stdout.isatty():
@@ -187,14 +220,18 @@ def run_app(**kwargs) -> int:
     finally:
         if app.execution is not None:
             app.execution.stop_and_wait("orintui exited")
+    if app.crash:
+        print(app.crash, file=sys.stderr)
     if app.execution is not None and not app.hung_up:
         recorder = app.execution.recorder
-        if recorder.saved:
-            print(f"session saved: {recorder.final_path}")
+        if recorder.saved and recorder.final_path.is_file():
+            print(clean_line(f"session saved: {recorder.final_path}"))
         elif app.execution.done.is_set():
             print(clean_line(f"orintui: session NOT saved: {recorder.save_error}; what was recorded is in "
                              f"{recorder.journal_path}"), file=sys.stderr)
             return 1
+    if app.crash or (app.return_code or 0) not in (0, app.exit_code):
+        return 1
     if app.exit_code == 0 and app.execution is not None:
         # the same rule as headless: a run that ended other than ok or skipped fails the command
         failing = failing_runs(app.execution.session.runs)

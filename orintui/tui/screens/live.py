@@ -10,7 +10,6 @@ from textual.binding import Binding
 
 from orintui.engine import Execution
 from orintui.sanitize import clean_line
-from orintui.session.store import save_session
 from orintui.tui.screens.confirm import ConfirmScreen
 from orintui.tui.screens.monitor import MonitorScreen
 
@@ -42,8 +41,8 @@ class LiveScreen(MonitorScreen):
         if self.autostart and self.execution.done.is_set() and not self._announced:
             self._announced = True
             recorder = self.execution.recorder
-            if recorder.saved:
-                self.notify(f"session saved: {recorder.final_path}", timeout=8, markup=False)
+            if recorder.saved and recorder.final_path.is_file():
+                self.notify(clean_line(f"session saved: {recorder.final_path}"), timeout=8, markup=False)
             else:
                 self.notify(clean_line(f"session NOT saved: {recorder.save_error}; the record is in "
                                        f"{recorder.journal_path}"), severity="error", timeout=30, markup=False)
@@ -55,7 +54,13 @@ class LiveScreen(MonitorScreen):
 
     def title_text(self) -> Text:
         text = super().title_text()
-        text.append("  LIVE" if not self.execution.done.is_set() else "  finished", style="bold red")
+        recorder = self.execution.recorder
+        if not self.execution.done.is_set():
+            text.append("  LIVE", style="bold red")
+        elif not (recorder.saved and recorder.final_path.is_file()):
+            text.append("  finished, NOT SAVED", style="bold red")
+        else:
+            text.append("  finished", style="bold red")
         return text
 
     def report_session(self):
@@ -74,8 +79,13 @@ class LiveScreen(MonitorScreen):
         self.notify("stopping: the current run is ended, the rest are not started")
 
     def action_save(self) -> None:
-        path = save_session(self.execution.session, self.execution.recorder.final_path)
-        self.notify(f"saved so far: {path}", markup=False)
+        # through the recorder (its lock, its error handling): a full disk is a message, not a crash
+        path, error = self.execution.recorder.save_now()
+        if path is None:
+            self.notify(clean_line(f"NOT saved: {error}; the record is in {self.execution.recorder.journal_path}"),
+                        severity="error", timeout=15, markup=False)
+        else:
+            self.notify(clean_line(f"saved so far: {path}"), markup=False)
 
     def action_leave(self) -> None:
         if self.execution.done.is_set():
