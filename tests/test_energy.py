@@ -117,3 +117,18 @@ def test_max_clocks_from_sysfs_under_a_root(tmp_path):
     (tmp_path / "sys/class/devfreq/bwmgr").mkdir()
     (tmp_path / "sys/class/devfreq/bwmgr/max_freq").write_text("4266000000\n")
     assert gpu_max_mhz(tmp_path) == 1300 and emc_max_mhz(tmp_path) == 4266
+
+
+def test_monitor_title_shows_power_mode_and_unlocked_clocks_in_warning_colour():
+    from orintui.tui.screens.monitor import MonitorScreen
+
+    s = session()
+    s.host.update({"model": "NVIDIA Jetson AGX Orin Developer Kit", "nvpmodel": "MAXN", "jetson_clocks": "OFF"})
+    title = MonitorScreen(s).title_text()
+    assert title.plain.endswith("|  MAXN, clocks NOT locked")
+    assert any(str(span.style) == "bold yellow" and title.plain[span.start:span.end] == "clocks NOT locked"
+               for span in title.spans)
+    s.host.update({"jetson_clocks": "ON"})
+    assert MonitorScreen(s).title_text().plain.endswith("MAXN, clocks locked")
+    s.host.pop("nvpmodel"), s.host.pop("jetson_clocks")
+    assert "clocks" not in MonitorScreen(s).title_text().plain  # not a Jetson: nothing claimed

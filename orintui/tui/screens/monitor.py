@@ -63,7 +63,14 @@ class MonitorScreen(Screen):
     def title_text(self) -> Text:
         s = self.state.session
         host = s.host.get("gpu_name") or s.host.get("model") or s.host.get("hostname") or ""
-        return data_line(f" {s.title}  |  {host}  |  t={self.state.t:7.1f}s", style="bold")
+        title = data_line(f" {s.title}  |  {host}  |  t={self.state.t:7.1f}s", style="bold")
+        h = s.host
+        if h.get("nvpmodel") or h.get("jetson_clocks"):  # a Jetson: where the numbers are made
+            title.append(data_line(f"  |  {h.get('nvpmodel') or 'power mode n/a'}, ", style="bold"))
+            clocks = {"ON": ("clocks locked", "bold"), "OFF": ("clocks NOT locked", "bold yellow")}
+            text, style = clocks.get(h.get("jetson_clocks") or "", ("clocks n/a", "bold yellow"))
+            title.append(text, style=style)
+        return title
 
     def draw_key(self) -> object:
         """What the screen shows depends on; a redraw is skipped while it is unchanged."""
