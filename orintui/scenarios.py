@@ -81,6 +81,23 @@ def missing_module(name: str) -> str | None:
     return f"Python module {name} not found for {sys.executable}{hint}"
 
 
+def wrong_device_style(run: RunSpec) -> str | None:
+    """A run of this interpreter's tinygrad with NV=1-style variables when that tinygrad (0.13 and
+    later) only takes DEV=NV: said before it starts, where orintui can tell the version."""
+    if not run.device or run.env.get(run.device) != "1" or run.argv[0] != sys.executable or "PYTHONPATH" in run.env:
+        return None
+    try:
+        from importlib.metadata import version
+
+        major, minor = (int(x) for x in version("tinygrad").split(".")[:2])
+    except Exception:  # not installed, or a version string we cannot read: the run itself will say
+        return None
+    if (major, minor) < (0, 13):
+        return None
+    return (f"tinygrad {version('tinygrad')} takes DEV={run.device}, not {run.device}=1: "
+            "set device_style = \"DEV\" (legacy is for tinygrad 0.12 and older)")
+
+
 @dataclass
 class Scenario:
     name: str
@@ -110,6 +127,8 @@ class Scenario:
                 if why := missing_module(module):
                     found.append((run, why))
             if why := missing_gpu(run.device):
+                found.append((run, why))
+            if why := wrong_device_style(run):
                 found.append((run, why))
             generated = {self.variables.get(k) for k in self.generate}
             if run.model and not os.path.exists(run.model) and run.model not in generated:

@@ -354,3 +354,81 @@ def test_llama3_benchmark_layout_told_from_the_output_on_import():
     _, by_argv, _ = _llama3(name, BENCHMARK)
     _, told, _ = _llama3(name, None)
     assert [e["text"] for e in tokens_of(told)] == [e["text"] for e in tokens_of(by_argv)]
+
+
+def test_scenario_check_says_which_device_style_the_installed_tinygrad_needs(tmp_path):
+    from importlib.metadata import version
+
+    from orintui.scenarios import parse_scenario
+
+    text = f'''name = "s"
+[variables]
+device_style = "legacy"
+[[runs]]
+label = "tinygrad CPU"
+backend = "tinygrad-llm"
+argv = ["{sys.executable}", "-m", "tinygrad.llm", "--benchmark", "4"]
+device = "CPU"
+'''
+    problems = [why for _, why in parse_scenario(text, "s.toml").problems()]
+    assert f"tinygrad {version('tinygrad')} takes DEV=CPU, not CPU=1: set device_style = \"DEV\"" in " ".join(problems)
+    fixed = parse_scenario(text.replace('"legacy"', '"DEV"'), "s.toml")
+    assert not any("device_style" in why for _, why in fixed.problems())
+
+
+def test_llama3_no_api_answers_the_question_and_ends_at_the_next_prompt():
+    """The real capture replayed at the real prompts: orintui types the scenario's input at `Q: `, reads
+    the answer, and ends the run at the next `Q: ` as ok."""
+    fake = str(FIXTURES / "fake_backends" / "replay_llama3_noapi.py")
+    name = "tinygrad-llama3-noapi-master.txt"
+    argv = [sys.executable, fake, str(T / name), "--no_api", "--timing"]
+    events = []
+    parser = get_adapter("tinygrad-llama3").make_parser(argv, question=QUESTION)
+    result = BackendRunner(argv, parser, events.append, lambda m: m, idle_timeout=30).run()
+    assert result.status == "ok", result
+    texts = [e["text"] for e in tokens_of(events)]
+    assert texts[:2] == [" velkou", " necessity"] and len(texts) == len(printed(name, r"total\s+[\d.]+ ms"))
+    assert any(e["kind"] == "phase" and e.get("detail") == "question sent" for e in events)
+
+
+@pytest.mark.real
+def test_real_tinygrad_0_12_apps_llm_by_model_name(small_model, tmp_path):
+    """tinygrad 0.12.0's tinygrad.apps.llm takes only names from its table and downloads into its
+    cache: the random-weight GGUF is placed under the cache name tinygrad itself computes."""
+    import os
+    import shutil
+    import subprocess
+
+    python = os.environ.get("ORINTUI_TINYGRAD_012")
+    if not python:
+        pytest.skip("scripts/test installs tinygrad 0.12.0 into .venv-tinygrad-0.12 (Python >= 3.11)")
+    cache = tmp_path / "cache"
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache), "CPU": "1"}
+    where = subprocess.run([python, "-c", "import hashlib, tinygrad.apps.llm as m, tinygrad.helpers as h; "
+                            "print(h._ensure_downloads_dir() / hashlib.md5(m.models['llama3.2:1b'].encode()).hexdigest())"],
+                           capture_output=True, text=True, env=env, cwd=tmp_path, check=True).stdout.strip()
+    os.makedirs(os.path.dirname(where), exist_ok=True)
+    shutil.copy(small_model, where)
+    scenario = tmp_path / "v012.toml"
+    scenario.write_text(f'''name = "v012"
+[variables]
+device_style = "legacy"
+[[runs]]
+label = "tinygrad 0.12 CPU"
+backend = "tinygrad-llm"
+argv = ["{python}", "-m", "tinygrad.apps.llm", "--model", "llama3.2:1b", "--benchmark", "5"]
+cwd = "{tmp_path}"
+env = {{ XDG_CACHE_HOME = "{cache}" }}
+device = "CPU"
+idle_timeout = 300
+''')
+    out = tmp_path / "s.json"
+    proc = run_cli("run", str(scenario), "--headless", "--telemetry", "none", "--out", str(out), timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
+    from orintui.session import load_session
+
+    session = load_session(out)
+    lines = [e["line"] for e in session.events if e["kind"] == "output" and re.match(r"\s*[\d.]+ ms,", e["line"])]
+    tokens = tokens_of(session.events)
+    assert len(tokens) == 5 and [e["ms"] for e in tokens] == [float(line.split()[0]) for line in lines]
+    assert session.runs[0].status == "ok" and session.runs[0].versions["tinygrad_version"] == "0.12.0"
