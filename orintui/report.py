@@ -103,8 +103,9 @@ def telemetry_note(session: Session, m: RunMetrics) -> str:
     temps = [v for e in window for v in (e.get("temp_c") or {}).values() if isinstance(v, (int, float))]
     if temps:
         parts.append(f"peak {fmt(max(temps), 1)} C")
-    if window:
-        parts.append("throttled" if any(e.get("throttled") for e in window) else "no throttling seen")
+    known = [e["throttled"] for e in window if e.get("throttled") is not None]  # no source reports it: say nothing
+    if known:
+        parts.append("throttled" if any(known) else "no throttling seen")
     return "decode: " + ", ".join(parts) if parts else ""
 
 

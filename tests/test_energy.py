@@ -95,7 +95,8 @@ def test_report_carries_device_line_energy_and_decode_telemetry():
                    "gpu_max_mhz": 1301, "emc_max_mhz": 3199, "profile_from": "device tree model"})
     for e in s.events:
         if e["kind"] == "telemetry" and 12.0 <= e["t"] <= 14.0:
-            e.update(gpu_freq_mhz=1300.0, gpu_load_pct=90.0, emc_util_pct=41.0, temp_c={"tj": 60.0 + e["t"]})
+            e.update(gpu_freq_mhz=1300.0, gpu_load_pct=90.0, emc_util_pct=41.0, temp_c={"tj": 60.0 + e["t"]},
+                     throttled=False)
     text = render_report([s])
     assert ("Device: power mode MAXN, clocks NOT locked, max GPU 1,301 MHz, max EMC 3,199 MHz, "
             "board from device tree model") in text

@@ -403,3 +403,21 @@ def test_thor_gpu_load_stays_unknown_where_nvml_only_names_the_gpu(fake_tegrasta
     samples = [e for e in events if e["kind"] == "telemetry"]
     assert samples and all(s["gpu_load_pct"] is None for s in samples)
     assert samples[0]["fields_from"] == "cpu_load_pct=psutil"
+
+
+def test_thor_emc_clock_from_bwmgr_when_tegrastats_leaves_it_out(tmp_path):
+    import queue
+
+    from orintui.telemetry.tegrastats import TegrastatsLineParser
+
+    (tmp_path / "sys/class/devfreq/bwmgr").mkdir(parents=True)
+    (tmp_path / "sys/class/devfreq/bwmgr/cur_freq").write_text("4266000000\n")
+    sink = queue.Queue()
+    parser = TegrastatsLineParser(sink, BY_KEY["thor"], str(tmp_path))
+    parser._line("RAM 9000/125000MB EMC_FREQ 12% GR3D_FREQ @[1000,1000,1000]", 1.0, [])
+    s = sink.get_nowait()
+    assert s["emc_freq_mhz"] == 4266 and s["fields_from"] == "emc_freq_mhz=bwmgr"
+    assert s["emc_bw_gbs"] == pytest.approx(0.12 * 4266 * 0.064)
+    parser = TegrastatsLineParser(sink, BY_KEY["thor"], str(tmp_path / "masked"))
+    parser._line("RAM 9000/125000MB EMC_FREQ 12% GR3D_FREQ @[1000,1000,1000]", 1.0, [])
+    assert sink.get_nowait()["emc_freq_mhz"] is None  # not there: unknown

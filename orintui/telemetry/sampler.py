@@ -148,7 +148,7 @@ class TelemetrySampler:
                         borrowed.append(f"{key}=psutil")
             # per-field provenance: every field is from ``source`` except those named here
             if borrowed:
-                sample["fields_from"] = ",".join(borrowed)
+                sample["fields_from"] = ",".join(filter(None, [sample.get("fields_from"), *borrowed]))
             sample.pop("t", None)
             self.emit(ev.make(ev.TELEMETRY, self.clock(), None, **sample))
             if not self.source.pushes:

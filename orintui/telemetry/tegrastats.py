@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import queue
 import re
+from pathlib import Path
 
 from orintui.backends.base import Parser
 from orintui.metrics import emc_bandwidth_gbs
@@ -86,6 +87,8 @@ class TegrastatsLineParser(Parser):
         super().__init__(**options)
         self.sink, self.profile, self.root = sink, profile, root
         self.identified: str | None = None  # how the profile was found when none was given
+        bwmgr = Path(root) / "sys/class/devfreq/bwmgr/cur_freq"
+        self.bwmgr: Path | None = bwmgr if bwmgr.exists() else None
 
     def _line(self, raw: str, t: float, out: list) -> None:  # no output events: telemetry only
         if raw.strip():
@@ -94,6 +97,15 @@ class TegrastatsLineParser(Parser):
             # a container hides /proc/device-tree: the line itself says which board this is
             self.profile, self.identified = identify_board(self.root, line_shape(raw))
         sample = parse_line(raw, self.profile, t)
+        if sample is not None and sample["emc_freq_mhz"] is None and self.bwmgr is not None:
+            # Thor: the EMC clock is in /sys/class/devfreq/bwmgr when tegrastats leaves it out
+            try:
+                sample["emc_freq_mhz"] = int(self.bwmgr.read_text().strip()) / 1e6
+                sample["fields_from"] = "emc_freq_mhz=bwmgr"
+                sample["emc_bw_gbs"] = emc_bandwidth_gbs(sample["emc_util_pct"], sample["emc_freq_mhz"],
+                                                         self.profile.bus_bytes if self.profile else None)
+            except (OSError, ValueError):
+                self.bwmgr = None
         if sample is not None:
             self.recognised = True
             self.sink.put(sample)
