@@ -421,3 +421,13 @@ def test_thor_emc_clock_from_bwmgr_when_tegrastats_leaves_it_out(tmp_path):
     parser = TegrastatsLineParser(sink, BY_KEY["thor"], str(tmp_path / "masked"))
     parser._line("RAM 9000/125000MB EMC_FREQ 12% GR3D_FREQ @[1000,1000,1000]", 1.0, [])
     assert sink.get_nowait()["emc_freq_mhz"] is None  # not there: unknown
+
+
+def test_doctor_names_the_board_from_the_tegrastats_line_when_the_device_tree_is_hidden(fake_tegrastats):
+    from orintui.telemetry.doctor import diagnose
+
+    fake_tegrastats("jp72-agx-orin-jtop.txt")
+    report = diagnose()
+    assert report["sources"]["tegrastats"]["works"]
+    assert report["sources"]["tegrastats"]["identified"].startswith("tegrastats line shape (12 CPUs, RAM 62817 MB")
+    assert report["profile"]["key"] == "agx-orin-64gb" and report["host"]["peak_bandwidth_gbs"] == 204.8

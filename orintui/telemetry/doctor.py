@@ -31,6 +31,12 @@ def diagnose() -> dict:
         entry = {"works": True, "reason": None, "interval": source.real_interval}
         if name == "nvml":
             entry["device"] = source.facts
+        if getattr(source, "identified", None):  # no device tree (a container): the line's shape
+            entry["identified"] = source.identified
+            if profile is None and source.profile is not None:
+                profile = source.profile
+                facts["profile"], facts["profile_from"] = profile.key, source.identified
+                facts["peak_bandwidth_gbs"], facts["bus_bytes"] = profile.peak_bandwidth_gbs, profile.bus_bytes
         source.close()
         sources[name] = entry
     from importlib.metadata import PackageNotFoundError, version
@@ -65,7 +71,10 @@ def doctor_command(args) -> int:
         return 0
     h = report["host"]
     print(f"host      {h['hostname']} ({h['machine']}, Python {h['python']})")
-    print(f"board     {h.get('model') or 'not a Jetson'}" + (f"  [{h['profile']}]" if h.get("profile") else ""))
+    print(f"board     {h.get('model') or ('device tree hidden' if h.get('profile') else 'not a Jetson')}"
+          + (f"  [{h['profile']}]" if h.get("profile") else ""))
+    if h.get("profile_from"):
+        print(f"          identified from {h['profile_from']}")
     if h.get("model"):
         print(f"L4T       {h.get('l4t') or 'n/a'}  JetPack {h.get('jetpack') or 'n/a'}  "
               f"power mode {h.get('nvpmodel') or 'n/a'}  jetson_clocks {h.get('jetson_clocks') or 'n/a'}")
