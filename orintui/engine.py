@@ -21,7 +21,7 @@ from orintui.session import status as st
 from orintui.session.journal import JournalBusy, journal_locked, journal_path
 from orintui.session.model import RunInfo
 from orintui.session.recorder import Recorder, new_session
-from orintui.session.store import recover_orphans
+from orintui.session.store import recover_journal, recover_orphans
 from orintui.telemetry.profiles import host_facts, match_profile
 from orintui.telemetry.sampler import TelemetrySampler
 
@@ -44,6 +44,13 @@ def check_out(out: str | os.PathLike | None, force: bool = False) -> None:
         raise OutRefused(f"--out {path}: is a directory; name the session file to write")
     if journal_locked(journal_path(path)):
         raise OutRefused(f"--out {path}: another orintui is recording to this file now ({journal_path(path)} is locked)")
+    if journal_path(path).is_file():  # stale (its lock is free): saved as a session before a new journal replaces it
+        recovered = recover_journal(journal_path(path))
+        if recovered is not None:
+            print(f"orintui: recovered an interrupted session: {recovered}", file=sys.stderr)
+        elif not force:
+            raise OutRefused(f"--out {path}: {journal_path(path)} is left from an earlier session and cannot be "
+                             "recovered; move it, or use --force to overwrite it")
     if path.exists() and not force:
         raise OutRefused(f"--out {path}: the file exists; use --force to overwrite it")
 

@@ -214,6 +214,21 @@ def test_sigkilled_run_with_out_outside_the_sessions_folder_is_recovered(tmp_pat
     assert not journal_path(out).exists()
 
 
+def test_a_stale_journal_at_out_is_recovered_not_truncated(tmp_path):
+    out = tmp_path / "elsewhere" / "s.json"
+    session = Session(id="old", started_at="2026-11-21T00:00:00", host={}, scenario={"name": "x"},
+                      runs=[RunInfo(index=0, label="a", backend="tinygrad-llm", argv=["x"])])
+    JournalWriter(out, session).close()
+    for entry in (Path(os.environ["ORINTUI_HOME"]) / "data" / "live-journals").glob("*"):
+        entry.unlink()  # as an older orintui left it: in no registry
+    scenario = str(_scenario(tmp_path, [STEADY, "3", "1"]))
+    proc = run_cli("run", scenario, "--headless", "--telemetry", "none", "--out", str(out))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr == (f"orintui: recovered an interrupted session: {out}\n"
+                           f"orintui: --out {out}: the file exists; use --force to overwrite it\n")
+    assert load_session(out).id == "old" and not journal_path(out).exists()
+
+
 def test_two_instances_recovering_the_same_journals_both_run(tmp_path, orintui_home):
     sessions = orintui_home / "data" / "sessions"
     session = Session(id="x", started_at="2026-11-21T00:00:00", host={}, scenario={"name": "x"},
@@ -272,6 +287,22 @@ def test_a_backend_that_ignores_sighup_after_a_sigkill_is_swept_at_the_next_star
 
 
 # -- the app's exit codes ------------------------------------------------------------------------
+async def test_app_crash_keeps_no_traceback_screen_and_names_a_log(tmp_path, monkeypatch):
+    from orintui.tui.app import OrintuiApp
+
+    def broken(self):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(OrintuiApp, "action_toggle_help", broken)
+    app = OrintuiApp(first_screen="menu")
+    with pytest.raises(RuntimeError):
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("question_mark")
+            await pilot.pause(0.2)
+    assert app.crash and app.crash.startswith("orintui: the app crashed (RuntimeError: a bug); the details are in ")
+    assert app.return_code == 1 and app._exit_renderables == []
+
+
 async def test_app_ctrl_c_is_130(tmp_path):
     from orintui.scenarios import load_scenario
     from orintui.tui.app import OrintuiApp
@@ -284,6 +315,24 @@ async def test_app_ctrl_c_is_130(tmp_path):
         await pilot.pause(0.2)
     assert app.exit_code == 130
     assert app.execution.done.is_set() and (tmp_path / "s.json").is_file()
+
+
+def test_app_in_a_real_terminal_ctrl_c_exits_130(tmp_path):
+    import pexpect
+
+    out = tmp_path / "s.json"
+    child = pexpect.spawn(sys.executable, ["-m", "orintui", "run", str(_scenario(tmp_path, [STEADY, "3000", "10"])),
+                                           "--telemetry", "none", "--out", str(out)],
+                          env={**os.environ, "TERM": "xterm-256color"}, dimensions=(30, 100), timeout=60)
+    try:
+        _wait(lambda: journal_path(out).exists(), 30, "the run")
+        time.sleep(1.0)
+        child.send("\x03")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    assert child.exitstatus == 130, child.before
+    assert out.is_file() and f"session saved: {out}" in child.before.decode(errors="replace")
 
 
 def test_app_crash_is_one_line_and_a_log(orintui_home):
