@@ -335,6 +335,26 @@ def test_app_in_a_real_terminal_ctrl_c_exits_130(tmp_path):
     assert out.is_file() and f"session saved: {out}" in child.before.decode(errors="replace")
 
 
+def test_app_in_a_real_terminal_on_a_full_disk_says_not_saved_and_exits_1(tmp_path, tmpfs):
+    import pexpect
+
+    out = tmpfs("32k") / "s.json"
+    child = pexpect.spawn(sys.executable, ["-m", "orintui", "run", str(_scenario(tmp_path, [STEADY, "3000", "10"])),
+                                           "--telemetry", "none", "--out", str(out)],
+                          env={**os.environ, "TERM": "xterm-256color"}, dimensions=(30, 120), timeout=30)
+    try:
+        child.expect("NOT SAVED")  # the title, once the run was stopped by the full disk (30 s otherwise)
+        child.send("q")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    text = child.before.decode(errors="replace")
+    assert child.exitstatus == 1, text
+    assert (f"orintui: session NOT saved: {out}: No space left on device; what was recorded is in "
+            f"{out}.journal") in text
+    assert "session saved" not in text and "Traceback" not in text
+
+
 def test_app_crash_is_one_line_and_a_log(orintui_home):
     from orintui.tui.app import write_crash_log
 
