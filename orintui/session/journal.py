@@ -1,9 +1,12 @@
 """The journal: every event of a live session, appended to a JSON-lines file beside the final path.
 
-Line 1 is a header (the session without its events, and the writer's pid); every later line is
-one event. Lines are written as events arrive and flushed to the OS at least every 0.5 s, so a
-killed orintui or a dropped SSH connection loses at most that much. A journal whose writer is
-gone is recovered into a session: the last line may be cut mid-write and is ignored.
+Line 1 is a header (the session without its events, and the writer's pid, for people); every later
+line is one event. Lines are written as events arrive and flushed to the OS at least every 0.5 s, so a
+killed orintui or a dropped SSH connection loses at most that much. The writer holds an exclusive flock
+on the journal for as long as it writes: a held lock is a live session (a second orintui with the same
+--out is refused), a free one a journal whose writer is gone, recovered into a session (the last line
+may be cut mid-write and is ignored). Every journal is listed in a small registry in the data folder,
+so one outside the sessions folder is found after a kill.
 """
 
 from __future__ import annotations
@@ -250,20 +253,6 @@ def read_journal(path: str | os.PathLike) -> tuple[Session, int | None]:
                 session.events.append(event)
                 session.apply(event)
     return session, pid
-
-
-def writer_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    if pid == os.getpid():
-        return True  # our own live recorder
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def finish_recovered(session: Session) -> Session:
