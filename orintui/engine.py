@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 
 from orintui import paths
-from orintui.backends import get_adapter, versions
+from orintui.backends import get_adapter, openai_endpoint, versions
 from orintui.backends.runner import BackendRunner
 from orintui.metrics import cpu_busy_pct, session_metrics
 from orintui.scenarios import Scenario, ScenarioError, load_scenario
@@ -138,7 +138,7 @@ class Execution:
             if source is not None and source.name == "nvml":
                 facts = source.facts
                 self.session.host.update({k: v for k, v in facts.items() if v is not None})
-        self.current: BackendRunner | None = None
+        self.current: BackendRunner | openai_endpoint.EndpointRun | None = None
         self._versions: dict[tuple, dict[str, str]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -216,7 +216,7 @@ class Execution:
         adapter = get_adapter(run.backend)
         record = self.recorder.record
         index = run.index
-        key = (run.backend, run.argv[0], tuple(sorted(run.env.items())), run.cwd)
+        key = (run.backend, run.argv[0] if run.argv else None, tuple(sorted(run.env.items())), run.cwd)
         if key not in self._versions:  # once per program and environment, not per repetition
             self._versions[key] = versions.probe(run.backend, run.argv, run.env, run.cwd)
         run.versions = dict(self._versions[key])
@@ -228,9 +228,13 @@ class Execution:
                        repetition=run.repetition, warmup=run.warmup, cpu_load_before_pct=cpu_before))
         record({**ev.phase(self.recorder.now(), "loading"), "run": index})
         options = {"question": spec.input} if spec.input is not None else {}
-        runner = BackendRunner(run.argv, adapter.make_parser(run.argv, **options), lambda e: record({**e, "run": index}),
-                               self.recorder.clock_of, env=run.env, cwd=run.cwd,
-                               idle_timeout=spec.idle_timeout, total_timeout=spec.total_timeout)
+        if run.backend == openai_endpoint.NAME:  # a served model: HTTP streams; its server (if any) through a BackendRunner
+            runner = openai_endpoint.EndpointRun(openai_endpoint.spec_from_run(spec), lambda e: record({**e, "run": index}),
+                                                 self.recorder.clock_of)
+        else:
+            runner = BackendRunner(run.argv, adapter.make_parser(run.argv, **options), lambda e: record({**e, "run": index}),
+                                   self.recorder.clock_of, env=run.env, cwd=run.cwd,
+                                   idle_timeout=spec.idle_timeout, total_timeout=spec.total_timeout)
         self.current = runner
         result = runner.run()
         self.current = None

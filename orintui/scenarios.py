@@ -26,6 +26,10 @@ from orintui.backends.runner import resolve_binary
 
 RUN_KEYS = {"label", "backend", "argv", "env", "cwd", "repetitions", "warmup", "idle_timeout", "total_timeout",
             "model", "device", "optional", "notes", "requires", "input"}
+# backend = "openai" (a served model, orintui/backends/openai_endpoint.py): these keys, and no argv
+ENDPOINT_KEYS = {"server", "url", "prompt", "max_tokens", "api", "concurrency", "warmup_requests", "ready_timeout", "request"}
+RUN_KEYS |= ENDPOINT_KEYS
+MAX_CONCURRENCY = 256
 TOP_KEYS = {"name", "description", "variables", "generate", "runs", "needs"}
 VAR = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 MAX_REPETITIONS = 1000  # per run, for repetitions and for warmup: a typo must not queue 100,000,000 runs
@@ -55,6 +59,16 @@ class RunSpec:
     requires: list[str] = field(default_factory=list)  # Python modules the run imports ({python} -m ...)
     device: str | None = None  # tinygrad's device: CPU, CUDA, NV
     input: str | None = None  # typed at the backend's prompt (llama3.py --no_api's "Q: "), then the run ends
+    # backend = "openai": launch ``server`` (its argv, also kept in argv) or attach to ``url``
+    server: list[str] | None = None
+    url: str | None = None
+    prompt: str | None = None
+    max_tokens: int = 128
+    api: str = "completions"
+    concurrency: int = 1
+    warmup_requests: int = 0
+    ready_timeout: float = 300.0
+    request: dict[str, Any] = field(default_factory=dict)
 
 
 # an NVIDIA GPU's device nodes: a discrete GPU's driver, and Jetson's nvgpu (what tinygrad NV opens)
@@ -117,8 +131,8 @@ class Scenario:
         """What is missing on this machine, per run, found before anything starts."""
         found = []
         for run in self.runs:
-            binary = run.argv[0]
-            if resolve_binary(binary, {**os.environ, **run.env}, run.cwd) is None:  # as the runner will look
+            binary = run.argv[0] if run.argv else None  # an endpoint run attached to a url starts nothing
+            if binary is not None and resolve_binary(binary, {**os.environ, **run.env}, run.cwd) is None:  # as the runner will look
                 where = "" if os.sep in binary else " on PATH"
                 found.append((run, f"binary not found{where}: {binary}"))
             if run.cwd and not os.path.isdir(run.cwd):
@@ -128,7 +142,7 @@ class Scenario:
                     found.append((run, why))
             if why := missing_gpu(run.device):
                 found.append((run, why))
-            if why := wrong_device_style(run):
+            if run.argv and (why := wrong_device_style(run)):
                 found.append((run, why))
             generated = {self.variables.get(k) for k in self.generate}
             if run.model and not os.path.exists(run.model) and run.model not in generated:
@@ -277,8 +291,11 @@ def parse_scenario(text: str, path: str, overrides: dict[str, str] | None = None
         if backend not in ADAPTERS:
             raise _fail(path, text, f"{where}: unknown backend {backend!r} (known: {', '.join(sorted(ADAPTERS))})",
                         f'"{backend}"' if isinstance(backend, str) else needle)
-        argv = raw.get("argv")
-        if not isinstance(argv, list) or not argv or not all(_plain_value(a) for a in argv):
+        endpoint = _endpoint_keys(raw, backend, where, path, text)
+        argv = raw.get("server", []) if backend == "openai" else raw.get("argv")
+        if backend == "openai" and not argv:
+            pass  # attached to a url: nothing to start
+        elif not isinstance(argv, list) or not argv or not all(_plain_value(a) for a in argv):
             bad = next((a for a in argv if not _plain_value(a)), None) if isinstance(argv, list) and argv else None
             got = f" (an item is {_toml_type(bad)})" if bad is not None else ""
             raise _fail(path, text, f"{where}: argv must be a non-empty list of strings{got}", "argv")
@@ -331,6 +348,14 @@ def parse_scenario(text: str, path: str, overrides: dict[str, str] | None = None
         for key in ("cwd", "model"):
             if raw.get(key):
                 _no_nul(path, text, where, key, exp(raw[key]), key)
+        for key in ("url", "prompt"):
+            if key in endpoint:
+                endpoint[key] = exp(endpoint[key])
+                _no_nul(path, text, where, key, endpoint[key], key)
+        if endpoint.get("url") and not re.match(r"https?://[^/\s]+", endpoint["url"]):
+            raise _fail_key(path, text, f"{where}: url must be http://HOST:PORT, not {endpoint['url']!r}", "url")
+        if backend == "openai":
+            endpoint["server"] = argv_out or None
         typed = raw.get("input")
         if typed is not None and (not isinstance(typed, str) or "\0" in typed):
             raise _fail_key(path, text, f"{where}: input must be a string (typed at the backend's prompt)", "input")
@@ -339,7 +364,7 @@ def parse_scenario(text: str, path: str, overrides: dict[str, str] | None = None
             label=label, backend=backend, argv=argv_out, env=env,
             cwd=exp(raw["cwd"]) if raw.get("cwd") else None, model=exp(raw["model"]) if raw.get("model") else None,
             optional=bool(raw.get("optional", False)), notes=raw.get("notes"), requires=requires, device=device,
-            **numbers,
+            **numbers, **endpoint,
         ))
     labels = [r.label for r in runs]
     dupes = {x for x in labels if labels.count(x) > 1}
@@ -354,6 +379,52 @@ def parse_scenario(text: str, path: str, overrides: dict[str, str] | None = None
     return Scenario(name=name, description=str(doc.get("description", "")), path=path,
                     variables={k: v for k, v in variables.items() if k in raw_vars},
                     generate=writable, runs=runs, raw_runs=raw_runs)
+
+
+def _endpoint_keys(raw: dict[str, Any], backend: str, where: str, path: str, text: str) -> dict[str, Any]:
+    """The endpoint keys of a run (backend = "openai"), checked; refused on any other backend."""
+    given = sorted(set(raw) & ENDPOINT_KEYS)
+    if backend != "openai":
+        if given:
+            raise _fail_key(path, text, f"{where}: {given[0]} is for backend = \"openai\" (a served model) only", given[0])
+        return {}
+    if "argv" in raw:
+        raise _fail_key(path, text, f"{where}: an openai run has no argv: server = [argv] launches its server, "
+                                    "url attaches to one already serving", "argv")
+    out: dict[str, Any] = {}
+    if not isinstance(raw.get("url"), str) or not raw["url"]:
+        raise _fail_key(path, text, f"{where}: an openai run needs url = \"http://127.0.0.1:PORT\" (where the server listens)",
+                        "url" if "url" in raw else "openai")
+    out["url"] = raw["url"]
+    if "server" in raw:
+        server = raw["server"]
+        if not isinstance(server, list) or not server or not all(_plain_value(a) for a in server):
+            raise _fail_key(path, text, f"{where}: server must be a non-empty list of strings (the server's argv)", "server")
+    if "prompt" in raw:
+        if not isinstance(raw["prompt"], str) or not raw["prompt"]:
+            raise _fail_key(path, text, f"{where}: prompt must be a non-empty string", "prompt")
+        out["prompt"] = raw["prompt"]
+    if "api" in raw:
+        if raw["api"] not in ("chat", "completions"):
+            raise _fail_key(path, text, f"{where}: api must be \"chat\" or \"completions\", not {raw['api']!r}", "api")
+        out["api"] = raw["api"]
+    for key, low, high in (("max_tokens", 1, 1 << 20), ("concurrency", 1, MAX_CONCURRENCY), ("warmup_requests", 0, MAX_REPETITIONS)):
+        if key in raw:
+            value = raw[key]
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                raise _fail_key(path, text, f"{where}: {key} must be a whole number from {low} to {high}, not {value!r}", key)
+            out[key] = value
+    if "ready_timeout" in raw:
+        value = raw["ready_timeout"]
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < 0.1:
+            raise _fail_key(path, text, f"{where}: ready_timeout must be a finite number >= 0.1, not {value!r}", "ready_timeout")
+        out["ready_timeout"] = float(value)
+    if "request" in raw:
+        if not isinstance(raw["request"], dict):
+            raise _fail_key(path, text, f"{where}: request must be a table of extra request fields "
+                                        "(model, temperature, ignore_eos ...)", "request")
+        out["request"] = dict(raw["request"])
+    return out
 
 
 def inside_models_dir(path: str) -> bool:

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from orintui.backends import llama_bench, llama_cli, llama_completion, tinygrad_gpt2, tinygrad_llama3, tinygrad_llm
+from orintui.backends import (
+    llama_bench,
+    llama_cli,
+    llama_completion,
+    openai_endpoint,
+    tinygrad_gpt2,
+    tinygrad_llama3,
+    tinygrad_llm,
+)
 from orintui.backends.base import Adapter, Parser
 
 ADAPTERS: dict[str, Adapter] = {
@@ -14,6 +22,7 @@ ADAPTERS: dict[str, Adapter] = {
         llama_completion.ADAPTER,
         llama_cli.ADAPTER,
         llama_bench.ADAPTER,
+        openai_endpoint.ADAPTER,
     )
 }
 
