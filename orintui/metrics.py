@@ -262,9 +262,11 @@ def run_metrics(session: Session, run: RunInfo, telemetry: list[Event] | None = 
     if m.decode_tok_s["observed"] is not None:
         m.sources["decode_observed"] = "observed: token arrival times"
 
-    # inter-token latency: the backend's per-token ms where it prints one, else arrival gaps
-    if steady and all(e.get("ms") for e in steady):
-        itl, m.sources["itl_ms"] = [e["ms"] for e in steady], "backend: per-token ms"
+    # inter-token latency: the backend's per-token ms where it prints one (llama.cpp --log-jsonl's clock
+    # gives none for the first token: it has no predecessor), else arrival gaps
+    timed = steady[1:] if steady and steady[0].get("ms") is None else steady
+    if timed and all(e.get("ms") for e in timed):
+        itl, m.sources["itl_ms"] = [e["ms"] for e in timed], "backend: per-token ms"
     else:
         times = [e["t"] for e in steady] if observed else []
         itl = [(b - a) * 1000.0 for a, b in zip(times, times[1:])]
