@@ -138,6 +138,13 @@ class Execution:
             if source is not None and source.name == "nvml":
                 facts = source.facts
                 self.session.host.update({k: v for k, v in facts.items() if v is not None})
+            identified = getattr(source, "identified", None)
+            if identified and self.profile is None and getattr(source, "profile", None) is not None:
+                # no device tree (a container): the board as the tegrastats line's shape tells it
+                self.profile = source.profile
+                self.session.host.update({"profile": self.profile.key, "profile_from": identified,
+                                          "peak_bandwidth_gbs": self.profile.peak_bandwidth_gbs,
+                                          "bus_bytes": self.profile.bus_bytes})
         self.current: BackendRunner | openai_endpoint.EndpointRun | None = None
         self._versions: dict[tuple, dict[str, str]] = {}
         self._stop = threading.Event()

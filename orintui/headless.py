@@ -7,7 +7,7 @@ import sys
 
 from orintui.engine import Execution
 from orintui.metrics import observed_rate, run_metrics
-from orintui.report import fmt, render_report
+from orintui.report import device_line, fmt, render_report
 from orintui.sanitize import clean_line
 from orintui.scenarios import Scenario
 from orintui.session import status as st
@@ -61,6 +61,8 @@ def run_headless(scenario: Scenario, out: str | None, telemetry: str, interval: 
     host = session.host
     say(f"orintui: {scenario.name}: {total} run(s); telemetry: {host.get('telemetry_source') or 'none'}; "
         f"session: {execution.recorder.final_path}")
+    if device := device_line(session):  # on a Jetson: power mode and whether clocks are locked
+        say(f"orintui: {device}")
 
     heartbeat = Heartbeat(progress_s)
 
