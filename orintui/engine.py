@@ -14,7 +14,7 @@ from pathlib import Path
 from orintui import paths
 from orintui.backends import get_adapter, openai_endpoint, versions
 from orintui.backends.runner import BackendRunner
-from orintui.metrics import cpu_busy_pct, session_metrics
+from orintui.metrics import IDLE_WINDOW_S, cpu_busy_pct, session_metrics
 from orintui.scenarios import Scenario, ScenarioError, load_scenario
 from orintui.session import events as ev
 from orintui.session import status as st
@@ -56,6 +56,7 @@ def check_out(out: str | os.PathLike | None, force: bool = False) -> None:
 
 
 QUIET_CHECK_S = 0.5  # how long the machine's CPU load is measured before each run
+POWER_SOURCES = ("jtop", "tegrastats", "nvml")  # sources that measure power: runs get an idle baseline
 
 
 def expand_runs(scenario: Scenario) -> list[RunInfo]:
@@ -260,9 +261,18 @@ class Execution:
         except ImportError:  # pragma: no cover - psutil is a dependency
             return None
         before = psutil.cpu_times()
-        if self._stop.wait(QUIET_CHECK_S):
+        if self._stop.wait(self._quiet_s()):
             return None
         return round(cpu_busy_pct(before, psutil.cpu_times()), 1)
+
+    def _quiet_s(self) -> float:
+        """Where the telemetry measures power, the moment before a run lasts IDLE_WINDOW_S plus a
+        sample interval, so every run gets its idle baseline (metrics.idle_baseline); elsewhere the
+        CPU check alone."""
+        source = self.sampler.source if self.sampler is not None else None
+        if source is not None and source.name in POWER_SOURCES:
+            return IDLE_WINDOW_S + (source.real_interval or 0.5)
+        return QUIET_CHECK_S
 
 
 def start_checks() -> None:

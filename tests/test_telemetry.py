@@ -431,3 +431,25 @@ def test_doctor_names_the_board_from_the_tegrastats_line_when_the_device_tree_is
     assert report["sources"]["tegrastats"]["works"]
     assert report["sources"]["tegrastats"]["identified"].startswith("tegrastats line shape (12 CPUs, RAM 62817 MB")
     assert report["profile"]["key"] == "agx-orin-64gb" and report["host"]["peak_bandwidth_gbs"] == 204.8
+
+
+def test_every_run_gets_an_idle_baseline_where_the_source_measures_power(fake_tegrastats, tmp_path):
+    """Back-to-back runs: with a power source, orintui samples the moment before each run long
+    enough for its idle baseline (a real tegrastats child replaying captured JetPack 6 lines)."""
+    from conftest import run_cli
+
+    from orintui.metrics import session_metrics
+    from orintui.session import load_session
+
+    fake_tegrastats("agx-orin-r36.4.4.txt")
+    steady = FIXTURES / "fake_backends" / "steady.py"
+    scenario = tmp_path / "two.toml"
+    scenario.write_text(f'name = "two"\n[[runs]]\nlabel = "a"\nbackend = "tinygrad-llm"\n'
+                        f'argv = ["{sys.executable}", "{steady}", "30", "20", "--benchmark", "30"]\nrepetitions = 2\n')
+    out = tmp_path / "s.json"
+    proc = run_cli("run", str(scenario), "--headless", "--telemetry", "tegrastats", "--interval", "0.2",
+                   "--out", str(out), env={"PATH": os.environ["PATH"]}, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    metrics = session_metrics(load_session(out))
+    assert [m.idle_power_w is not None for m in metrics] == [True, True], [m.energy_na for m in metrics]
+    assert all(m.marginal_j_per_token is not None for m in metrics)
