@@ -285,8 +285,9 @@ def run_metrics(session: Session, run: RunInfo, telemetry: list[Event] | None = 
 
     # time to first token: from the start of prefill (or of the run) to the first token
     if tokens and observed:
-        starts = [e["t"] for e in events if e["kind"] == PHASE and e.get("phase") == "prefill"]
-        origin = starts[0] if starts else run.started_t
+        # the last prompt before the first token: llama3.py --no_api loads, then waits for the question
+        starts = [e["t"] for e in events if e["kind"] == PHASE and e.get("phase") == "prefill" and e["t"] <= tokens[0]["t"]]
+        origin = starts[-1] if starts else run.started_t
         if origin is not None:
             m.ttft_ms = (tokens[0]["t"] - origin) * 1000.0
             m.sources["ttft_ms"] = "observed: " + ("prefill start" if starts else "run start") + " to first token"

@@ -176,7 +176,7 @@ def host_line(session: Session) -> str:
     parts = [h.get("model") or h.get("gpu_name") or h.get("hostname") or "unknown host"]
     if h.get("gpu_name") and h.get("model"):
         parts.append(h["gpu_name"])
-    for key, name in (("driver", "driver"), ("jetpack", "JetPack"), ("nvpmodel", "power mode"),
+    for key, name in (("driver", "driver"), ("cuda", "CUDA"), ("jetpack", "JetPack"), ("nvpmodel", "power mode"),
                       ("telemetry_source", "telemetry")):
         if h.get(key):
             parts.append(f"{name} {h[key]}")

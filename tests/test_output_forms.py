@@ -388,7 +388,15 @@ def test_llama3_no_api_answers_the_question_and_ends_at_the_next_prompt():
     assert result.status == "ok", result
     texts = [e["text"] for e in tokens_of(events)]
     assert texts[:2] == [" velkou", " necessity"] and len(texts) == len(printed(name, r"total\s+[\d.]+ ms"))
-    assert any(e["kind"] == "phase" and e.get("detail") == "question sent" for e in events)
+    asked = next(e["t"] for e in events if e["kind"] == "phase" and e.get("detail") == "question sent")
+    from orintui.session.model import RunInfo, Session
+
+    session = Session(id="x", started_at="2026-11-21T00:00:00", runs=[RunInfo(0, "r", "tinygrad-llama3", argv)])
+    run_events = [{"t": 0.0, "kind": "run_started", "run": 0}] + [{**e, "run": 0} for e in events]
+    session.events = run_events
+    session.runs[0].started_t = 0.0
+    m = run_metrics(session, session.runs[0], [], run_events)
+    assert m.ttft_ms == pytest.approx((tokens_of(events)[0]["t"] - asked) * 1000)  # from the question, not the load
 
 
 @pytest.mark.real

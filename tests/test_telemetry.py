@@ -453,3 +453,16 @@ def test_every_run_gets_an_idle_baseline_where_the_source_measures_power(fake_te
     metrics = session_metrics(load_session(out))
     assert [m.idle_power_w is not None for m in metrics] == [True, True], [m.energy_na for m in metrics]
     assert all(m.marginal_j_per_token is not None for m in metrics)
+
+
+def test_cuda_version_from_the_toolkit_folder(tmp_path):
+    """JetPack's /usr/local/cuda/version.json (the real file's shape), or an old version.txt."""
+    from orintui.telemetry.profiles import cuda_version, host_facts
+
+    cuda = tmp_path / "usr" / "local" / "cuda"
+    cuda.mkdir(parents=True)
+    assert cuda_version(cuda) is None and host_facts(tmp_path)["cuda"] is None
+    (cuda / "version.txt").write_text("CUDA Version 10.2.300\n")
+    assert cuda_version(cuda) == "10.2.300"
+    (cuda / "version.json").write_text('{"cuda": {"name": "CUDA SDK", "version": "12.6.68"}, "cuda_cudart": {}}')
+    assert host_facts(tmp_path)["cuda"] == "12.6.68"

@@ -85,7 +85,14 @@ class NvmlSource(Source):
         except nv.NVMLError:
             driver = None
         mem = self._try(nv.nvmlDeviceGetMemoryInfo)
-        return nvml_facts(name, driver, bus_bits, mem_max, mem.total if mem else None)
+        facts = nvml_facts(name, driver, bus_bits, mem_max, mem.total if mem else None)
+        try:
+            cuda = getattr(nv, "nvmlSystemGetCudaDriverVersion_v2", nv.nvmlSystemGetCudaDriverVersion)()
+        except (nv.NVMLError, AttributeError):
+            cuda = None
+        if isinstance(cuda, int) and cuda > 0:  # 13000 -> "13.0": the CUDA version the driver supports
+            facts["cuda"] = f"{cuda // 1000}.{cuda % 1000 // 10}"
+        return facts
 
     def gpu_load(self) -> float:
         """Only the GPU utilisation (%), for a source that has the clocks but not the load (Thor)."""

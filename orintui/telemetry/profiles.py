@@ -7,6 +7,7 @@ is labelled so.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -236,6 +237,21 @@ def emc_max_mhz(root: str | os.PathLike = "/") -> float | None:
             or _mhz(Path(root) / "sys/kernel/debug/bpmp/debug/clk/emc/max_rate"))
 
 
+def cuda_version(folder: Path) -> str | None:
+    """The CUDA toolkit's version from its version.json (JetPack 6 and 7, CUDA 11.1+) or version.txt."""
+    try:
+        doc = json.loads((folder / "version.json").read_text())
+        version = doc.get("cuda", {}).get("version")
+        return version if isinstance(version, str) else None
+    except (OSError, ValueError, AttributeError):
+        pass
+    try:
+        m = re.search(r"CUDA Version (\S+)", (folder / "version.txt").read_text())
+    except OSError:
+        return None
+    return m.group(1) if m else None
+
+
 def host_facts(root: str | os.PathLike = "/") -> dict[str, Any]:
     """``root``: where /proc and /etc are (a test points it at an empty folder, as a container's
     masked device tree looks)."""
@@ -257,6 +273,7 @@ def host_facts(root: str | os.PathLike = "/") -> dict[str, Any]:
         "profile": profile.key if profile else None,
         "profile_from": f"device tree model {model!r}" if profile else None,
         "l4t": l4t,
+        "cuda": cuda_version(Path(root) / "usr/local/cuda"),
         "jetpack": jetpack_of(l4t),
         "nvpmodel": nvpmodel_mode(_command(["nvpmodel", "-q"])) if model or l4t else None,
         "jetson_clocks": (jetson_clocks_state(_command(["jetson_clocks", "--show"]))
