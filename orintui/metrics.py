@@ -417,9 +417,12 @@ def run_flags(session: Session, run: RunInfo, events: list[Event], telemetry: li
         gap = telemetry_gap(telemetry, steady[0]["t"], steady[-1]["t"], session.host.get("telemetry_interval_s"))
         if gap is not None:
             flags.append(Flag("telemetry-gap", gap))
-        throttled = [e for e in telemetry if steady[0]["t"] <= e["t"] <= steady[-1]["t"] and e.get("throttled")]
+        window = [e for e in telemetry if steady[0]["t"] <= e["t"] <= steady[-1]["t"]]
+        throttled = [e for e in window if e.get("throttled")]
         if throttled:
             flags.append(Flag("throttled", f"{len(throttled)} telemetry samples report throttling during decode"))
+        elif why := clock_drop(window, session.host):
+            flags.append(Flag("throttled", why))
     ended = next((e for e in events if e["kind"] == RUN_ENDED), None)
     if ended and ended.get("leftover_pids"):
         flags.append(Flag("leftover-process", f"pid {ended['leftover_pids']} outlived the run (see its error)"))
@@ -430,6 +433,23 @@ def run_flags(session: Session, run: RunInfo, events: list[Event], telemetry: li
     if tokens and mode and str(mode).upper() not in MAX_POWER_MODES:
         flags.append(Flag("power-mode", f"power mode {mode}, not MAXN"))
     return flags
+
+
+CLOCK_DROP = 0.10  # locked GPU clocks that fall this far below their decode maximum: throttling
+
+
+def clock_drop(window: list[Event], host: dict[str, Any]) -> str | None:
+    """With jetson_clocks on, the GPU clock is pinned: one that falls during decode was pulled down
+    (thermal or power throttling). With clocks unlocked DVFS moves it anyway, so nothing is said."""
+    if host.get("jetson_clocks") != "ON":
+        return None
+    freqs = [e["gpu_freq_mhz"] for e in window if isinstance(e.get("gpu_freq_mhz"), (int, float))]
+    if len(freqs) < 2 or not max(freqs):
+        return None
+    top, low = max(freqs), min(freqs)
+    if low >= (1 - CLOCK_DROP) * top:
+        return None
+    return f"GPU clock fell from {top:.0f} to {low:.0f} MHz during decode with clocks locked"
 
 
 def telemetry_gap(telemetry: list[Event], start: float, end: float, interval: float | None) -> str | None:

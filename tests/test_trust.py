@@ -339,3 +339,13 @@ def test_real_llama_completion_under_load_headless(llama_bin, small_model, tmp_p
 @pytest.mark.real
 async def test_real_llama_completion_under_load_in_the_app(llama_bin, small_model, tmp_path, busy_cores):
     assert _check(await _in_app(tmp_path, _real(llama_bin, small_model), 8), 128, strict=False) >= 1
+
+
+def test_flag_throttled_when_locked_clocks_fall_during_decode():
+    session = _session([("a", "ok", 100.0)], host={"jetson_clocks": "ON", "nvpmodel": "MAXN"})
+    session.events.extend(ev.make(ev.TELEMETRY, t, None, gpu_freq_mhz=f)
+                          for t, f in ((0.0, 1300), (0.5, 1300), (1.0, 918), (1.5, 1300), (2.1, 1300)))
+    flags = {f.code: f.text for f in session_metrics(session)[0].flags}
+    assert flags.get("throttled") == "GPU clock fell from 1300 to 918 MHz during decode with clocks locked"
+    session.host["jetson_clocks"] = "OFF"  # DVFS moves unlocked clocks: nothing can be said
+    assert "throttled" not in {f.code for f in session_metrics(session)[0].flags}
