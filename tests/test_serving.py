@@ -146,23 +146,24 @@ def test_llama_server_attached_is_left_running(llama_bin, small_model, tmp_path)
         session, run, events, m = execute(tmp_path, f"""
 url = "{url}"
 max_tokens = 16
-warmup_requests = 1
+repetitions = 2
 request = {{ ignore_eos = true }}
 """)
-        assert run.status == "ok", run.error
+        assert [r.status for r in session.runs] == ["ok", "ok"], [r.error for r in session.runs]
         assert proc.poll() is None  # orintui never stops what it did not start
         assert pgid(events) is None and run.exit_code is None
+        events = session.run_events(1)  # the second repetition: the same prompt as the first
         s = summary(events)
         text = log.read_text(errors="replace")
         evals = [x for x in text.splitlines() if EVAL_LINE.search(x) and "prompt" not in x]
         prompts = [x for x in text.splitlines() if PROMPT_LINE.search(x)]
-        assert len(evals) == 2  # the warm-up request, then the measured one
+        assert len(evals) == 2
         assert s["eval_tok_s"] == pytest.approx(float(EVAL_LINE.search(evals[-1]).group(3)), abs=0.01)
         assert s["prompt_tok_s"] == pytest.approx(float(PROMPT_LINE.search(prompts[-1]).group(3)), abs=0.01)
-        # the same prompt twice, yet processed in full both times: cache_prompt false
-        assert int(PROMPT_LINE.search(prompts[-1]).group(2)) == int(PROMPT_LINE.search(prompts[0]).group(2))
+        # the same prompt as the first repetition's, on the same slot, still processed in full (cache_prompt false)
+        assert int(PROMPT_LINE.search(prompts[-1]).group(2)) == s["prompt_tokens"]
         assert s["cached_prompt_tokens"] == 0
-        assert len(of(events, "token")) == s["chunks"]  # the warm-up's tokens are not recorded
+        assert len(of(events, "token")) == s["chunks"]
         assert s["generated_tokens"] == 16
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -172,8 +173,12 @@ request = {{ ignore_eos = true }}
 # -- failures, against the suite's own server ---------------------------------------------------------
 def test_fake_good_run_and_request_body(tmp_path):
     with FakeServer("good") as fake:
-        session, run, events, m = execute(tmp_path, f'url = "{fake.url}"\nmax_tokens = 8\napi = "chat"\nprompt = "hi"')
+        session, run, events, m = execute(tmp_path, f'url = "{fake.url}"\nmax_tokens = 8\napi = "chat"\nprompt = "hi"\n'
+                                                    'warmup_requests = 2')
         body = fake.bodies[-1]
+        warmups = fake.bodies[:-1]
+    # warm-ups first, not recorded, and different at the start (no prefix cache hit from them)
+    assert [b["messages"][0]["content"] for b in warmups] == ["Warm-up 1. hi", "Warm-up 2. hi"]
     assert run.status == "ok", run.error
     assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
     assert body["cache_prompt"] is False and body["max_tokens"] == 8 and body["model"] == "fake-model"
@@ -320,3 +325,63 @@ def test_attached_run_needs_no_binary():
     scenario = parse_scenario(text, "x.toml")
     assert scenario.runs[0].server == ["/no/such/llama-server"]
     assert [why for _, why in scenario.problems()] == ["binary not found: /no/such/llama-server"]
+
+
+# -- tinygrad --serve, concurrency ------------------------------------------------------------------
+TINYGRAD_LOG = re.compile(r"in:\s*(\d+)\s*\+\s*(\d+)\s.*?prefill:\s*([\d.]+)\s*tok/s.*?gen:\s*([\d.]+)\s*tok/s")
+
+
+@pytest.mark.real
+def test_tinygrad_serve_launched(tinygrad_ready, tiny_model, tmp_path):
+    port = free_port()
+    argv = [sys.executable, "-m", "tinygrad.llm", "--model", str(tiny_model), "--serve", str(port)]
+    session, run, events, m = execute(tmp_path, f"""
+server = {toml_list(argv)}
+device = "CPU"
+url = "http://127.0.0.1:{port}"
+api = "chat"
+max_tokens = 12
+warmup_requests = 1
+ready_timeout = 240
+""")
+    assert run.status == "ok", run.error
+    s = summary(events)
+    logged = [TINYGRAD_LOG.search(e["line"]) for e in of(events, "output") if TINYGRAD_LOG.search(e["line"])]
+    assert len(logged) == 2  # the warm-up, then the measured request
+    cached, processed, prefill, gen = logged[-1].groups()
+    assert s["eval_tok_s"] == float(gen) and s["prompt_tok_s"] == float(prefill)
+    assert s["decode_source"] == "server log: tinygrad gen: tok/s"
+    assert s["prompt_tokens_processed"] == int(processed) and s.get("cached_prompt_tokens", 0) == int(cached)
+    assert s["generated_tokens"] == 12 == len(of(events, "token"))
+    # the warm-up began with other words: the measured prompt was not served from the warm-up's prefix
+    assert int(cached) < int(processed)
+    assert pgid(events) and group_gone(pgid(events))
+
+
+def test_concurrent_streams_fake(tmp_path):
+    with FakeServer("good", delay=0.01) as fake:
+        session, run, events, m = execute(tmp_path, f'url = "{fake.url}"\nmax_tokens = 6\nconcurrency = 3')
+    assert run.status == "ok", run.error
+    s = summary(events)
+    assert len(s["streams"]) == 3 and s["generated_tokens"] == 18
+    assert sorted({e["stream"] for e in of(events, "token")}) == [0, 1, 2]
+    assert s["eval_tok_s"] == 100.0 and s["decode_source"] == "server: mean of 3 streams' timings.predicted_per_second"
+    assert s["aggregate_tok_s"] > 0 and all(f["ttft_ms"] > 0 for f in s["streams"])
+
+
+@pytest.mark.real
+def test_llama_server_two_streams(llama_bin, small_model, tmp_path):
+    port = free_port()
+    session, run, events, m = execute(tmp_path, f"""
+server = {toml_list(server_argv(llama_bin, small_model, port)[:-2] + ["-np", "2"])}
+url = "http://127.0.0.1:{port}"
+max_tokens = 16
+concurrency = 2
+request = {{ ignore_eos = true }}
+""")
+    assert run.status == "ok", run.error
+    s = summary(events)
+    lines = [e["line"] for e in of(events, "output")]
+    rates = sorted(float(EVAL_LINE.search(x).group(3)) for x in lines if EVAL_LINE.search(x) and "prompt" not in x)
+    assert sorted(f["eval_tok_s"] for f in s["streams"]) == pytest.approx(rates, abs=0.01)
+    assert s["generated_tokens"] == 32

@@ -110,14 +110,16 @@ class _Stream:
         self.lines = 0
 
 
-def body_for(spec: EndpointSpec, model: str | None) -> dict[str, Any]:
+def body_for(spec: EndpointSpec, model: str | None, lead: str = "") -> dict[str, Any]:
+    """The request; ``lead`` goes before the prompt (warm-ups differ from the measured prompt at its
+    start, so that a server's prefix cache cannot answer the measured request from them)."""
     body: dict[str, Any] = {"max_tokens": spec.max_tokens, "stream": True, "stream_options": {"include_usage": True},
                             # llama-server: never answer a repeated prompt from its prefix cache
                             "cache_prompt": False}
     if spec.api == "chat":
-        body["messages"] = [{"role": "user", "content": spec.prompt}]
+        body["messages"] = [{"role": "user", "content": lead + spec.prompt}]
     else:
-        body["prompt"] = spec.prompt
+        body["prompt"] = lead + spec.prompt
     if model:
         body["model"] = model
     body.update(spec.request)
@@ -208,11 +210,11 @@ class EndpointRun:
             return why
         for i in range(spec.warmup_requests):
             self._note(f"warm-up request {i + 1} of {spec.warmup_requests} (not recorded as tokens)")
-            got = self._requests(model, warmup=True, started=started)
+            got = self._requests(model, warmup=i + 1, started=started)
             if got is not None:
                 status, error, by_user = got
                 return status, f"warm-up request {i + 1}: {error}", by_user
-        got = self._requests(model, warmup=False, started=started)
+        got = self._requests(model, warmup=0, started=started)
         if got is not None:
             return got
         return self._verdict
@@ -274,12 +276,12 @@ class EndpointRun:
     _verdict: tuple[str, str | None, bool] = (st.OK, None, False)
     _logged_before = 0
 
-    def _requests(self, model: str | None, warmup: bool, started: float) -> tuple[str, str | None, bool] | None:
+    def _requests(self, model: str | None, warmup: int, started: float) -> tuple[str, str | None, bool] | None:
         """Send the streams, record what comes back. None when every stream ended well (the verdict is
         kept in self._verdict for the measured requests); else (status, error, by_user)."""
         spec = self.spec
         url = spec.url.rstrip("/") + APIS[spec.api]
-        body = body_for(spec, model)
+        body = body_for(spec, model, f"Warm-up {warmup}. " if warmup else "")
         q: queue.Queue = queue.Queue()
         self._logged_before = len(self.log.serve_figures)
         streams = [_Stream(i) for i in range(spec.concurrency)]
@@ -429,6 +431,19 @@ class EndpointRun:
     def _summary(self, streams: list[_Stream]) -> tuple[str, str | None, bool]:
         spec = self.spec
         per = [self._stream_figures(s) for s in streams]
+        # tinygrad --serve prints its own figures per request on its log, after the last chunk
+        if self.server is not None and "eval_tok_s" not in per[0] and len(streams) == 1 \
+                and (self.log.recognised or "in:" in self.log._pending):
+            deadline = time.monotonic() + 2.0
+            while len(self.log.serve_figures) <= self._logged_before and time.monotonic() < deadline:
+                time.sleep(0.02)
+            if len(self.log.serve_figures) > self._logged_before:
+                g = self.log.serve_figures[-1]
+                per[0].update({"eval_tok_s": g["eval_tok_s"], "decode_source": "server log: tinygrad gen: tok/s",
+                               "prompt_tok_s": g["prompt_tok_s"], "prefill_source": "server log: tinygrad prefill: tok/s",
+                               "prompt_tokens_processed": g["prompt_tokens"]})
+                if g["cached"]:
+                    per[0]["cached_prompt_tokens"] = g["cached"]
         done = [(s, f) for s, f in zip(streams, per) if s.error is None]
         figures: dict[str, Any] = {"api": spec.api, "url": spec.url, "max_tokens": spec.max_tokens,
                                    "concurrency": spec.concurrency}
@@ -453,18 +468,6 @@ class EndpointRun:
                 figures["prefill_source"] = f"server: mean of {len(prompt_rates)} streams' timings.prompt_per_second"
             if firsts and sent:
                 figures["ttft_ms_max"] = round((max(f["ttft_ms"] for f in per if "ttft_ms" in f)), 3)
-        # tinygrad --serve prints its own figures per request on the log (the last ones are this run's)
-        if self.server is not None and "eval_tok_s" not in figures and len(streams) == 1 \
-                and (self.log.recognised or "in:" in self.log._pending):  # tinygrad --serve
-            deadline = time.monotonic() + 2.0  # the log line comes after the last chunk
-            while len(self.log.serve_figures) <= self._logged_before and time.monotonic() < deadline:
-                time.sleep(0.02)
-            if len(self.log.serve_figures) > self._logged_before:
-                g = self.log.serve_figures[-1]
-                figures.update({"eval_tok_s": g["eval_tok_s"], "decode_source": "server log: tinygrad gen: tok/s",
-                                "prompt_tok_s": g["prompt_tok_s"], "prefill_source": "server log: tinygrad prefill: tok/s"})
-                if g["cached"]:
-                    figures["cached_prompt_tokens"] = g["cached"]
         merged = [f for f in per if f["generated_tokens"] > f["chunks"]]
         if merged:
             figures["merged_chunks"] = True
