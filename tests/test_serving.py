@@ -385,3 +385,13 @@ request = {{ ignore_eos = true }}
     rates = sorted(float(EVAL_LINE.search(x).group(3)) for x in lines if EVAL_LINE.search(x) and "prompt" not in x)
     assert sorted(f["eval_tok_s"] for f in s["streams"]) == pytest.approx(rates, abs=0.01)
     assert s["generated_tokens"] == 32
+
+
+def test_bundled_serving_scenarios_parse():
+    from orintui.scenarios import list_scenarios
+
+    serve = {e.name: e for e in list_scenarios() if e.name.startswith("serve-")}
+    assert set(serve) >= {"serve-llama-server", "serve-tinygrad", "serve-vllm", "serve-mlc", "serve-ollama", "serve-trt-edge-llm"}
+    assert all(e.error is None for e in serve.values()), {n: e.error for n, e in serve.items()}
+    for name in ("serve-vllm", "serve-mlc", "serve-ollama", "serve-trt-edge-llm"):
+        assert serve[name].description.startswith("TEMPLATE, needs "), name
