@@ -395,3 +395,20 @@ def test_bundled_serving_scenarios_parse():
     assert all(e.error is None for e in serve.values()), {n: e.error for n, e in serve.items()}
     for name in ("serve-vllm", "serve-mlc", "serve-ollama", "serve-trt-edge-llm"):
         assert serve[name].description.startswith("TEMPLATE, needs "), name
+
+
+def test_stop_while_waiting_for_the_server_ends_it(tmp_path):
+    port = free_port()
+    argv = [sys.executable, "-c", "import time; print('loading forever', flush=True); time.sleep(120)"]
+    text = (f'name = "x"\n[[runs]]\nlabel = "served"\nbackend = "openai"\nserver = {toml_list(argv)}\n'
+            f'url = "http://127.0.0.1:{port}"\n')
+    execution = Execution(parse_scenario(text, str(tmp_path / "x.toml")), out=tmp_path / "x.json", telemetry="none")
+    execution.start()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not any(e.get("line") == "loading forever" for e in execution.session.run_events(0)):
+        time.sleep(0.05)
+    execution.stop("stopped by the user")
+    assert execution.wait(30)
+    run, events = execution.session.runs[0], execution.session.run_events(0)
+    assert run.status == "cancelled" and run.by_user
+    assert pgid(events) and group_gone(pgid(events))
