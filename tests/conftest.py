@@ -87,3 +87,13 @@ def llama_lost_its_tail(session) -> bool:
     bad = [r for r in session.runs if r.status not in ("ok", "skipped")]
     return bool(bad) and all(r.backend == "llama-completion" and r.status == "partial" and r.exit_code == 0
                              and (r.error or "").startswith(LLAMA_TAIL_LOST) for r in bad)
+
+
+def llama_run_retried(run_once, attempts: int = 3):
+    """``run_once() -> (result, events)`` for a llama.cpp program, run again while llama.cpp dropped its
+    own tail (see LLAMA_TAIL_LOST); any other outcome is returned as it is, to be asserted on."""
+    for _ in range(attempts):
+        result, events = run_once()
+        if not (result.status == "partial" and (result.error or "").startswith(LLAMA_TAIL_LOST)):
+            break
+    return result, events

@@ -53,7 +53,9 @@ def test_tinygrad_llm_cpu(tinygrad_ready, tiny_model):
 def test_llama_completion_cpu(llama_bin, small_model):
     argv = [str(llama_bin / "llama-completion"), "-m", str(small_model), "-p", "The quick brown fox", "-n", "64",
             "--ignore-eos", "-no-cnv", "--temp", "0", "--seed", "1", "-t", "1"]
-    result, events = run(argv, "llama-completion")
+    from conftest import llama_run_retried
+
+    result, events = llama_run_retried(lambda: run(argv, "llama-completion"))
     assert result.status == "ok", result.error
     s = summary(events)
     tokens = of(events, "token")
