@@ -405,8 +405,9 @@ def _endpoint_keys(raw: dict[str, Any], backend: str, where: str, path: str, tex
             raise _fail_key(path, text, f"{where}: prompt must be a non-empty string", "prompt")
         out["prompt"] = raw["prompt"]
     if "api" in raw:
-        if raw["api"] not in ("chat", "completions"):
-            raise _fail_key(path, text, f"{where}: api must be \"chat\" or \"completions\", not {raw['api']!r}", "api")
+        if raw["api"] not in ("chat", "completions", "ollama", "ollama-chat"):
+            raise _fail_key(path, text, f"{where}: api must be \"chat\", \"completions\", \"ollama\" or \"ollama-chat\", "
+                                        f"not {raw['api']!r}", "api")
         out["api"] = raw["api"]
     for key, low, high in (("max_tokens", 1, 1 << 20), ("concurrency", 1, MAX_CONCURRENCY), ("warmup_requests", 0, MAX_REPETITIONS)):
         if key in raw:

@@ -188,6 +188,25 @@ def test_fake_good_run_and_request_body(tmp_path):
     assert s["eval_tok_s"] == 100.0 and s["prompt_tok_s"] == 700.0 and s["generated_tokens"] == 8
 
 
+@pytest.mark.parametrize("api", ["ollama", "ollama-chat"])
+def test_ollama_native_api_figures(tmp_path, api):
+    """Ollama's own counts and nanosecond durations, in the last object of its NDJSON stream."""
+    with FakeServer("good") as fake:
+        session, run, events, m = execute(tmp_path, f'url = "{fake.url}"\nmax_tokens = 8\napi = "{api}"\nprompt = "hi"')
+        body = fake.bodies[-1]
+    assert run.status == "ok", run.error
+    assert body["options"] == {"num_predict": 8} and body["stream"] is True and body["model"] == "fake-model"
+    assert ("messages" in body) == (api == "ollama-chat")
+    assert [e["text"] for e in of(events, "token")] == [f" t{i}" for i in range(8)]
+    s = summary(events)
+    assert s["generated_tokens"] == 8 and s["eval_tok_s"] == pytest.approx(8 / 0.052479709)
+    assert s["prompt_tok_s"] == pytest.approx(11 / 0.013074791)
+    assert m.sources["decode_reported"] == "server: Ollama eval_count / eval_duration"
+    with FakeServer("short") as fake:
+        session, run, events, m = execute(tmp_path, f'url = "{fake.url}"\nmax_tokens = 8\napi = "{api}"')
+    assert run.status == "partial" and "3 of 8 tokens" in run.error
+
+
 def test_short_output_is_partial(tmp_path):
     with FakeServer("short") as fake:
         session, run, events, m = execute(tmp_path, f'url = "{fake.url}"\nmax_tokens = 8')

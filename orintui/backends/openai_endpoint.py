@@ -32,7 +32,9 @@ from orintui.session import status as st
 from orintui.session.events import Event
 
 NAME = "openai"
-APIS = {"chat": "/v1/chat/completions", "completions": "/v1/completions"}
+APIS = {"chat": "/v1/chat/completions", "completions": "/v1/completions",
+        # Ollama's native API: NDJSON, and its own figures (eval_count, eval_duration in ns) in the last object
+        "ollama": "/api/generate", "ollama-chat": "/api/chat"}
 DEFAULT_PROMPT = "Write a short story about a robot that learns to paint."
 POLL_S = 0.25  # readiness polling interval
 MAX_BODY = 400  # characters of an HTTP error body kept in the error
@@ -108,11 +110,22 @@ class _Stream:
         self.saw_done = False
         self.error: tuple[str, str] | None = None
         self.lines = 0
+        self.native: dict[str, Any] = {}  # Ollama's last object (done: true) with its figures
 
 
 def body_for(spec: EndpointSpec, model: str | None, lead: str = "") -> dict[str, Any]:
     """The request; ``lead`` goes before the prompt (warm-ups differ from the measured prompt at its
     start, so that a server's prefix cache cannot answer the measured request from them)."""
+    if spec.api.startswith("ollama"):
+        native: dict[str, Any] = {"stream": True, "options": {"num_predict": spec.max_tokens}}
+        if spec.api == "ollama-chat":
+            native["messages"] = [{"role": "user", "content": lead + spec.prompt}]
+        else:
+            native["prompt"] = lead + spec.prompt
+        if model:
+            native["model"] = model
+        native.update(spec.request)
+        return native
     body: dict[str, Any] = {"max_tokens": spec.max_tokens, "stream": True, "stream_options": {"include_usage": True},
                             # llama-server: never answer a repeated prompt from its prefix cache
                             "cache_prompt": False}
@@ -315,7 +328,7 @@ class EndpointRun:
                 s.done = True
                 open_streams -= 1
             elif kind == "line" and s.error is None:
-                texts = self._sse_line(s, payload)
+                texts = self._ndjson_line(s, payload) if spec.api.startswith("ollama") else self._sse_line(s, payload)
                 if s.error is not None:  # malformed: this stream is over, what came before stays recorded
                     continue
                 for text in texts:
@@ -351,6 +364,32 @@ class EndpointRun:
             self._summary(streams)
             return st.PARTIAL, f"{reason} after {sum(s.chunks for s in streams)} chunks", by_user
         return status, reason, by_user
+
+    # -- Ollama's NDJSON -----------------------------------------------------------------------
+    def _ndjson_line(self, s: _Stream, line: str) -> list[str]:
+        """One object of Ollama's native stream: its text, and in the last one (done: true) the server's
+        own counts and durations. A line that is not a JSON object ends the stream as malformed."""
+        s.lines += 1
+        if not line.strip():
+            return []
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            obj = None
+        if not isinstance(obj, dict):
+            s.error = (st.FAILED, f"malformed stream from {self.spec.url}: line {s.lines} is not a JSON object: "
+                                  f"{_excerpt(line)!r}")
+            return []
+        if "error" in obj:
+            s.error = (st.FAILED, f"the server reported an error mid-stream: {_excerpt(str(obj['error']))}")
+            return []
+        message = obj.get("message")
+        text = obj.get("response") if "response" in obj else (message.get("content") if isinstance(message, dict) else None)
+        if obj.get("done") is True:
+            s.native, s.saw_done = obj, True
+            if isinstance(obj.get("done_reason"), str):
+                s.finish_reason = obj["done_reason"]
+        return [text] if isinstance(text, str) and text else []
 
     # -- SSE ----------------------------------------------------------------------------------
     def _sse_line(self, s: _Stream, line: str) -> list[str]:
@@ -422,6 +461,19 @@ class EndpointRun:
             f["prompt_ms"] = _num(timings.get("prompt_ms"))
             if isinstance(timings.get("prompt_n"), int):
                 f["prompt_tokens_processed"] = timings["prompt_n"]
+        native = s.native
+        if isinstance(native.get("eval_count"), int):
+            f["generated_tokens"], f["tokens_source"] = native["eval_count"], "server: Ollama eval_count"
+            if (ns := _num(native.get("eval_duration"))) and ns > 0:
+                f["eval_tok_s"] = native["eval_count"] / (ns / 1e9)
+                f["eval_ms"], f["decode_source"] = ns / 1e6, "server: Ollama eval_count / eval_duration"
+        if isinstance(native.get("prompt_eval_count"), int):
+            f["prompt_tokens"] = native["prompt_eval_count"]
+            if (ns := _num(native.get("prompt_eval_duration"))) and ns > 0:
+                f["prompt_tok_s"] = native["prompt_eval_count"] / (ns / 1e9)
+                f["prompt_ms"], f["prefill_source"] = ns / 1e6, "server: Ollama prompt_eval_count / prompt_eval_duration"
+        if (ns := _num(native.get("load_duration"))) is not None:
+            f["load_ms"] = ns / 1e6
         if s.sent is not None and s.first is not None:
             f["ttft_ms"] = round((s.first - s.sent) * 1000.0, 3)
         if s.first is not None and s.last is not None and s.chunks > 1:
