@@ -316,7 +316,7 @@ def test_cancel_mid_stream_is_partial(tmp_path):
     ('url = "http://127.0.0.1:1"\nargv = ["x"]', "an openai run has no argv", 6),
     ('prompt = "x"', "needs url", 4),
     ('url = "ftp://x"', "url must be http://HOST:PORT", 5),
-    ('url = "http://127.0.0.1:1"\napi = "embeddings"', 'api must be "chat" or "completions"', 6),
+    ('url = "http://127.0.0.1:1"\napi = "embeddings"', 'api must be "chat", "completions", "ollama" or "ollama-chat"', 6),
     ('url = "http://127.0.0.1:1"\nmax_tokens = 0', "max_tokens must be a whole number from 1", 6),
     ('url = "http://127.0.0.1:1"\nconcurrency = 1000', "concurrency must be a whole number from 1 to 256", 6),
     ('url = "http://127.0.0.1:1"\nserver = []', "server must be a non-empty list", 6),

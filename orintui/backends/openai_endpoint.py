@@ -116,20 +116,14 @@ class _Stream:
 def body_for(spec: EndpointSpec, model: str | None, lead: str = "") -> dict[str, Any]:
     """The request; ``lead`` goes before the prompt (warm-ups differ from the measured prompt at its
     start, so that a server's prefix cache cannot answer the measured request from them)."""
-    if spec.api.startswith("ollama"):
-        native: dict[str, Any] = {"stream": True, "options": {"num_predict": spec.max_tokens}}
-        if spec.api == "ollama-chat":
-            native["messages"] = [{"role": "user", "content": lead + spec.prompt}]
-        else:
-            native["prompt"] = lead + spec.prompt
-        if model:
-            native["model"] = model
-        native.update(spec.request)
-        return native
-    body: dict[str, Any] = {"max_tokens": spec.max_tokens, "stream": True, "stream_options": {"include_usage": True},
-                            # llama-server: never answer a repeated prompt from its prefix cache
-                            "cache_prompt": False}
-    if spec.api == "chat":
+    body: dict[str, Any]
+    if spec.api.startswith("ollama"):  # Ollama's native API: its own name for the token limit
+        body = {"stream": True, "options": {"num_predict": spec.max_tokens}}
+    else:
+        body = {"max_tokens": spec.max_tokens, "stream": True, "stream_options": {"include_usage": True},
+                # llama-server: never answer a repeated prompt from its prefix cache
+                "cache_prompt": False}
+    if spec.api in ("chat", "ollama-chat"):
         body["messages"] = [{"role": "user", "content": lead + spec.prompt}]
     else:
         body["prompt"] = lead + spec.prompt

@@ -34,25 +34,11 @@ class TinygradLLMParser(Parser):
         self.in_decode = False
 
     def line(self, line: str, t: float, out: list) -> None:
-        m = TOKEN_LINE_012.match(line)
-        if m:
-            self.recognised = True
-            if not self.in_decode:
-                self.in_decode = True
-                out.append(ev.phase(t, "decode"))
-            self.emit_token(out, t, "", to_float(m.group(1)), self.token_count < self.warmup_tokens,
-                            tok_s=to_float(m.group(2)), gbs=to_float(m.group(3)), param_gbs=to_float(m.group(4)))
+        if m := TOKEN_LINE_012.match(line):  # v0.12.0: no text, a param GB/s figure
+            self._token(t, "", m, out, param_gbs=to_float(m.group(4)))
             return
-        m = TOKEN_LINE.match(line)
-        if m:
-            self.recognised = True
-            if not self.in_decode:
-                self.in_decode = True
-                out.append(ev.phase(t, "decode"))
-            ms = to_float(m.group(1))
-            text = self.text_so_far.new_part((m.group(6) or "").replace("\\n", "\n"))
-            self.emit_token(out, t, text, ms, self.token_count < self.warmup_tokens,
-                            tok_s=to_float(m.group(2)), gbs=to_float(m.group(3)))
+        if m := TOKEN_LINE.match(line):
+            self._token(t, self.text_so_far.new_part((m.group(6) or "").replace("\\n", "\n")), m, out)
             return
         m = MODEL_LINE.match(line)
         if m:
@@ -69,6 +55,15 @@ class TinygradLLMParser(Parser):
         m = DEVICE_LINE.match(line)
         if m:
             out.append(ev.summary(t, device=m.group(1)))
+
+
+    def _token(self, t: float, text: str, m: re.Match, out: list, **extra) -> None:
+        self.recognised = True
+        if not self.in_decode:
+            self.in_decode = True
+            out.append(ev.phase(t, "decode"))
+        self.emit_token(out, t, text, to_float(m.group(1)), self.token_count < self.warmup_tokens,
+                        tok_s=to_float(m.group(2)), gbs=to_float(m.group(3)), **extra)
 
 
 ADAPTER = Adapter(
