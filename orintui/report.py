@@ -16,7 +16,7 @@ from orintui.session.events import TOKEN
 from orintui.session.model import Session
 
 COLUMNS = ["Backend", "Model", "Prefill tok/s", "Decode tok/s", "TTFT (ms)", "ms/token p50", "p95", "J/token",
-           "BW %", "Notes"]
+           "BW %", "Status", "Notes"]
 
 
 def fmt(value: float | None, digits: int = 2) -> str:
@@ -43,8 +43,8 @@ def short_error(error: str, keep: int = 2) -> str:
 
 def notes(m: RunMetrics) -> str:
     parts = []
-    if m.status != "ok":
-        parts.append(m.status + (f": {short_error(m.error)}" if m.error else ""))
+    if m.status != "ok" and m.error:  # the Status column says the word; the note says why
+        parts.append(short_error(m.error))
     if m.warmup:
         parts.append("warm-up run")
     if m.decode_tok_s["reported"] is not None and m.decode_tok_s["observed"] is not None:
@@ -141,7 +141,7 @@ def rows(measured: list[tuple[Session, list[RunMetrics]]]) -> list[tuple[RunMetr
             note = "; ".join(p for p in (notes(m), telemetry_note(session, m)) if p)
             out.append((m, [label, _model_name(m), fmt(m.prefill_tok_s), fmt(m.decode), fmt(m.ttft_ms, 1),
                             fmt(m.itl_ms["p50"]), fmt(m.itl_ms["p95"]), fmt(m.energy_j_per_token, 4),
-                            fmt(m.bandwidth_pct, 1), note]))
+                            fmt(m.bandwidth_pct, 1), m.status, note]))
     return out
 
 
