@@ -122,6 +122,7 @@ def collect(preference, seconds, profile=None):
 @pytest.mark.parametrize("fixture, profile, rail", [
     ("agx-orin-r36.4.4.txt", "agx-orin-64gb", "VIN_SYS_5V0"),
     ("orin-nano-jp6.txt", "orin-nano-8gb", "VDD_IN"),
+    ("orin-nano-8gb-beszel.txt", "orin-nano-8gb", "VDD_IN"),
     ("jetpack4-nano.txt", "nano", "POM_5V_IN"),
 ])
 def test_tegrastats_through_a_real_child_process(fake_tegrastats, fixture, profile, rail):
@@ -466,3 +467,15 @@ def test_cuda_version_from_the_toolkit_folder(tmp_path):
     assert cuda_version(cuda) == "10.2.300"
     (cuda / "version.json").write_text('{"cuda": {"name": "CUDA SDK", "version": "12.6.68"}, "cuda_cudart": {}}')
     assert host_facts(tmp_path)["cuda"] == "12.6.68"
+
+
+def test_real_orin_nano_lines_by_hand():
+    """Two Orin Nano 8GB lines users captured (tests/fixtures/tegrastats/README.md): root and not root."""
+    root, not_root = (TEG / "orin-nano-8gb-beszel.txt").read_text().splitlines()
+    s = parse_line(root, BY_KEY["orin-nano-8gb"])
+    assert (s["gpu_load_pct"], s["gpu_freq_mhz"], s["emc_util_pct"], s["emc_freq_mhz"]) == (63, 621, 43, 2133)
+    assert s["emc_bw_gbs"] == pytest.approx(0.43 * 2133e6 * 2 * 16 / 1e9, abs=0.01)  # 128-bit LPDDR5: 29.35 GB/s
+    assert s["power_total_mw"] == 12479 and s["power_total_label"] == "VDD_IN"
+    n = parse_line(not_root, BY_KEY["orin-nano-8gb"])
+    assert n["gpu_load_pct"] == 0 and n["emc_util_pct"] is None and n["emc_bw_gbs"] is None  # n/a, not 0
+    assert n["power_total_mw"] == 4824
