@@ -41,6 +41,11 @@ def short_error(error: str, keep: int = 2) -> str:
     return f"{head}: {shown}" if sep else shown
 
 
+def flash_attn(value: object) -> str:
+    """llama-bench's flash_attn: 0 off, 1 on, -1 auto (newer builds choose per device)."""
+    return {"-1": "auto", "0": "0", "1": "1"}.get(str(value).strip(), str(value))
+
+
 def notes(m: RunMetrics) -> str:
     parts = []
     if m.status != "ok" and m.error:  # the Status column says the word; the note says why
@@ -59,7 +64,7 @@ def notes(m: RunMetrics) -> str:
     for row in m.bench:
         spread = f" ± {fmt(row.get('stddev_ts'))}" if row.get("stddev_ts") is not None else ""
         parts.append(f"{row.get('test')} {fmt(row.get('avg_ts'))}{spread} t/s" +
-                     (f" fa={row['flash_attn']}" if "flash_attn" in row else "") +
+                     (f" fa={flash_attn(row['flash_attn'])}" if "flash_attn" in row else "") +
                      (f" {fmt(row['j_per_token'], 4)} J/token" if row.get("j_per_token") is not None else ""))
     if m.flags:
         parts.append("flags: " + ", ".join(f.code for f in m.flags))

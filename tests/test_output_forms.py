@@ -442,3 +442,10 @@ idle_timeout = 300
     tokens = tokens_of(session.events)
     assert len(tokens) == 5 and [e["ms"] for e in tokens] == [float(line.split()[0]) for line in lines]
     assert session.runs[0].status == "ok" and session.runs[0].versions["tinygrad_version"] == "0.12.0"
+
+
+def test_llama_bench_flash_attention_auto_is_named():
+    """`-fa auto` reports flash_attn -1 in json (REFERENCE.md): the report says auto."""
+    from orintui.report import flash_attn
+
+    assert [flash_attn(v) for v in (-1, 0, 1, "-1", "auto")] == ["auto", "0", "1", "auto", "auto"]
