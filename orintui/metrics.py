@@ -41,6 +41,7 @@ FLAGS = {
     "power-mode": "not the maximum power mode",
     "throttled": "thermal throttling during decode",
     "leftover-process": "a process the run started outlived it (daemonised, or ignored the hang-up)",
+    "cache-hit": "a server answered part of the prompt from its prefix cache: TTFT and prefill are not cold",
 }
 
 
@@ -472,7 +473,29 @@ def session_metrics(session: Session) -> list[RunMetrics]:
     telemetry = [e for e in session.events if e["kind"] == TELEMETRY]
     metrics = [run_metrics(session, run, telemetry) for run in session.runs]
     flag_noisy(metrics)
+    flag_cache_hits(session, metrics)
     return metrics
+
+
+CACHE_TTFT_FACTOR = 3.0  # a repeated prompt answered this many times faster than its first time: a cache hit
+
+
+def flag_cache_hits(session: Session, metrics: list[RunMetrics]) -> None:
+    """Served runs only: a server that says it reused cached prompt tokens, or (where it says nothing)
+    a repetition whose TTFT fell below a third of the first repetition's for the same prompt."""
+    firsts: dict[str, float] = {}
+    for m in metrics:
+        if m.backend != "openai" or not m.ranks:
+            continue
+        cached = max((e.get("cached_prompt_tokens") or 0 for e in session.run_events(m.run) if e["kind"] == SUMMARY),
+                     default=0)
+        if cached:
+            m.flags.append(Flag("cache-hit", f"the server reports {cached} prompt tokens from its cache"))
+        elif m.ttft_ms is not None:
+            first = firsts.setdefault(m.label, m.ttft_ms)
+            if m.ttft_ms * CACHE_TTFT_FACTOR < first:
+                m.flags.append(Flag("cache-hit", f"TTFT {m.ttft_ms:.1f} ms against {first:.1f} ms for the first "
+                                                 "repetition of the same prompt: likely a prefix-cache hit"))
 
 
 def flag_noisy(metrics: list[RunMetrics]) -> None:

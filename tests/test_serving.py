@@ -230,6 +230,27 @@ def test_prefix_cache_hit_is_flagged(tmp_path):
         session, run, events, m = execute(tmp_path, f'url = "{fake.url}"\nmax_tokens = 4')
     assert summary(events)["cached_prompt_tokens"] == 5
     assert any("prefix-cache hit" in e["text"] and e["level"] == "warning" for e in of(events, "note"))
+    assert {f.code: f.text for f in m.flags}["cache-hit"] == "the server reports 5 prompt tokens from its cache"
+
+
+def test_a_ttft_that_implies_a_cache_hit_is_flagged():
+    """A server that reports no cached tokens: a repetition of the same prompt whose TTFT is below a third
+    of the first repetition's is flagged; one within that is not."""
+    from orintui.session import events as ev
+    from orintui.session.model import RunInfo, Session
+
+    session = Session(id="x", started_at="2026-11-21T00:00:00", scenario={"name": "x"},
+                      runs=[RunInfo(i, "served", "openai", [], repetition=i) for i in range(3)])
+    t = 0.0
+    for i, ttft in enumerate((0.300, 0.250, 0.060)):  # the third: five times faster than the first
+        for event in (ev.make(ev.RUN_STARTED, t, i), {**ev.phase(t, "prefill"), "run": i},
+                      *({**ev.token(t + ttft + k * 0.01, f"t{k}"), "run": i} for k in range(12)),
+                      ev.make(ev.RUN_ENDED, t + ttft + 0.2, i, status="ok")):
+            session.events.append(event)
+            session.apply(event)
+        t += 1.0
+    flags = [[f.code for f in m.flags] for m in session_metrics(session)]
+    assert ["cache-hit" in f for f in flags] == [False, False, True]
 
 
 def test_stall_mid_stream_times_out_and_keeps_tokens(tmp_path):
@@ -375,6 +396,44 @@ ready_timeout = 240
     # the warm-up began with other words: the measured prompt was not served from the warm-up's prefix
     assert int(cached) < int(processed)
     assert pgid(events) and group_gone(pgid(events))
+
+
+@pytest.mark.real
+def test_tinygrad_serve_attached_is_left_running(tinygrad_ready, tiny_model, tmp_path):
+    """A tinygrad --serve started elsewhere (as a container would be): orintui attaches, measures one
+    request, reads the server's usage count, and leaves it running."""
+    import httpx
+
+    port = free_port()
+    env = {**os.environ, "DEV": "CPU"}
+    with open(tmp_path / "server.log", "wb") as f:
+        proc = subprocess.Popen([sys.executable, "-m", "tinygrad.llm", "--model", str(tiny_model), "--serve", str(port)],
+                                stdout=f, stderr=subprocess.STDOUT, start_new_session=True, env=env, cwd=tmp_path)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, (tmp_path / "server.log").read_text()[-2000:]
+            try:
+                if httpx.get(url + "/v1/models", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        session, run, events, m = execute(tmp_path, f"""
+url = "{url}"
+api = "chat"
+max_tokens = 12
+warmup_requests = 1
+""")
+        assert run.status == "ok", run.error
+        s = summary(events)
+        assert s["generated_tokens"] == 12 and s["tokens_source"] == "server: usage.completion_tokens"
+        assert len(of(events, "token")) == s["chunks"] and m.ttft_ms and m.decode_tok_s["observed"]
+        assert proc.poll() is None and pgid(events) is None  # never stopped what it did not start
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)
 
 
 def test_concurrent_streams_fake(tmp_path):
