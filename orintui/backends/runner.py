@@ -94,19 +94,36 @@ def _command(pid: int) -> str:
         return "?"
 
 
+KILL_WAIT_S = 2.0  # how long a killed leftover may take to die before it is reported as not killed
+
+
+def _running(pid: int) -> bool:
+    """Whether pid is a process that has not exited yet (a zombie has: only its parent must reap it)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def _kill(pids: list[tuple[int, int | None]]) -> list[int]:
-    """SIGKILL each (pid, start ticks) still the same process; the pids that could not be killed."""
-    refused = []
+    """SIGKILL each (pid, start ticks) still the same process and wait until it has exited, so that
+    "killed" is true when it is said; the pids that could not be killed."""
+    refused, sent = [], []
     for pid, ticks in pids:
         if ticks is not None and _start_ticks(pid) != ticks:
             continue  # gone, or the pid now names another process
         try:
             os.kill(pid, signal.SIGKILL)
+            sent.append(pid)
         except ProcessLookupError:
             pass
         except PermissionError:
             refused.append(pid)
-    return refused
+    deadline = time.monotonic() + KILL_WAIT_S
+    while (alive := [pid for pid in sent if _running(pid)]) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return refused + alive
 
 
 def sweep_run(marker: str, since_ticks: int | None) -> tuple[list[int], list[int]]:
