@@ -188,9 +188,21 @@ def cmd_doctor(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from orintui.engine import run_scenario_command
+    # the front ends live here, not in the engine: the engine never imports the app or the printer
+    from orintui.engine import check_out, parse_overrides, start_checks
+    from orintui.scenarios import load_scenario
 
-    return run_scenario_command(args)
+    start_checks()
+    check_out(args.out, getattr(args, "force", False))
+    scenario = load_scenario(args.scenario, parse_overrides(args.set))
+    if not args.headless:
+        from orintui.tui.app import run_app
+
+        return run_app(scenario=scenario, out=args.out, telemetry=args.telemetry, interval=args.interval,
+                       label=args.label)
+    from orintui.headless import run_headless
+
+    return run_headless(scenario, args.out, args.telemetry, args.interval, args.label, args.progress)
 
 
 def cmd_replay(args) -> int:

@@ -15,7 +15,7 @@ from orintui import paths
 from orintui.backends import get_adapter, openai_endpoint, versions
 from orintui.backends.runner import BackendRunner
 from orintui.metrics import IDLE_WINDOW_S, cpu_busy_pct, session_metrics
-from orintui.scenarios import Scenario, ScenarioError, load_scenario
+from orintui.scenarios import Scenario, ScenarioError
 from orintui.session import events as ev
 from orintui.session import status as st
 from orintui.session.journal import JournalBusy, journal_locked, journal_path
@@ -284,17 +284,3 @@ def start_checks() -> None:
         print(f"orintui: recovered an interrupted session: {path}", file=sys.stderr)
     for line in sweep_orphans():
         print(f"orintui: {line}", file=sys.stderr)
-
-
-def run_scenario_command(args) -> int:
-    start_checks()
-    check_out(args.out, getattr(args, "force", False))
-    scenario = load_scenario(args.scenario, parse_overrides(args.set))
-    if not args.headless:
-        from orintui.tui.app import run_app
-
-        return run_app(scenario=scenario, out=args.out, telemetry=args.telemetry, interval=args.interval,
-                       label=args.label)
-    from orintui.headless import run_headless
-
-    return run_headless(scenario, args.out, args.telemetry, args.interval, args.label, args.progress)
