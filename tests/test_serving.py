@@ -77,19 +77,20 @@ def server_argv(llama_bin, model, port, *extra):
             "-t", "1", "-c", "512", "-np", "1", *extra]
 
 
-def wait_health(url: str, proc, timeout: float = 60.0) -> None:
+def wait_health(url: str, proc, timeout: float = 60.0, path: str = "/health", log: Path | None = None) -> None:
+    """Until the server started by the test answers ``path`` with 200; it must not exit meanwhile."""
     import httpx
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        assert proc.poll() is None, "llama-server exited"
+        assert proc.poll() is None, f"the server exited{': ' + log.read_text()[-2000:] if log else ''}"
         try:
-            if httpx.get(url + "/health", timeout=2).status_code == 200:
+            if httpx.get(url + path, timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
-    raise AssertionError("llama-server never became healthy")
+    raise AssertionError(f"the server never answered {path}")
 
 
 # -- real llama-server ------------------------------------------------------------------------------
@@ -402,24 +403,15 @@ ready_timeout = 240
 def test_tinygrad_serve_attached_is_left_running(tinygrad_ready, tiny_model, tmp_path):
     """A tinygrad --serve started elsewhere (as a container would be): orintui attaches, measures one
     request, reads the server's usage count, and leaves it running."""
-    import httpx
-
     port = free_port()
     env = {**os.environ, "DEV": "CPU"}
-    with open(tmp_path / "server.log", "wb") as f:
+    log = tmp_path / "server.log"
+    with open(log, "wb") as f:
         proc = subprocess.Popen([sys.executable, "-m", "tinygrad.llm", "--model", str(tiny_model), "--serve", str(port)],
                                 stdout=f, stderr=subprocess.STDOUT, start_new_session=True, env=env, cwd=tmp_path)
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, (tmp_path / "server.log").read_text()[-2000:]
-            try:
-                if httpx.get(url + "/v1/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
+        wait_health(url, proc, timeout=240, path="/v1/models", log=log)
         session, run, events, m = execute(tmp_path, f"""
 url = "{url}"
 api = "chat"

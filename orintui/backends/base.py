@@ -133,6 +133,20 @@ class Parser:
             self._line(self._pending, t, out)
             self._pending = ""
 
+    def lines_until(self, text: str, t: float, out: list[Event], stop) -> str | None:
+        """Complete lines of the buffered text, each through ``_line``, until ``stop()`` is true: the
+        text after that line, or None when the complete lines ran out first (the rest waits)."""
+        buf = self._pending + text
+        self._pending = ""
+        while not stop():
+            m = re.search(r"\r\n|\n|\r", buf)
+            if not m:
+                self._pending = buf
+                return None
+            line, buf = buf[: m.start()], buf[m.end():]
+            self._line(line, t, out)
+        return buf
+
     def _line(self, raw: str, t: float, out: list[Event]) -> None:
         line = strip_ansi(raw)
         shown = line if len(line) <= MAX_LINE else f"{line[:MAX_LINE]}... ({len(line) - MAX_LINE} more characters)"

@@ -37,17 +37,9 @@ class LlamaCliParser(Parser):
         if self.state == "answer":
             self._answer(text, t, out)
             return
-        buf = self._pending + text
-        self._pending = ""
-        while buf and self.state != "answer":
-            m = re.search(r"\r\n|\n|\r", buf)
-            if not m:
-                self._pending = buf
-                break
-            line, buf = buf[: m.start()], buf[m.end():]
-            self._line(line, t, out)
-        if self.state == "answer" and buf:
-            self._answer(buf, t, out)
+        rest = self.lines_until(text, t, out, lambda: self.state == "answer")
+        if rest:  # the answer began inside this read
+            self._answer(rest, t, out)
         if self.state == "after" and self._pending.strip() == ">" and not self.exited:
             self.exited = True  # the prompt for the next turn: the answer is complete
             self._pending = ""

@@ -142,17 +142,10 @@ class LlamaCompletionParser(Parser):
             self._line(line, t, out)
 
     def _log_text(self, text: str, t: float, out: list) -> None:
-        # split line by line ourselves so the text after 'generate:' is not taken for a log line
-        buf = self._pending + text
-        self._pending = ""
-        while self.state != "gen":
-            m = re.search(r"\r\n|\n|\r", buf)
-            if not m:
-                self._pending = buf
-                return
-            line, buf = buf[: m.start()], buf[m.end():]
-            self._line(line, t, out)
-        self._rest = buf
+        # line by line, so the text after 'generate:' is not taken for a log line
+        rest = self.lines_until(text, t, out, lambda: self.state == "gen")
+        if rest is not None:
+            self._rest = rest
 
     def line(self, line: str, t: float, out: list) -> None:
         body = LOG_PREFIX.sub("", line)
