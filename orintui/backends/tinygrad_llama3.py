@@ -32,7 +32,6 @@ class TinygradLlama3Parser(Parser):
         # or (an imported log) from the second token's text, which repeats the first only when cumulative
         self.layout_known = cumulative is not None
         self.cumulative = CumulativeText() if cumulative is not False else None
-        self.pieces: list[str] = []
         self.question = question
         self.questions_asked = 0
         self.held: dict | None = None  # the token whose text has not arrived yet
@@ -58,13 +57,11 @@ class TinygradLlama3Parser(Parser):
         held, self.held = self.held, None
         if not self.layout_known and self.token_count == 1:
             self.layout_known = True
-            first = self.pieces[0] if self.pieces else ""
+            first = self.cumulative.previous if self.cumulative else ""  # while unknown, kept as cumulative
             if not (first and text.startswith(first) and len(text) > len(first)):
                 self.cumulative = None  # the second text does not repeat the first: pieces (--no_api)
         if self.cumulative is not None:
             text = self.cumulative.new_part(text)
-        if len(self.pieces) < 1:
-            self.pieces.append(text)
         self.emit_token(out, held.pop("t"), text, held.pop("ms"), held.pop("warmup"), **held)
 
     interrupted = False  # a Ctrl-C was echoed (^C): the next timing pair belongs to no token
