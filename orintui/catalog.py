@@ -123,6 +123,8 @@ def list_sessions(folder: Path | None = None, include_demo: bool = True) -> list
             entries.append(_entry(path, cache, fresh))
         except OSError:
             continue
+    # newest start first; a file whose start cannot be read keeps its place by modification time (stable sort)
+    entries.sort(key=lambda e: e.started_at or "", reverse=True)
     demo = demo_session_path()
     if include_demo and demo.exists():
         entries.append(_entry(demo, cache, fresh, bundled=True))
@@ -149,3 +151,32 @@ def delete_session(entry: SessionEntry) -> None:
     if entry.bundled:
         raise ValueError("the bundled demo session is part of orintui and cannot be deleted")
     Path(entry.path).unlink()
+
+
+class HandleError(ValueError):
+    """A SESSION argument that names no session, or more than one."""
+
+
+def resolve_session(handle: str, folder: Path | None = None) -> Path:
+    """What every command's SESSION argument means: a path, ``demo`` (the bundled H100 session), ``last``
+    (the newest saved session), or a session id or a prefix of one from ``orintui sessions``."""
+    if os.path.exists(handle):
+        return Path(handle)
+    if handle == "demo":
+        return demo_session_path()
+    if os.sep in handle or handle.endswith((".json", ".json.gz")):
+        raise HandleError(f"{handle}: no such file")
+    saved = [e for e in list_sessions(folder, include_demo=False) if not e.error]
+    if handle == "last":
+        if not saved:
+            raise HandleError(f"'last': no saved sessions in {folder or paths.sessions_dir()}")
+        return Path(saved[0].path)
+    exact = [e for e in saved if e.id == handle]
+    found = exact or [e for e in saved if e.id.startswith(handle)]
+    if len(found) == 1:
+        return Path(found[0].path)
+    if found:
+        ids = ", ".join(e.id for e in found[:5]) + (", ..." if len(found) > 5 else "")
+        raise HandleError(f"{handle!r} matches {len(found)} sessions ({ids}): give more of the id")
+    raise HandleError(f"no session matches {handle!r}: give a path, a session id or its first characters "
+                      "(orintui sessions lists them), last, or demo")

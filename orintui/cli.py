@@ -43,6 +43,9 @@ def _positive(kind):
     return parse
 
 
+SESSION_HELP = "a session file, a session id or its first characters (orintui sessions), last, or demo"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="orintui",
@@ -67,17 +70,21 @@ def build_parser() -> argparse.ArgumentParser:
                         "has loaded without a token (default 10)")
 
     r = sub.add_parser("replay", help="replay a saved session in the app ('demo': the bundled H100 session)")
-    r.add_argument("session")
+    r.add_argument("session", help=SESSION_HELP)
     r.add_argument("--speed", type=_positive(float), default=1.0)
 
     r = sub.add_parser("report", help="results table of one or more sessions")
-    r.add_argument("sessions", nargs="+")
+    r.add_argument("sessions", nargs="+", metavar="SESSION", help=SESSION_HELP)
     r.add_argument("--format", choices=["md", "csv", "json"], default="md")
 
     r = sub.add_parser("compare", help="two sessions side by side, runs matched by label")
     r.add_argument("a")
     r.add_argument("b")
     r.add_argument("--format", choices=["md", "json"], default="md")
+
+    r = sub.add_parser("sessions", help="list saved sessions, newest first, with the ids other commands take")
+    r.add_argument("--json", action="store_true", help="one JSON list with id, start, scenario, label, runs, path")
+    r.add_argument("--saved", action="store_true", help="leave out the bundled demo session")
 
     r = sub.add_parser("import", help="turn existing backend logs into a session")
     r.add_argument("--backend", required=True)
@@ -99,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true")
 
     r = sub.add_parser("screenshot", help="render the replay screen of a session to SVG")
-    r.add_argument("session")
+    r.add_argument("session", help=SESSION_HELP)
     r.add_argument("--out", required=True)
     r.add_argument("--size", type=_parse_size, default=(120, 40), metavar="COLSxROWS")
     r.add_argument("--at", type=float, default=None, metavar="SECONDS", help="moment of the session (default: the end)")
@@ -107,13 +114,34 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _load(path: str):
-    from orintui.catalog import demo_session_path
+def _load(handle: str):
+    """A session from a SESSION argument: a path, an id or id prefix, last, or demo."""
+    from orintui.catalog import HandleError, resolve_session
     from orintui.session import load_session
 
-    if path == "demo" and not os.path.exists(path):
-        path = str(demo_session_path())
-    return load_session(path)
+    try:
+        path = resolve_session(handle)
+    except HandleError as exc:
+        raise CliError(str(exc)) from None
+    return load_session(str(path))
+
+
+def cmd_sessions(args) -> int:
+    from orintui.catalog import list_sessions
+
+    entries = list_sessions(include_demo=not args.saved)
+    if args.json:
+        print(json.dumps([{"id": e.id, "started_at": e.started_at, "scenario": e.scenario, "label": e.label,
+                           "runs": e.runs, "headline": e.headline, "path": e.path, "bundled": e.bundled,
+                           "error": e.error} for e in entries], indent=2))
+        return EXIT_OK
+    if not entries:
+        print("no saved sessions yet: orintui run SCENARIO saves one")
+    for e in entries:
+        name = e.title + (" (bundled)" if e.bundled else "")
+        print(clean_line(f"{e.id:24} {e.started_at[:16]:16} {e.runs:>3} runs  {name}"))
+        print(f"    {clean_line(e.error or e.headline)}")
+    return EXIT_OK
 
 
 def cmd_report(args) -> int:
@@ -232,7 +260,7 @@ def cmd_app(args) -> int:
 COMMANDS = {
     None: cmd_app, "run": cmd_run, "replay": cmd_replay, "report": cmd_report, "compare": cmd_compare,
     "import": cmd_import, "scenarios": cmd_scenarios, "telemetry": cmd_telemetry, "doctor": cmd_doctor,
-    "screenshot": cmd_screenshot,
+    "screenshot": cmd_screenshot, "sessions": cmd_sessions,
 }
 
 
