@@ -195,11 +195,15 @@ def cmd_scenarios(args) -> int:
         return EXIT_OK
     for e in entries:
         state = "ready" if e.ready else ("error" if e.error else "missing: " + "; ".join(e.missing))
+        if e.ready and e.skipped:
+            state += f", {len(e.skipped)} of {e.runs} runs skipped here"
         print(clean_line(f"{e.name:28} {e.origin:8} {state}"))
         if e.error:
             print(f"    {clean_line(e.error)}")
         elif e.description:
             print(f"    {clean_line(e.description)}")
+        for skipped in e.skipped if not e.error else []:
+            print(f"    skipped: {clean_line(skipped)}")
     return EXIT_OK
 
 

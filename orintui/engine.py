@@ -15,7 +15,7 @@ from orintui import paths
 from orintui.backends import get_adapter, openai_endpoint, versions
 from orintui.backends.runner import BackendRunner
 from orintui.metrics import IDLE_WINDOW_S, cpu_busy_pct, session_metrics
-from orintui.scenarios import Scenario, ScenarioError
+from orintui.scenarios import Scenario, ScenarioError, how_to_get
 from orintui.session import events as ev
 from orintui.session import status as st
 from orintui.session.journal import JournalBusy, journal_locked, journal_path
@@ -104,7 +104,7 @@ class Execution:
             run, why = fatal[0]
             more = f" (and {len(fatal) - 1} more)" if len(fatal) > 1 else ""
             raise ScenarioError(f"{scenario.path}: run {run.label!r}: {why}{more}")
-        self.skipped = {r.label: why for r, why in problems if r.optional}
+        self.skipped = {r.label: why + how_to_get(why) for r, why in problems if r.optional}
         prepare(scenario)
         facts = host_facts()
         self.profile = match_profile(facts.get("model"), facts.get("ram_total_mb"))
@@ -192,12 +192,14 @@ class Execution:
         try:
             if self.sampler is not None:
                 self.sampler.start()
-            for run in self.session.runs:
-                if self._stop.is_set():
-                    self._end(run, st.CANCELLED, None, None, "not started: the session was stopped", by_user=True)
-                    continue
+            for run in self.session.runs:  # said at once, not after the runs before them: the lane shows why
                 if run.label in self.skipped:
                     self._end(run, st.SKIPPED, None, None, self.skipped[run.label])
+            for run in self.session.runs:
+                if run.label in self.skipped:
+                    continue
+                if self._stop.is_set():
+                    self._end(run, st.CANCELLED, None, None, "not started: the session was stopped", by_user=True)
                     continue
                 self._execute(run)
             self._store_flags()

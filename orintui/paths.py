@@ -60,3 +60,17 @@ def bundled_dir(name: str) -> Path:
     the package, so an installed orintui finds them without the source."""
     inside = PACKAGE_DIR / name
     return inside if inside.is_dir() else PACKAGE_DIR.parent / name
+
+
+LLAMA_CPP_VERSION = "0.3.36"  # the llama-cpp-python sdist whose vendored llama.cpp orintui builds
+
+
+def llama_cpp_dir(flavour: str) -> Path:
+    """Where `orintui setup` (and scripts/build-llama-cpp) put a llama.cpp build: cpu or cuda."""
+    return cache_dir() / f"llama.cpp-{LLAMA_CPP_VERSION}-{flavour}" / "bin"
+
+
+def tool_dirs() -> list[Path]:
+    """Folders searched after PATH for a backend's program: the llama.cpp that orintui built
+    (CUDA first), so a demo finds it without the user editing PATH."""
+    return [d for d in (llama_cpp_dir("cuda"), llama_cpp_dir("cpu")) if d.is_dir()]

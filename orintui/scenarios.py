@@ -75,6 +75,20 @@ class RunSpec:
 GPU_NODES = ("/dev/nvidiactl", "/dev/nvgpu/igpu0/ctrl", "/dev/nvidia0", "/dev/nvhost-ctrl-gpu")
 
 
+def how_to_get(why: str) -> str:
+    """The next step for a missing part, appended to what is missing ('' when orintui has none to give)."""
+    if "binary not found" in why and "llama-" in why:
+        if "on PATH" in why:
+            return " (orintui setup builds llama.cpp, or put your own build on PATH)"
+        flavour = "cuda" if any(os.path.exists(node) for node in GPU_NODES) else "cpu"
+        return f" (build llama.cpp there, or run orintui setup and --set llama_bin={paths.llama_cpp_dir(flavour)})"
+    if "module tinygrad" in why:
+        return "; pip install tinygrad, or set python to a tinygrad checkout's interpreter"
+    if why.startswith("model not found"):
+        return " (orintui models lists where each model comes from and fetches it)"
+    return ""
+
+
 def missing_gpu(device: str | None) -> str | None:
     if device not in ("CUDA", "NV") or any(os.path.exists(node) for node in GPU_NODES):
         return None
@@ -474,10 +488,12 @@ class ScenarioEntry:
     missing: list[str] = field(default_factory=list)
     error: str | None = None
     runs: int = 0
+    skipped: list[str] = field(default_factory=list)  # optional runs this machine cannot do, and how to get them
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ready(self) -> bool:
-        return self.error is None and not self.missing
+        return self.error is None and not self.missing and len(self.skipped) < self.runs
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "ready": self.ready}
@@ -501,6 +517,13 @@ def list_scenarios() -> list[ScenarioEntry]:
                 entry.error = str(exc)
             else:
                 entry.description, entry.runs = s.description, len(s.runs)
-                entry.missing = sorted({f"{run.label}: {why}" for run, why in s.problems() if not run.optional})
+                problems = s.problems()
+                entry.missing = sorted({f"{run.label}: {why}{how_to_get(why)}" for run, why in problems if not run.optional})
+                skipped: dict[str, str] = {}
+                for run, why in problems:
+                    if run.optional:
+                        skipped.setdefault(run.label, f"{run.label}: {why}{how_to_get(why)}")
+                entry.skipped = list(skipped.values())
+                entry.notes = [f"{run.label}: {run.notes}" for run in s.runs if run.notes]
             entries.append(entry)
     return entries

@@ -106,3 +106,23 @@ def test_headless_progress_while_a_run_loads(tmp_path):
     assert r.returncode == 0, r.stderr
     waits = [float(s) for s in re.findall(r"^\[1/1\] s: loading, ([\d.]+) s since start, no token yet$", r.stdout, re.M)]
     assert len(waits) >= 2 and waits == sorted(waits) and waits[0] >= 0.4, r.stdout
+
+
+def test_a_run_that_will_be_skipped_says_so_before_the_others_start(tmp_path):
+    """The lane of an optional run this machine cannot do shows why from the start, not `queued`
+    for the whole session."""
+    from orintui.session import load_session
+
+    scenario = tmp_path / "two.toml"
+    scenario.write_text(f'name = "two"\n[[runs]]\nlabel = "steady"\nbackend = "tinygrad-llm"\n'
+                        f'argv = ["{sys.executable}", "{STEADY}", "5", "10"]\n'
+                        '[[runs]]\nlabel = "later"\nbackend = "llama-completion"\nargv = ["llama-nowhere-to-be-found"]\n'
+                        'optional = true\n')
+    out = tmp_path / "s.json"
+    r = run_headless(scenario, out)
+    assert r.returncode == 0, r.stderr
+    events = load_session(out).events
+    skipped = next(i for i, e in enumerate(events) if e["kind"] == "run_ended" and e["status"] == "skipped")
+    first_token = next(i for i, e in enumerate(events) if e["kind"] == "token")
+    assert skipped < first_token
+    assert "binary not found on PATH: llama-nowhere-to-be-found" in events[skipped]["error"]

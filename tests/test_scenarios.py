@@ -29,11 +29,40 @@ def test_listing_says_what_is_missing():
     import importlib.util
 
     entries = {e.name: e for e in list_scenarios()}
-    if importlib.util.find_spec("tinygrad"):
-        assert entries["demo"].ready  # llama.cpp is optional in the demo
-    else:  # Python 3.10: no tinygrad 0.13 wheel; the demo says so before it starts
-        assert any("Python module tinygrad not found" in m for m in entries["demo"].missing)
+    assert entries["demo"].ready  # both runs are optional: whichever this machine has runs
+    if not importlib.util.find_spec("tinygrad"):  # Python 3.10: no tinygrad wheel; the demo says so before it starts
+        assert any("Python module tinygrad not found" in m for m in entries["demo"].skipped)
     assert any("binary not found" in m or "model not found" in m for m in entries["llama-3.2-1b-q6k-three-way"].missing)
+
+
+def test_the_demo_says_which_runs_it_will_skip_and_how_to_get_them(tmp_path, monkeypatch):
+    """A machine without llama.cpp: no binary on PATH and none built by orintui (an empty cache)."""
+    monkeypatch.setenv("ORINTUI_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + "/usr/bin:/bin")
+    demo = next(e for e in list_scenarios() if e.name == "demo")
+    assert demo.ready and demo.runs == 2
+    assert demo.skipped == ["llama.cpp CPU: binary not found on PATH: llama-completion "
+                            "(orintui setup builds llama.cpp, or put your own build on PATH)"]
+    assert any(n.startswith("llama.cpp CPU: skipped when") for n in demo.notes)
+    r = run_cli("scenarios", env={"ORINTUI_CACHE": str(tmp_path / "empty-cache"), "PATH": os.environ["PATH"]})
+    assert "ready, 1 of 2 runs skipped here" in r.stdout and "skipped: llama.cpp CPU: binary not found" in r.stdout
+
+
+def test_a_llama_cpp_that_orintui_built_is_found_without_path(tmp_path, monkeypatch):
+    from orintui import paths
+    from orintui.backends.runner import resolve_binary
+
+    monkeypatch.setenv("ORINTUI_CACHE", str(tmp_path / "cache"))
+    built = paths.llama_cpp_dir("cpu")
+    built.mkdir(parents=True)
+    (built / "llama-completion").write_text("#!/bin/sh\necho built by orintui setup\n")
+    (built / "llama-completion").chmod(0o755)
+    assert resolve_binary("llama-completion", {"PATH": "/usr/bin:/bin"}) == str(built / "llama-completion")
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "llama-completion").write_text("#!/bin/sh\n")
+    (own / "llama-completion").chmod(0o755)
+    assert resolve_binary("llama-completion", {"PATH": str(own)}) == str(own / "llama-completion")  # the user's build wins
 
 
 @pytest.mark.parametrize("style, env", [("DEV", {"DEV": "NV"}), ("legacy", {"NV": "1"})])

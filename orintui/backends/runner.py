@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import pexpect
 
+from orintui import paths
 from orintui.backends.base import Parser
 from orintui.session import status as st
 from orintui.session.events import Event
@@ -178,7 +179,8 @@ def resolve_binary(argv0: str, env: dict[str, str] | None = None, cwd: str | Non
         path = argv0 if os.path.isabs(argv0) or not cwd else os.path.join(cwd, argv0)
         return path if os.path.isfile(path) and os.access(path, os.X_OK) else None
     search = (env or os.environ).get("PATH", os.defpath)
-    return shutil.which(argv0, path=search)
+    # after PATH: the programs orintui built itself (orintui setup), so the user's own build wins
+    return shutil.which(argv0, path=os.pathsep.join([search, *map(str, paths.tool_dirs())]))
 
 
 class BackendRunner:

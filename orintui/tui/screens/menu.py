@@ -118,8 +118,10 @@ class MenuScreen(Screen):
         table = self.query_one("#scenario-table", DataTable)
         table.clear()
         for e in self.scenarios:
-            state = Text("ready", style="green") if e.ready else (
-                Text("error", style="red") if e.error else Text("missing", style="yellow"))
+            if e.ready:
+                state = Text(f"{e.runs - len(e.skipped)}/{e.runs} runs", style="yellow") if e.skipped else Text("ready", style="green")
+            else:
+                state = Text("error", style="red") if e.error else Text("missing", style="yellow")
             table.add_row(data_line(e.name), state, key=e.name)
         self.sessions = list_sessions()
         sessions = self.query_one("#session-table", DataTable)
@@ -150,8 +152,19 @@ class MenuScreen(Screen):
             for m in e.missing:
                 text.append(data_line(f"  - {m}"))
                 text.append("\n")
+        elif e.skipped:
+            text.append("Runs that will be skipped here, and how to get them:\n", style="yellow")
+            for m in e.skipped:
+                text.append(data_line(f"  - {m}"))
+                text.append("\n")
+            text.append("The others are ready. Enter: edit variables and run.", style="green")
         else:
             text.append("Everything it needs is here. Enter: edit variables and run.", style="green")
+        if e.notes and not e.error:
+            text.append("\n\nNotes:\n")
+            for n in e.notes:
+                text.append(data_line(f"  - {n}", style="dim"))
+                text.append("\n")
         self.query_one("#scenario-detail", Static).update(text)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
