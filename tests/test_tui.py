@@ -77,7 +77,12 @@ def live_app_fed_by_recording():
 @pytest.mark.skipif(importlib.util.find_spec("tinygrad") is None,
                     reason="the menu shows whether the demo's tinygrad is installed; the snapshot has it installed")
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
-def test_snapshot_menu(snap_compare, sessions, size):
+def test_snapshot_menu(snap_compare, sessions, size, tmp_path, monkeypatch):
+    # the same machine everywhere: no llama.cpp on PATH or built by orintui, so the demo says what it skips
+    monkeypatch.setenv("ORINTUI_CACHE", str(tmp_path / "no-builds"))
+    monkeypatch.setenv("PATH", os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep)
+                                               if not os.path.exists(os.path.join(p, "llama-completion"))))
+
     async def go(pilot):
         await pilot.pause(0.2)
     assert snap_compare(menu_app(), terminal_size=size, run_before=go)
