@@ -86,6 +86,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true", help="one JSON list with id, start, scenario, label, runs, path")
     r.add_argument("--saved", action="store_true", help="leave out the bundled demo session")
 
+    r = sub.add_parser("models", help="the model files scenarios expect, where they look, and fetching them")
+    r.add_argument("action", nargs="?", choices=["list", "fetch"], default="list",
+                   help="list (default), or fetch FILE... from the Hugging Face Hub (HF_ENDPOINT is honoured)")
+    r.add_argument("files", nargs="*", metavar="FILE", help="fetch: a .gguf file name from the list")
+    r.add_argument("--repo", help="fetch: the Hub repository to take FILE from (default: orintui's list)")
+    r.add_argument("--revision", default="main", help="fetch: a branch, tag or commit of the repository")
+    r.add_argument("--dest", help="fetch: the folder to write to (default: where the scenarios look for it)")
+    r.add_argument("--json", action="store_true", help="list: one JSON list")
+
     r = sub.add_parser("import", help="turn existing backend logs into a session")
     r.add_argument("--backend", required=True)
     r.add_argument("logs", nargs="+", metavar="LOG")
@@ -173,6 +182,51 @@ def cmd_import(args) -> int:
     save_session(session, args.out)
     tokens = sum(1 for e in session.events if e["kind"] == "token")
     print(clean_line(f"imported {len(session.runs)} run(s), {tokens} tokens -> {args.out}"))
+    return EXIT_OK
+
+
+def cmd_models(args) -> int:
+    from pathlib import Path
+
+    from orintui import models
+
+    if args.action == "list":
+        if args.files:
+            raise CliError("models list takes no file names (did you mean: orintui models fetch FILE?)")
+        expected = models.expected_models()
+        if args.json:
+            print(json.dumps([e.to_dict() for e in expected], indent=2))
+            return EXIT_OK
+        for e in expected:
+            state = "present" if e.present else "missing"
+            print(clean_line(f"{state:8} {e.path}"))
+            if e.generated:
+                how = f"written by orintui (random weights, shape {e.generated}) when a scenario starts"
+            elif e.source:
+                how = f"orintui models fetch {e.source.file}   ({e.source.repo}; {e.source.about})"
+            else:
+                how = "no known source: put your own file there, or --set the scenario's model variable"
+            print(clean_line(f"         {how}"))
+            print(clean_line(f"         used by: {', '.join(e.scenarios)}"))
+        return EXIT_OK
+    if not args.files:
+        raise CliError("models fetch needs at least one FILE (orintui models lists them)")
+    known = models.sources()
+    for file in args.files:
+        if args.repo:
+            source = models.Source(file, args.repo, revision=args.revision)
+        elif file in known:
+            source = known[file]
+            source = models.Source(source.file, source.repo, source.about, source.sha256, args.revision)
+        else:
+            raise CliError(f"{file!r} is not in orintui's list of models: give --repo OWNER/NAME to fetch it")
+        dest = Path(args.dest) if args.dest else models.default_dest(file)
+        print(clean_line(f"fetching {source.repo}/{source.file} into {dest}"), file=sys.stderr)
+        try:
+            got = models.fetch(source, dest)
+        except models.ModelError as exc:
+            raise CliError(str(exc), EXIT_FAILED) from None
+        print(clean_line(f"{got}  ({got.stat().st_size} bytes, SHA-256 checked)"))
     return EXIT_OK
 
 
@@ -264,7 +318,7 @@ def cmd_app(args) -> int:
 COMMANDS = {
     None: cmd_app, "run": cmd_run, "replay": cmd_replay, "report": cmd_report, "compare": cmd_compare,
     "import": cmd_import, "scenarios": cmd_scenarios, "telemetry": cmd_telemetry, "doctor": cmd_doctor,
-    "screenshot": cmd_screenshot, "sessions": cmd_sessions,
+    "screenshot": cmd_screenshot, "sessions": cmd_sessions, "models": cmd_models,
 }
 
 

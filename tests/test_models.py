@@ -1,0 +1,88 @@
+"""`orintui models`: what the scenarios expect, and fetching from a Hub that answers as huggingface.co
+does (a local server: tests/fixtures/hub_server.py), through the real huggingface_hub client."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import FIXTURES, run_cli
+
+from orintui import modelgen
+
+FILE = "Llama-3.2-1B-Instruct-Q6_K.gguf"
+REPO = "bartowski/Llama-3.2-1B-Instruct-GGUF"
+
+
+@pytest.fixture
+def hub(tmp_path, request):
+    """A hub serving a small generated model under the real repository and file name."""
+    root = tmp_path / "hub"
+    (root / REPO).mkdir(parents=True)
+    modelgen.write_model(root / REPO / FILE, modelgen.SHAPES["tiny"])
+    started = []
+
+    def start(*flags: str) -> str:
+        port_file = tmp_path / f"port{len(started)}"
+        proc = subprocess.Popen([sys.executable, str(FIXTURES / "hub_server.py"), str(root), str(port_file), *flags])
+        started.append(proc)
+        deadline = time.monotonic() + 30
+        while not (port_file.exists() and port_file.read_text()):
+            assert proc.poll() is None and time.monotonic() < deadline, "the hub server did not start"
+            time.sleep(0.02)  # polling the condition, not gating an assertion
+        return f"http://127.0.0.1:{port_file.read_text()}"
+    yield start, root / REPO / FILE
+    for proc in started:
+        proc.kill()
+        proc.wait()
+
+
+def test_models_lists_what_scenarios_expect_and_where_they_come_from():
+    r = run_cli("models", "--json")
+    assert r.returncode == 0, r.stderr
+    listed = {e["path"].rsplit("/", 1)[1]: e for e in json.loads(r.stdout)}
+    q6 = listed[FILE]
+    assert q6["source"] == {"repo": REPO, "file": FILE, "revision": "main"}
+    assert "llama-3.2-1b-q6k-three-way" in q6["scenarios"]
+    assert listed["orintui-small.gguf"]["generated"] == "small" and listed["orintui-small.gguf"]["source"] is None
+    text = run_cli("models").stdout
+    assert f"orintui models fetch {FILE}" in text and "written by orintui (random weights" in text
+
+
+def test_fetch_downloads_and_checks_the_sha256(hub, tmp_path):
+    start, served = hub
+    endpoint = start()
+    dest = tmp_path / "models"
+    r = run_cli("models", "fetch", FILE, "--dest", str(dest), env={"HF_ENDPOINT": endpoint, "HF_HUB_DISABLE_XET": "1"})
+    assert r.returncode == 0, r.stderr
+    got = dest / FILE
+    assert hashlib.sha256(got.read_bytes()).hexdigest() == hashlib.sha256(served.read_bytes()).hexdigest()
+    assert f"{got}  ({served.stat().st_size} bytes, SHA-256 checked)" in r.stdout
+
+
+def test_a_download_that_does_not_verify_is_removed(hub, tmp_path):
+    start, _ = hub
+    endpoint = start("--corrupt")
+    dest = tmp_path / "models"
+    r = run_cli("models", "fetch", FILE, "--dest", str(dest), env={"HF_ENDPOINT": endpoint, "HF_HUB_DISABLE_XET": "1"})
+    assert r.returncode == 1
+    assert "does not match" in r.stderr and "the file was removed" in r.stderr and "Traceback" not in r.stderr
+    assert not (dest / FILE).exists()
+
+
+def test_fetch_errors_are_one_line(hub, tmp_path):
+    start, _ = hub
+    env = {"HF_ENDPOINT": start(), "HF_HUB_DISABLE_XET": "1"}
+    r = run_cli("models", "fetch", "nope.gguf", "--dest", str(tmp_path), env=env)
+    assert r.returncode == 2 and "not in orintui's list" in r.stderr
+    r = run_cli("models", "fetch", "missing.gguf", "--repo", REPO, "--dest", str(tmp_path), env=env)
+    assert r.returncode == 1 and r.stderr.count("\n") <= 2 and "missing.gguf" in r.stderr and "Traceback" not in r.stderr
+    r = run_cli("models", "fetch", "../escape.gguf", "--repo", REPO, "--dest", str(tmp_path), env=env)
+    assert r.returncode == 1 and "not a plain .gguf file name" in r.stderr
+    assert not (tmp_path.parent / "escape.gguf").exists()
+    r = run_cli("models", "fetch")
+    assert r.returncode == 2 and "needs at least one FILE" in r.stderr
