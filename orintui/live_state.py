@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from orintui.metrics import RunMetrics, run_metrics
 from orintui.session import events as ev
@@ -50,6 +50,9 @@ class Lane:
             return (len(times) - 1) / (times[-1] - times[0])
         return None
 
+    def copy(self) -> Lane:
+        return replace(self, ms=deque(self.ms, maxlen=self.ms.maxlen), recent=deque(self.recent, maxlen=self.recent.maxlen))
+
 
 class LiveState:
     def __init__(self, session: Session):
@@ -74,6 +77,23 @@ class LiveState:
         self._metrics_version: dict[int, int] = {}
         self._run_versions = [0] * len(self.session.runs)
         self._metrics_at = 0.0
+
+    def copy(self) -> LiveState:
+        """An independent snapshot (a replay keyframe): applying events to either leaves the other as
+        it was. Events are never mutated once recorded, so they are shared, not copied."""
+        new = object.__new__(LiveState)
+        new.__dict__.update(self.__dict__)
+        s = self.session
+        new.session = Session(id=s.id, started_at=s.started_at, host=s.host, scenario=s.scenario,
+                              runs=[RunInfo.from_dict(r.to_dict()) for r in s.runs], label=s.label)
+        new.lanes = [lane.copy() for lane in self.lanes]
+        new.by_run = [list(events) for events in self.by_run]
+        new.telemetry = list(self.telemetry)
+        new.history = {k: deque(v, maxlen=v.maxlen) for k, v in self.history.items()}
+        new.output = deque(self.output, maxlen=self.output.maxlen)
+        new._metrics, new._metrics_version = dict(self._metrics), dict(self._metrics_version)
+        new._run_versions = list(self._run_versions)
+        return new
 
     # -- folding --------------------------------------------------------------------------------
     def apply(self, event: dict) -> None:
