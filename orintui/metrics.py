@@ -143,13 +143,6 @@ def idle_power_w(samples: Sequence[tuple[float, float]], started: float,
     return (joules / (inside[-1][0] - inside[0][0]) if joules is not None else None), None
 
 
-def emc_bandwidth_gbs(util_pct: float | None, freq_mhz: float | None, bus_bytes: int | None) -> float | None:
-    """EMC % is relative to the current EMC frequency: GB/s = util x f x 2 transfers x bus bytes."""
-    if util_pct is None or freq_mhz is None or not bus_bytes:
-        return None
-    return util_pct / 100.0 * freq_mhz * 1e6 * 2 * bus_bytes / 1e9
-
-
 def model_bandwidth_gbs(model_bytes: int | None, tok_s: float | None) -> float | None:
     """Effective bandwidth if every weight is read once per token."""
     if not model_bytes or not tok_s:

@@ -1,8 +1,10 @@
-"""Where orintui keeps things. ORINTUI_HOME moves all user state (tests and CI use it)."""
+"""Where orintui keeps things, and where the programs it runs are. ORINTUI_HOME moves all user
+state (tests and CI use it)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -74,3 +76,13 @@ def tool_dirs() -> list[Path]:
     """Folders searched after PATH for a backend's program: the llama.cpp that orintui built
     (CUDA first), so a demo finds it without the user editing PATH."""
     return [d for d in (llama_cpp_dir("cuda"), llama_cpp_dir("cpu")) if d.is_dir()]
+
+
+def resolve_binary(argv0: str, env: dict[str, str] | None = None, cwd: str | None = None) -> str | None:
+    """The executable argv0 names, looked up the way the child will see it, or None."""
+    if os.sep in argv0:
+        path = argv0 if os.path.isabs(argv0) or not cwd else os.path.join(cwd, argv0)
+        return path if os.path.isfile(path) and os.access(path, os.X_OK) else None
+    search = (env or os.environ).get("PATH", os.defpath)
+    # after PATH: the programs orintui built itself (orintui setup), so the user's own build wins
+    return shutil.which(argv0, path=os.pathsep.join([search, *map(str, tool_dirs())]))

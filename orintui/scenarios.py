@@ -22,7 +22,6 @@ else:  # pragma: no cover - exercised on 3.10
     import tomli as tomllib
 
 from orintui import paths
-from orintui.backends.runner import resolve_binary
 
 RUN_KEYS = {"label", "backend", "argv", "env", "cwd", "repetitions", "warmup", "idle_timeout", "total_timeout",
             "model", "device", "optional", "notes", "requires", "input"}
@@ -146,7 +145,7 @@ class Scenario:
         found = []
         for run in self.runs:
             binary = run.argv[0] if run.argv else None  # an endpoint run attached to a url starts nothing
-            if binary is not None and resolve_binary(binary, {**os.environ, **run.env}, run.cwd) is None:  # as the runner will look
+            if binary is not None and paths.resolve_binary(binary, {**os.environ, **run.env}, run.cwd) is None:  # as the runner will look
                 where = "" if os.sep in binary else " on PATH"
                 found.append((run, f"binary not found{where}: {binary}"))
             if run.cwd and not os.path.isdir(run.cwd):

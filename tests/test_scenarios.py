@@ -50,7 +50,7 @@ def test_the_demo_says_which_runs_it_will_skip_and_how_to_get_them(tmp_path, mon
 
 def test_a_llama_cpp_that_orintui_built_is_found_without_path(tmp_path, monkeypatch):
     from orintui import paths
-    from orintui.backends.runner import resolve_binary
+    from orintui.paths import resolve_binary
 
     monkeypatch.setenv("ORINTUI_CACHE", str(tmp_path / "cache"))
     built = paths.llama_cpp_dir("cpu")

@@ -415,12 +415,12 @@ def test_thor_emc_clock_from_bwmgr_when_tegrastats_leaves_it_out(tmp_path):
     (tmp_path / "sys/class/devfreq/bwmgr/cur_freq").write_text("4266000000\n")
     sink = queue.Queue()
     parser = TegrastatsLineParser(sink, BY_KEY["thor"], str(tmp_path))
-    parser._line("RAM 9000/125000MB EMC_FREQ 12% GR3D_FREQ @[1000,1000,1000]", 1.0, [])
+    parser.feed("RAM 9000/125000MB EMC_FREQ 12% GR3D_FREQ @[1000,1000,1000]\n", 1.0)
     s = sink.get_nowait()
     assert s["emc_freq_mhz"] == 4266 and s["fields_from"] == "emc_freq_mhz=bwmgr"
     assert s["emc_bw_gbs"] == pytest.approx(0.12 * 4266 * 0.064)
     parser = TegrastatsLineParser(sink, BY_KEY["thor"], str(tmp_path / "masked"))
-    parser._line("RAM 9000/125000MB EMC_FREQ 12% GR3D_FREQ @[1000,1000,1000]", 1.0, [])
+    parser.feed("RAM 9000/125000MB EMC_FREQ 12% GR3D_FREQ @[1000,1000,1000]\n", 1.0)
     assert sink.get_nowait()["emc_freq_mhz"] is None  # not there: unknown
 
 

@@ -18,7 +18,6 @@ import codecs
 import errno
 import os
 import select
-import shutil
 import signal
 import threading
 import time
@@ -29,8 +28,8 @@ from dataclasses import dataclass
 
 import pexpect
 
-from orintui import paths
 from orintui.backends.base import Parser
+from orintui.paths import resolve_binary
 from orintui.session import status as st
 from orintui.session.events import Event
 
@@ -171,16 +170,6 @@ class RunResult:
         if self.status == "ok":
             return "ok"
         return f"{self.status}: {self.error}" if self.error else self.status
-
-
-def resolve_binary(argv0: str, env: dict[str, str] | None = None, cwd: str | None = None) -> str | None:
-    """The executable argv0 names, looked up the way the child will see it, or None."""
-    if os.sep in argv0:
-        path = argv0 if os.path.isabs(argv0) or not cwd else os.path.join(cwd, argv0)
-        return path if os.path.isfile(path) and os.access(path, os.X_OK) else None
-    search = (env or os.environ).get("PATH", os.defpath)
-    # after PATH: the programs orintui built itself (orintui setup), so the user's own build wins
-    return shutil.which(argv0, path=os.pathsep.join([search, *map(str, paths.tool_dirs())]))
 
 
 class BackendRunner:

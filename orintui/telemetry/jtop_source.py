@@ -9,8 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from orintui.metrics import emc_bandwidth_gbs
-from orintui.telemetry import empty_sample
+from orintui.telemetry import emc_bandwidth_gbs, empty_sample
 from orintui.telemetry.base import Source, SourceDied, SourceUnavailable
 from orintui.telemetry.profiles import DeviceProfile, rail_total
 

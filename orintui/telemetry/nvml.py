@@ -6,8 +6,7 @@ uses field 186 (instantaneous) where the driver has it, else the ~1 s averaged f
 
 from __future__ import annotations
 
-from orintui.metrics import emc_bandwidth_gbs
-from orintui.telemetry import empty_sample
+from orintui.telemetry import emc_bandwidth_gbs, empty_sample
 from orintui.telemetry.base import Source, SourceDied, SourceUnavailable
 
 FI_DEV_POWER_INSTANT = 186

@@ -8,8 +8,8 @@ import re
 from pathlib import Path
 
 from orintui.backends.base import Parser
-from orintui.metrics import emc_bandwidth_gbs
-from orintui.telemetry import empty_sample
+from orintui.session.events import Event
+from orintui.telemetry import emc_bandwidth_gbs, empty_sample
 from orintui.telemetry.base import Source, SourceDied, SourceUnavailable
 from orintui.telemetry.profiles import DeviceProfile, identify_board, rail_total
 
@@ -79,7 +79,8 @@ def line_shape(line: str) -> dict:
 
 
 class TegrastatsLineParser(Parser):
-    """Feeds tegrastats' stdout to ``parse_line``; a runner parser, so it shares pexpect code."""
+    """Feeds tegrastats' stdout to ``parse_line`` through the parser base's public ``line`` hook, so
+    tegrastats runs on the backends' PTY runner (the output events it also makes are dropped)."""
 
     backend = "tegrastats"
 
@@ -90,9 +91,7 @@ class TegrastatsLineParser(Parser):
         bwmgr = Path(root) / "sys/class/devfreq/bwmgr/cur_freq"
         self.bwmgr: Path | None = bwmgr if bwmgr.exists() else None
 
-    def _line(self, raw: str, t: float, out: list) -> None:  # no output events: telemetry only
-        if raw.strip():
-            self._tail.append(raw)
+    def line(self, raw: str, t: float, out: list[Event]) -> None:
         if self.profile is None and self.identified is None and parse_line(raw) is not None:
             # a container hides /proc/device-tree: the line itself says which board this is
             self.profile, self.identified = identify_board(self.root, line_shape(raw))
@@ -124,7 +123,8 @@ class TegrastatsSource(Source):
         self._runner = None
 
     def open(self) -> None:
-        from orintui.backends.runner import BackendRunner, resolve_binary
+        from orintui.backends.runner import BackendRunner
+        from orintui.paths import resolve_binary
 
         if resolve_binary(self.binary) is None:
             raise SourceUnavailable("tegrastats is not on PATH (not a Jetson?)")
