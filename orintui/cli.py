@@ -82,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("b")
     r.add_argument("--format", choices=["md", "json"], default="md")
 
+    r = sub.add_parser("setup", help="get what the demo needs (clang, tinygrad, llama.cpp built for this board), "
+                                     "say where it is, then start the demo live")
+    r.add_argument("--headless", action="store_true", help="run the demo headless instead of in the app")
+    r.add_argument("--no-run", action="store_true", help="set up only: do not start the demo")
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a demo variable (tokens=64)")
+
     r = sub.add_parser("sessions", help="list saved sessions, newest first, with the ids other commands take")
     r.add_argument("--json", action="store_true", help="one JSON list with id, start, scenario, label, runs, path")
     r.add_argument("--saved", action="store_true", help="leave out the bundled demo session")
@@ -133,6 +139,22 @@ def _load(handle: str):
     except HandleError as exc:
         raise CliError(str(exc)) from None
     return load_session(str(path))
+
+
+def cmd_setup(args) -> int:
+    from orintui.bootstrap import setup
+
+    report = setup(lambda line: print(clean_line(f"orintui setup: {line}"), file=sys.stderr, flush=True))
+    width = max(len(what) for what, _ in report.lines)
+    for what, state in report.lines:
+        print(clean_line(f"{what:{width}}  {state}"))
+    for problem in report.problems:
+        print(clean_line(f"orintui setup: {problem}"), file=sys.stderr)
+    if args.no_run:
+        return EXIT_OK
+    print(f"starting the demo{' headless' if args.headless else ''}: orintui run demo", flush=True)
+    run_args = ["run", "demo", *(x for kv in args.set for x in ("--set", kv))] + (["--headless"] if args.headless else [])
+    return cmd_run(build_parser().parse_args(run_args))
 
 
 def cmd_sessions(args) -> int:
@@ -318,7 +340,7 @@ def cmd_app(args) -> int:
 COMMANDS = {
     None: cmd_app, "run": cmd_run, "replay": cmd_replay, "report": cmd_report, "compare": cmd_compare,
     "import": cmd_import, "scenarios": cmd_scenarios, "telemetry": cmd_telemetry, "doctor": cmd_doctor,
-    "screenshot": cmd_screenshot, "sessions": cmd_sessions, "models": cmd_models,
+    "screenshot": cmd_screenshot, "sessions": cmd_sessions, "models": cmd_models, "setup": cmd_setup,
 }
 
 
