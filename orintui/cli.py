@@ -43,6 +43,7 @@ def _positive(kind):
     return parse
 
 
+ASCII_HELP = "plain ASCII sparklines and chart markers, for console fonts without block or braille glyphs (automatic on TERM=linux)"
 SESSION_HELP = "a session file, a session id or its first characters (orintui sessions), last, or demo"
 
 
@@ -53,9 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "With no command, opens the app.")
     p.add_argument("--version", action="version", version=f"orintui {__version__}")
     p.add_argument("--theme", help="theme for the app (orintui-dark, orintui-light, orintui-basic)")
+    p.add_argument("--ascii", action="store_true", help=ASCII_HELP)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     r = sub.add_parser("run", help="run a scenario (in the app, or --headless)")
+    r.add_argument("--ascii", action="store_true", default=argparse.SUPPRESS, help=ASCII_HELP)
     r.add_argument("scenario", help="a bundled or user scenario name, or a .toml file")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a scenario variable")
     r.add_argument("--headless", action="store_true", help="no app: progress lines, then the results table")
@@ -70,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "has loaded without a token (default 10)")
 
     r = sub.add_parser("replay", help="replay a saved session in the app ('demo': the bundled H100 session)")
+    r.add_argument("--ascii", action="store_true", default=argparse.SUPPRESS, help=ASCII_HELP)
     r.add_argument("session", help=SESSION_HELP)
     r.add_argument("--speed", type=_positive(float), default=1.0)
 
@@ -121,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true")
 
     r = sub.add_parser("screenshot", help="render the replay screen of a session to SVG")
+    r.add_argument("--ascii", action="store_true", default=argparse.SUPPRESS, help=ASCII_HELP)
     r.add_argument("session", help=SESSION_HELP)
     r.add_argument("--out", required=True)
     r.add_argument("--size", type=_parse_size, default=(120, 40), metavar="COLSxROWS")
@@ -354,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
     from orintui.session import SessionError
 
     args = build_parser().parse_args(argv)
+    if args.ascii:  # read by the app's widgets (orintui.tui.glyphs), and by any app it serves
+        os.environ["ORINTUI_ASCII"] = "1"
     if hasattr(signal, "SIGHUP"):
         signal.signal(signal.SIGHUP, _hangup)
     signal.signal(signal.SIGTERM, _hangup)

@@ -11,6 +11,7 @@ from orintui.live_state import Lane
 from orintui.report import short_error
 from orintui.sanitize import clean_line
 from orintui.session import status as st
+from orintui.tui.glyphs import Spark
 from orintui.tui.widgets.quiet import set_data, set_text
 
 STATE_STYLE = {"queued": "dim", "loading": "yellow", "prefill": "yellow", "decode": "bold green", "done": "green",
@@ -51,7 +52,7 @@ class RunLane(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("", classes="lane-summary")
         with Horizontal(classes="lane-second"):
-            yield Sparkline([], classes="lane-spark")
+            yield Spark([], classes="lane-spark")
             yield Static("", classes="lane-text")
 
     def show(self, lane: Lane, current: bool, now: float | None = None) -> None:

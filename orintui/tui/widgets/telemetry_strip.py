@@ -9,6 +9,7 @@ from textual.widgets import Sparkline, Static
 
 from orintui.live_state import LiveState
 from orintui.tui.data import data_line
+from orintui.tui.glyphs import Spark
 from orintui.tui.widgets.quiet import set_data, set_text
 
 
@@ -23,7 +24,7 @@ class Gauge(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(self.title, classes="gauge-value")
-        yield Sparkline([], classes="gauge-spark")
+        yield Spark([], classes="gauge-spark")
 
     def show(self, value: str, history) -> None:
         set_text(self.query_one(".gauge-value", Static), Text(f"{self.title} {value}"))

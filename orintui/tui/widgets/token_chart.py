@@ -1,13 +1,31 @@
-"""ms/token of every run on one chart (plotext), redrawn at most twice a second."""
+"""ms/token of every run on one chart (plotext), redrawn at most twice a second.
+
+Runs a decade apart (a 1.7 ms and a 29 ms backend) share a log axis so both stay readable; each run's
+median is a horizontal line; the legend is the title, outside the data. In ASCII mode each run has its
+own marker character instead of braille."""
 
 from __future__ import annotations
 
+import statistics
 import time
 
 from textual_plotext import PlotextPlot
 
 from orintui.live_state import LiveState
 from orintui.sanitize import clean_line
+from orintui.tui.glyphs import MARKERS, ascii_mode
+
+LOG_SPREAD = 4.0  # medians further apart than this ratio: log scale
+
+
+def chart_series(state: LiveState) -> list[tuple[str, list[float], float]]:
+    """(label, ms per token, median) of every run with at least two tokens."""
+    out = []
+    for lane in state.lanes:
+        series = [v for v in lane.ms if v > 0]
+        if len(series) >= 2:
+            out.append((clean_line(lane.label), series, statistics.median(series)))
+    return out
 
 
 class TokenChart(PlotextPlot):
@@ -22,14 +40,22 @@ class TokenChart(PlotextPlot):
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        plt.title("ms/token (steady state)")
         plt.xlabel("token")
-        any_data = False
-        for lane in state.lanes:
-            series = list(lane.ms)
-            if len(series) >= 2:
-                plt.plot(series, label=clean_line(lane.label)[:18], marker="braille")
-                any_data = True
-        if not any_data:
+        runs = chart_series(state)
+        if not runs:
             plt.title("ms/token: no tokens yet")
+            self.refresh()
+            return
+        medians = [m for _, _, m in runs]
+        log = max(medians) / min(medians) >= LOG_SPREAD
+        if log:
+            plt.yscale("log")
+        plain = ascii_mode()
+        legend = []
+        for i, (label, series, median) in enumerate(runs):
+            marker = MARKERS[i % len(MARKERS)] if plain else "braille"
+            plt.plot(series, marker=marker)
+            plt.hline(median)
+            legend.append(f"{MARKERS[i % len(MARKERS)] + ' ' if plain else ''}{label[:18]} {median:.3g}")
+        plt.title(f"ms/token{' (log)' if log else ''}, median: " + " | ".join(legend))
         self.refresh()

@@ -1,0 +1,39 @@
+"""ASCII mode: the Linux console's fonts (TERM=linux, a serial or a KVM console) lack the eighth blocks
+of sparklines and the braille of charts, which then show as boxes. `orintui --ascii`, or TERM=linux,
+draws both with plain ASCII instead."""
+
+from __future__ import annotations
+
+import os
+
+from rich.text import Text
+from textual.app import RenderResult
+from textual.widgets import Sparkline
+
+RAMP = " .:-=+*#"  # low to high, one cell per bucket
+MARKERS = ("*", "+", "o", "x", "#", "@", "%", "&")  # one per chart series: distinct without colour
+
+
+def ascii_mode() -> bool:
+    return os.environ.get("ORINTUI_ASCII") == "1" or os.environ.get("TERM") == "linux"
+
+
+def ascii_spark(data: list[float], width: int) -> str:
+    """One character per column: the largest value of each column's share of the data, on an 8-step ramp."""
+    if not data or width <= 0:
+        return ""
+    step = len(data) / width if len(data) > width else 1.0
+    buckets = [max(data[int(i * step):max(int(i * step) + 1, int((i + 1) * step))])
+               for i in range(min(width, len(data)))]
+    low, high = min(buckets), max(buckets)
+    span = (high - low) or 1.0
+    return "".join(RAMP[1 + round((v - low) / span * (len(RAMP) - 2))] for v in buckets)
+
+
+class Spark(Sparkline):
+    """Textual's sparkline, or its ASCII form in ASCII mode."""
+
+    def render(self) -> RenderResult:
+        if not ascii_mode():
+            return super().render()
+        return Text(ascii_spark(list(self.data or []), self.size.width), no_wrap=True, overflow="crop")
