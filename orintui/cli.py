@@ -45,6 +45,20 @@ def _positive(kind):
 
 ASCII_HELP = "plain ASCII sparklines and chart markers, for console fonts without block or braille glyphs (automatic on TERM=linux)"
 SESSION_HELP = "a session file, a session id or its first characters (orintui sessions), last, or demo"
+# the app's themes (orintui/tui/themes.py, kept equal by a test: the parser does not import Textual)
+THEMES = ("orintui-dark", "orintui-light", "orintui-basic")
+
+
+def _theme(text: str) -> str:
+    if text not in THEMES:
+        raise argparse.ArgumentTypeError(f"unknown theme {text!r} (known: {', '.join(THEMES)})")
+    return text
+
+
+def _add_theme(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    # after the subcommand too; SUPPRESS there keeps a theme given before it
+    parser.add_argument("--theme", type=_theme, default=None if top else argparse.SUPPRESS, metavar="NAME",
+                        help=f"theme for the app: {', '.join(THEMES)}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Live monitor for local LLM inference benchmarks on NVIDIA Jetson. "
                     "With no command, opens the app.")
     p.add_argument("--version", action="version", version=f"orintui {__version__}")
-    p.add_argument("--theme", help="theme for the app (orintui-dark, orintui-light, orintui-basic)")
+    _add_theme(p, top=True)
     p.add_argument("--ascii", action="store_true", help=ASCII_HELP)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -66,25 +80,42 @@ def build_parser() -> argparse.ArgumentParser:
                                  "refused unless --force")
     r.add_argument("--force", action="store_true", help="let --out overwrite an existing session file")
     r.add_argument("--label", default="", help="a name for the session, shown in the menu and reports (\"MAXN, clocks locked\")")
-    r.add_argument("--telemetry", default="auto", choices=["auto", "jtop", "tegrastats", "nvml", "psutil", "none"])
+    r.add_argument("--telemetry", default="auto", choices=["auto", "jtop", "tegrastats", "nvml", "psutil", "none"],
+                   help="where telemetry comes from (default auto: the best source this machine has)")
     r.add_argument("--interval", type=_positive(float), default=0.5, help="telemetry interval in seconds")
     r.add_argument("--progress", type=_positive(float), default=10.0, metavar="S",
                    help="headless: every S seconds of a run, the tokens so far and the recent rate, or how long it "
                         "has loaded without a token (default 10)")
+    _add_theme(r)
 
     r = sub.add_parser("replay", help="replay a saved session in the app ('demo': the bundled H100 session)")
     r.add_argument("--ascii", action="store_true", default=argparse.SUPPRESS, help=ASCII_HELP)
     r.add_argument("session", help=SESSION_HELP)
-    r.add_argument("--speed", type=_positive(float), default=1.0)
+    r.add_argument("--speed", type=_positive(float), default=1.0, help="replay speed (2 = twice as fast)")
+    _add_theme(r)
 
     r = sub.add_parser("report", help="results table of one or more sessions")
     r.add_argument("sessions", nargs="+", metavar="SESSION", help=SESSION_HELP)
-    r.add_argument("--format", choices=["md", "csv", "json"], default="md")
+    r.add_argument("--format", choices=["md", "csv", "json", "html"], default="md",
+                   help="md (default), csv (raw numbers), json, or html (one self-contained page with charts)")
+    r.add_argument("--out", help="file to write instead of standard output")
 
-    r = sub.add_parser("compare", help="two sessions side by side, runs matched by label")
-    r.add_argument("a")
-    r.add_argument("b")
-    r.add_argument("--format", choices=["md", "json"], default="md")
+    r = sub.add_parser("compare", help="two or more sessions (boards, power modes) side by side, runs matched by label")
+    r.add_argument("sessions", nargs="+", metavar="SESSION", help=SESSION_HELP + "; two or more, named A, B, C...")
+    r.add_argument("--baseline", metavar="N|ID", help="the session ratios are taken against: its position (1 = the "
+                                                      "first), letter, or id (default: the first)")
+    r.add_argument("--format", choices=["md", "json"], default="md", help="md (default) or json")
+
+    r = sub.add_parser("card", help="a share card of a session: key figures, board, power mode, versions, flags")
+    r.add_argument("session", help=SESSION_HELP)
+    r.add_argument("--out", required=True, help="card.svg, or card.png (rendered by headless Chromium)")
+
+    r = sub.add_parser("serve", help="serve the app to a web browser (textual-serve): the replay of SESSION, or the menu")
+    r.add_argument("session", nargs="?", help=SESSION_HELP + " (default: the menu)")
+    r.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    r.add_argument("--port", type=_positive(int), default=8000, help="port to listen on (default 8000)")
+    r.add_argument("--public-url", help="the URL browsers reach it by, when that differs from http://HOST:PORT")
+    _add_theme(r)
 
     r = sub.add_parser("setup", help="get what the demo needs (clang, tinygrad, llama.cpp built for this board), "
                                      "say where it is, then start the demo live")
@@ -106,31 +137,33 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true", help="list: one JSON list")
 
     r = sub.add_parser("import", help="turn existing backend logs into a session")
-    r.add_argument("--backend", required=True)
-    r.add_argument("logs", nargs="+", metavar="LOG")
+    r.add_argument("--backend", required=True, help="the adapter that reads the logs (as in a scenario's backend)")
+    r.add_argument("logs", nargs="+", metavar="LOG", help="log files, one run each")
     r.add_argument("--label", action="append", default=[], help="a label per log, in order")
     r.add_argument("--out", required=True, help="session file to write")
 
     r = sub.add_parser("scenarios", help="list or validate scenarios")
     r.add_argument("files", nargs="*", help="scenario files to validate (default: list all)")
-    r.add_argument("--json", action="store_true")
+    r.add_argument("--json", action="store_true", help="one JSON list of scenarios")
 
     r = sub.add_parser("telemetry", help="print telemetry samples")
-    r.add_argument("--source", default="auto", choices=["auto", "jtop", "tegrastats", "nvml", "psutil"])
+    r.add_argument("--source", default="auto", choices=["auto", "jtop", "tegrastats", "nvml", "psutil"],
+                   help="telemetry source (default auto)")
     r.add_argument("--interval", type=_positive(float), default=1.0, help="seconds between samples")
     r.add_argument("--count", type=_positive(int), help="stop after N samples")
     r.add_argument("--json", action="store_true", help="one JSON object per line")
 
     r = sub.add_parser("doctor", help="what works on this machine and what will skew results")
-    r.add_argument("--json", action="store_true")
+    r.add_argument("--json", action="store_true", help="one JSON object")
 
-    r = sub.add_parser("screenshot", help="render the replay screen of a session to SVG")
+    r = sub.add_parser("screenshot", help="render the replay screen of a session to SVG or PNG")
     r.add_argument("--ascii", action="store_true", default=argparse.SUPPRESS, help=ASCII_HELP)
     r.add_argument("session", help=SESSION_HELP)
-    r.add_argument("--out", required=True)
-    r.add_argument("--size", type=_parse_size, default=(120, 40), metavar="COLSxROWS")
+    r.add_argument("--out", required=True, help="x.svg, or x.png (rendered by headless Chromium)")
+    r.add_argument("--size", type=_parse_size, default=(120, 40), metavar="COLSxROWS", help="terminal size (default 120x40)")
     r.add_argument("--at", type=float, default=None, metavar="SECONDS", help="moment of the session (default: the end)")
     r.add_argument("--pane", choices=["table", "chart", "output"], default="table", help="what the bottom area shows")
+    _add_theme(r)
     return p
 
 
@@ -180,19 +213,87 @@ def cmd_sessions(args) -> int:
     return EXIT_OK
 
 
+def _emit(text: str, out: str | None) -> None:
+    """Standard output, or a file (a report to keep or attach)."""
+    if out is None:
+        print(text)
+        return
+    from pathlib import Path
+
+    Path(out).write_text(text + "\n", encoding="utf-8")
+    print(out)
+
+
 def cmd_report(args) -> int:
+    sessions = [_load(s) for s in args.sessions]
+    if args.format == "html":
+        from orintui.html_report import render_html
+
+        _emit(render_html(sessions), args.out)
+        return EXIT_OK
     from orintui.report import render_report
 
-    sessions = [_load(s) for s in args.sessions]
-    print(render_report(sessions, args.format))
+    _emit(render_report(sessions, args.format), args.out)
     return EXIT_OK
 
 
 def cmd_compare(args) -> int:
-    from orintui.report import render_compare
+    from orintui.compare import CompareError, render_compare, resolve_baseline
 
-    print(render_compare(_load(args.a), _load(args.b), args.format))
+    if len(args.sessions) < 2:
+        raise CliError("compare needs two or more sessions")
+    sessions = [_load(s) for s in args.sessions]
+    try:
+        print(render_compare(sessions, args.format, resolve_baseline(sessions, args.baseline)))
+    except CompareError as exc:
+        raise CliError(str(exc)) from None
     return EXIT_OK
+
+
+def _png(svg: str, out: str) -> None:
+    from orintui.png import PngError, svg_to_png
+
+    try:
+        svg_to_png(svg, out)
+    except PngError as exc:
+        raise CliError(str(exc), EXIT_FAILED) from None
+
+
+def _image_kind(out: str) -> str:
+    kind = out.lower().rsplit(".", 1)[-1] if "." in out else ""
+    if kind not in ("svg", "png"):
+        raise CliError(f"--out must end in .svg or .png, not {out!r}")
+    return kind
+
+
+def cmd_card(args) -> int:
+    from pathlib import Path
+
+    from orintui.card import render_card
+
+    kind = _image_kind(args.out)
+    svg = render_card(_load(args.session))
+    if kind == "png":
+        _png(svg, args.out)
+    else:
+        Path(args.out).write_text(svg, encoding="utf-8")
+    print(args.out)
+    return EXIT_OK
+
+
+def cmd_serve(args) -> int:
+    from orintui.serve import serve
+
+    path = None
+    if args.session:
+        from orintui.catalog import HandleError, resolve_session
+
+        try:
+            path = resolve_session(args.session)
+        except HandleError as exc:
+            raise CliError(str(exc)) from None
+        _load(str(path))  # a bad file is refused here, not in the browser
+    return serve(path, args.host, args.port, getattr(args, "theme", None), args.public_url)
 
 
 def cmd_import(args) -> int:
@@ -312,7 +413,7 @@ def cmd_run(args) -> int:
         from orintui.tui.app import run_app
 
         return run_app(scenario=scenario, out=args.out, telemetry=args.telemetry, interval=args.interval,
-                       label=args.label)
+                       label=args.label, theme=args.theme)
     from orintui.headless import run_headless
 
     return run_headless(scenario, args.out, args.telemetry, args.interval, args.label, args.progress)
@@ -326,9 +427,14 @@ def cmd_replay(args) -> int:
 
 
 def cmd_screenshot(args) -> int:
+    kind = _image_kind(args.out)
     session = _load(args.session)
-    from orintui.tui.screenshot import render_screenshot
+    from orintui.tui.screenshot import render_screenshot, screenshot_svg
 
+    if kind == "png":
+        _png(screenshot_svg(session, size=args.size, at=args.at, theme=args.theme, pane=args.pane), args.out)
+        print(args.out)
+        return EXIT_OK
     path = render_screenshot(session, args.out, size=args.size, at=args.at, theme=args.theme, pane=args.pane)
     print(path)
     return EXIT_OK
@@ -346,6 +452,7 @@ COMMANDS = {
     None: cmd_app, "run": cmd_run, "replay": cmd_replay, "report": cmd_report, "compare": cmd_compare,
     "import": cmd_import, "scenarios": cmd_scenarios, "telemetry": cmd_telemetry, "doctor": cmd_doctor,
     "screenshot": cmd_screenshot, "sessions": cmd_sessions, "models": cmd_models, "setup": cmd_setup,
+    "card": cmd_card, "serve": cmd_serve,
 }
 
 

@@ -1,4 +1,4 @@
-"""Results tables: ``orintui report`` (md, csv, json) and ``orintui compare``."""
+"""Results tables: ``orintui report`` (md, csv, json); ``orintui compare`` lives in compare.py."""
 
 from __future__ import annotations
 
@@ -212,17 +212,60 @@ def versions_line(session: Session) -> str:
     return "; ".join(seen)
 
 
+def session_name(session: Session) -> str:
+    """The Session column of a report of several sessions: the user's label, else the id."""
+    return session.label or session.id
+
+
+def session_json(session: Session) -> dict[str, Any]:
+    return {"id": session.id, "label": session.label, "title": session.title, "started_at": session.started_at,
+            "ended_at": session.ended_at, "orintui_version": session.orintui_version, "host": session.host,
+            "scenario": session.scenario, "versions": versions_line(session)}
+
+
+# csv: raw numbers (empty when not measured) for spreadsheets and scripts; the label's repetition
+# statistics repeated on each of its rows
+CSV_COLUMNS = ["Session", "Backend", "Repetition", "Warm-up", "Status", "Model", "Tokens", "Prefill tok/s", "Decode tok/s",
+               "Decode tok/s observed", "TTFT (ms)", "ms/token p50", "ms/token p95", "ms/token p99", "J/token",
+               "BW %", "Avg power (W)", "Repetitions", "Decode tok/s mean", "Decode tok/s sd", "Prefill tok/s mean",
+               "Prefill tok/s sd", "Flags", "Notes"]
+
+
+def raw(value: Any) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return ""
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def render_csv(measured: list[tuple[Session, list[RunMetrics]]]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(CSV_COLUMNS)
+    for session, metrics in measured:
+        stats = label_stats(metrics)
+        for m in metrics:
+            st = stats.get(m.label) if not m.warmup else None
+            cells = [session_name(session), m.label, raw(m.repetition + 1), "yes" if m.warmup else "no", m.status,
+                     _model_name(m) if m.model else "", raw(m.tokens)]
+            cells += [raw(v) for v in (m.prefill_tok_s, m.decode, m.decode_tok_s["observed"], m.ttft_ms, m.itl_ms["p50"],
+                                       m.itl_ms["p95"], m.itl_ms["p99"], m.energy_j_per_token, m.bandwidth_pct,
+                                       m.avg_power_w)]
+            cells += [raw(st.repetitions) if st else ""] + [raw(getattr(st, k)) if st else "" for k in
+                                                            ("decode_mean", "decode_stddev", "prefill_mean", "prefill_stddev")]
+            cells += [" ".join(f.code for f in m.flags), "; ".join(p for p in (notes(m), telemetry_note(session, m)) if p)]
+            writer.writerow([csv_cell(c) for c in cells])
+    return buf.getvalue().rstrip("\n")
+
+
 def render_report(sessions: list[Session], form: str = "md") -> str:
     measured = [(session, session_metrics(session)) for session in sessions]
     table = rows(measured)
     if form == "json":
-        return json.dumps({"runs": [report_json(m) for m, _ in table]}, indent=2)
+        names = [session_name(s) for s, metrics in measured for _ in metrics]
+        return json.dumps({"sessions": [session_json(s) for s in sessions],
+                           "runs": [{"session": name, **report_json(m)} for name, (m, _) in zip(names, table)]}, indent=2)
     if form == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        writer.writerow(COLUMNS)
-        writer.writerows([csv_cell(c) for c in r] for _, r in table)
-        return buf.getvalue().rstrip("\n")
+        return render_csv(measured)
     out = []
     for session in sessions:
         out.append(clean_line(f"**{session.title}** ({session.id}, {session.started_at[:19]}): {host_line(session)}"))
@@ -231,7 +274,11 @@ def render_report(sessions: list[Session], form: str = "md") -> str:
         if device := device_line(session):
             out.append(clean_line(device))
     out.append("")
-    out.append(markdown_table(COLUMNS, [r for _, r in table]))
+    if len(sessions) > 1:  # which session each row came from
+        names = [session_name(s) for s, metrics in measured for _ in metrics]
+        out.append(markdown_table(["Session", *COLUMNS], [[name, *r] for name, (_, r) in zip(names, table)]))
+    else:
+        out.append(markdown_table(COLUMNS, [r for _, r in table]))
     flagged = flag_notes(measured)
     if flagged:
         out += ["", "Flags (figures to read with care):", *flagged]
@@ -256,138 +303,3 @@ def report_json(m: RunMetrics) -> dict[str, Any]:
             "bandwidth_gbs": m.bandwidth_gbs, "bandwidth_pct": m.bandwidth_pct, "model": m.model,
             "error": m.error, "by_user": m.by_user, "bench": m.bench, "sources": m.sources,
             "flags": [{"code": f.code, "text": f.text} for f in m.flags], "versions": m.versions}
-
-
-# -- compare ---------------------------------------------------------------------------------
-FIGURES = (("Decode tok/s", "decode", True), ("Prefill tok/s", "prefill_tok_s", True), ("TTFT (ms)", "ttft_ms", False),
-           ("ms/token p50", "p50", False), ("J/token", "energy_j_per_token", False))
-# in the text compare only (the compare screen keeps its columns to fit 80 columns)
-ENERGY_FIGURES = (("tok/J", "tokens_per_joule", True), ("marginal J/token", "marginal_j_per_token", False),
-                  ("prefill J/token", "prefill_j_per_token", False))
-
-
-def _figure(m: RunMetrics, key: str) -> float | None:
-    if key == "decode":
-        return m.decode
-    if key == "p50":
-        return m.itl_ms["p50"]
-    return getattr(m, key)
-
-
-def label_figures(session: Session) -> dict[str, dict[str, tuple[float | None, float | None]]]:
-    """Per label and figure: the mean over measured repetitions and its spread.
-
-    The spread is the sample stddev over repetitions; with one repetition, the decode rate's
-    spread is its standard error from the per-token intervals."""
-    groups: dict[str, list[RunMetrics]] = {}
-    for m in session_metrics(session):
-        if not m.warmup and m.status == "ok":
-            groups.setdefault(m.label, []).append(m)
-    out = {}
-    for label, runs in groups.items():
-        figs = {}
-        for _, key, _ in FIGURES + ENERGY_FIGURES:
-            values = [v for v in (_figure(m, key) for m in runs) if v is not None]
-            if not values:
-                figs[key] = (None, None)
-                continue
-            mean = statistics.fmean(values)
-            spread = statistics.stdev(values) if len(values) > 1 else None
-            if spread is None and key == "decode":
-                spread = _decode_standard_error(session, runs[0], mean)
-            figs[key] = (mean, spread)
-        out[label] = figs
-    return out
-
-
-def _decode_standard_error(session: Session, m: RunMetrics, rate: float) -> float | None:
-    times = [e["t"] for e in session.run_events(m.run) if e["kind"] == TOKEN and not e.get("warmup")]
-    gaps = [b - a for a, b in zip(times, times[1:])]
-    if len(gaps) < 3:
-        return None
-    cv = statistics.stdev(gaps) / statistics.fmean(gaps)
-    return rate * cv / math.sqrt(len(gaps))
-
-
-def label_states(session: Session) -> dict[str, tuple[str, list[str]]]:
-    """Per label of measured runs: its state in this session (``ok`` when a complete run exists,
-    else the status of its runs, such as failed or partial) and the validity flags of its ok runs."""
-    out: dict[str, tuple[str, list[str]]] = {}
-    for m in session_metrics(session):
-        if m.warmup:
-            continue
-        state, flags = out.get(m.label, (None, []))
-        if m.ranks:
-            state = "ok"
-            flags = sorted(set(flags) | {f.code for f in m.flags})
-        elif state is None:
-            state = m.status
-        out[m.label] = (state, flags)
-    return out
-
-
-def presence(state: str | None, side: str) -> str:
-    """How a label stands in one session, in words: '' when it ran completely."""
-    if state is None:
-        return f"missing in {side}"
-    return "" if state == "ok" else f"{state} in {side}"
-
-
-def compare_row_title(row: dict[str, Any]) -> str:
-    """The label of a compare row with how it stands in each session ('failed in B')."""
-    where = "; ".join(p for p in (presence(None if row["state_a"] == "missing" else row["state_a"], "A"),
-                                  presence(None if row["state_b"] == "missing" else row["state_b"], "B")) if p)
-    return row["label"] + (f" ({where})" if where else "") + (" !" if row["flags_differ"] else "")
-
-
-def compare(a: Session, b: Session) -> list[dict[str, Any]]:
-    fa, fb = label_figures(a), label_figures(b)
-    sa_, sb_ = label_states(a), label_states(b)
-    labels = list(dict.fromkeys([*sa_, *sb_]))
-    labels.sort(key=lambda x: (not (x in fa and x in fb), x not in fa))
-    out = []
-    for label in labels:
-        state_a, flags_a = sa_.get(label, (None, []))
-        state_b, flags_b = sb_.get(label, (None, []))
-        row: dict[str, Any] = {"label": label, "in_a": label in fa, "in_b": label in fb,
-                               "state_a": state_a or "missing", "state_b": state_b or "missing",
-                               "flags_a": flags_a, "flags_b": flags_b,
-                               "flags_differ": state_a == state_b == "ok" and flags_a != flags_b, "figures": {},
-                               "energy": {}}
-        for name, key, higher_better in FIGURES + ENERGY_FIGURES:
-            va, sa = fa.get(label, {}).get(key, (None, None))
-            vb, sb = fb.get(label, {}).get(key, (None, None))
-            ratio = vb / va if va and vb is not None else None
-            spread = max(s for s in (sa, sb, 0.0) if s is not None)
-            moved = va is not None and vb is not None and spread > 0 and abs(vb - va) > spread
-            group = "figures" if (name, key, higher_better) in FIGURES else "energy"
-            row[group][key] = {"name": name, "a": va, "b": vb, "ratio": ratio, "spread": spread or None,
-                               "moved": moved, "better": (None if not moved else (vb > va) == higher_better)}
-        out.append(row)
-    return out
-
-
-def render_compare(a: Session, b: Session, form: str = "md") -> str:
-    result = compare(a, b)
-    if form == "json":
-        return json.dumps({"a": a.id, "b": b.id, "runs": result}, indent=2)
-    header = ["Backend"] + [f"{name} A / B (B/A)" for name, _, _ in FIGURES + ENERGY_FIGURES]
-    body = []
-    differ = []
-    for row in result:
-        cells = [compare_row_title(row)]
-        if row["flags_differ"]:
-            differ.append(clean_line(f"! {row['label']}: flags A {', '.join(row['flags_a']) or 'none'}; "
-                                     f"B {', '.join(row['flags_b']) or 'none'}"))
-        for _, key, _ in FIGURES + ENERGY_FIGURES:
-            f = row["figures"].get(key) or row["energy"][key]
-            flag = " *" if f["moved"] else ""
-            ratio = f"{f['ratio']:.2f}x" if f["ratio"] is not None else "n/a"
-            cells.append(f"{fmt(f['a'])} / {fmt(f['b'])} ({ratio}){flag}")
-        body.append(cells)
-    lines = [clean_line(f"A: {a.title} ({a.id}): {host_line(a)}"),
-             clean_line(f"B: {b.title} ({b.id}): {host_line(b)}"), "",
-             markdown_table(header, body), "",
-             "* moved by more than the runs' own spread (stddev over repetitions, or the standard error "
-             "of the decode rate for a single run); only complete (ok) runs are compared", *differ]
-    return "\n".join(lines)

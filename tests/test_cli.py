@@ -83,7 +83,7 @@ def test_run_label_reaches_session_report_and_compare(tmp_path):
     old.write_text(json.dumps(doc))
     assert load_session(old).label == ""
     r = run_cli("compare", str(out), str(old))
-    assert r.returncode == 0 and "A: fake: MAXN,  clocks locked (" in r.stdout and "\nB: fake (" in r.stdout
+    assert r.returncode == 0 and "A (baseline): fake: MAXN,  clocks locked (" in r.stdout and "\nB: fake (" in r.stdout
 
 
 def test_headless_progress_lines_during_a_long_run(tmp_path):

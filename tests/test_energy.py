@@ -88,7 +88,8 @@ def test_helpers_by_hand():
 
 
 def test_report_carries_device_line_energy_and_decode_telemetry():
-    from orintui.report import render_compare, render_report
+    from orintui.compare import render_compare
+    from orintui.report import render_report
 
     s = session()
     s.host.update({"model": "NVIDIA Jetson AGX Orin Developer Kit", "nvpmodel": "MAXN", "jetson_clocks": "OFF",
@@ -104,9 +105,9 @@ def test_report_carries_device_line_energy_and_decode_telemetry():
     assert "idle 5.0 W" in text and "marginal 5.0000 J/token above idle" in text
     assert "decode: GPU 1,300 MHz, GPU load 90%, EMC 41%, peak 74.0 C, no throttling seen" in text
     assert "pp100 50.00 t/s 0.1308 J/token" in text
-    compared = render_compare(s, s)
-    assert "tok/J A / B (B/A)" in compared and "marginal J/token A / B (B/A)" in compared
-    assert "0.13 / 0.13 (1.00x)" in compared
+    compared = render_compare([s, s])
+    assert "| tok/J | marginal J/token |" in compared
+    assert "0.13 (= 1.00x within 10%)" in compared
 
 
 def test_max_clocks_from_sysfs_under_a_root(tmp_path):

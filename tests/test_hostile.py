@@ -106,10 +106,11 @@ def test_csv_formulas_are_neutralised_and_numbers_stay_numbers(tmp_path):
     r = run_cli("report", str(path), "--format", "csv")
     assert r.returncode == 0, r.stderr
     rows = list(csv.reader(io.StringIO(r.stdout)))
-    assert rows[1][0].startswith("'=HYPERLINK") and rows[2][0] == "'@SUM(A1:A9)"
-    assert rows[2][1] == "'-2+3"  # the model file's name: text that starts like a formula
-    assert rows[2][-2] == "failed" and rows[2][-1].startswith("'+cmd|")  # the reason is a formula: neutralised
-    assert rows[2][3] == "-1,234.50"  # decode tok/s: a negative number stays a number
+    col = {name: i for i, name in enumerate(rows[0])}
+    assert rows[1][col["Backend"]].startswith("'=HYPERLINK") and rows[2][col["Backend"]] == "'@SUM(A1:A9)"
+    assert rows[2][col["Model"]] == "'-2+3"  # the model file's name: text that starts like a formula
+    assert rows[2][col["Status"]] == "failed" and rows[2][col["Notes"]].startswith("'+cmd|")  # a formula: neutralised
+    assert rows[2][col["Decode tok/s"]] == "-1234.5"  # a negative number stays a number
     for row in rows[1:]:
         for cell in row:
             assert cell[:1] not in ("=", "+", "@", "\t", "\r") and (cell[:1] != "-" or re.fullmatch(r"-[\d,.]+", cell)), cell

@@ -7,8 +7,9 @@ import json
 import pytest
 from conftest import run_cli
 
+from orintui.compare import compare_sessions
 from orintui.metrics import energy_joules, label_stats, mean_stddev, percentile, run_metrics, session_metrics
-from orintui.report import compare, render_report
+from orintui.report import render_report
 from orintui.session import events as ev
 from orintui.session import save_session
 from orintui.session.model import RunInfo, Session
@@ -112,7 +113,7 @@ def test_report_json_shape(tmp_path):
     assert set(run["decode_tok_s"]) == {"reported", "observed"} and set(run["itl_ms"]) == {"p50", "p95", "p99"}
     assert run["prefill_tok_s"] is None and run["decode_tok_s"]["observed"] == pytest.approx(10.0)
     csv = run_cli("report", str(path), "--format", "csv")
-    assert csv.stdout.splitlines()[0].startswith("Backend,Model,Prefill tok/s,Decode tok/s")
+    assert csv.stdout.splitlines()[0].startswith("Session,Backend,Repetition,Warm-up,Status,Model,Tokens,Prefill tok/s")
 
 
 def test_compare_flags_moves_beyond_spread(tmp_path):
@@ -120,13 +121,14 @@ def test_compare_flags_moves_beyond_spread(tmp_path):
                ("y", False, [3.0, 3.1, 3.2], None, None), ("y", False, [4.0, 4.1, 4.2], None, None)])
     b = build([("x", False, [1.0, 1.2, 1.4, 1.6], None, None), ("x", False, [2.0, 2.2, 2.4, 2.6], None, None),
                ("y", False, [3.0, 3.1, 3.2], None, None), ("y", False, [4.0, 4.1, 4.2], None, None)])
-    rows = {r["label"]: r for r in compare(a, b)}
+    rows = {r["label"]: r for r in compare_sessions([a, b])["generation"] if r["session"] == "B"}
     dx = rows["x"]["figures"]["decode"]
     assert dx["ratio"] == pytest.approx(0.5) and dx["moved"] and dx["better"] is False
+    assert dx["direction"] == "down" and dx["verdict"] == "worse"
     assert not rows["y"]["figures"]["decode"]["moved"]
     pa, pb = save_session(a, tmp_path / "a.json"), save_session(b, tmp_path / "b.json")
     r = run_cli("compare", str(pa), str(pb))
-    assert r.returncode == 0 and "0.50x) *" in r.stdout
+    assert r.returncode == 0 and "5.00 (↓ 0.50x worse)" in r.stdout
 
 
 def test_bundled_gpu_session_report():

@@ -16,8 +16,9 @@ from conftest import FIXTURES, run_cli
 
 from orintui.backends import get_adapter
 from orintui.backends.runner import BackendRunner
+from orintui.compare import render_compare
 from orintui.metrics import best_run, run_flags, session_metrics
-from orintui.report import render_compare, render_report
+from orintui.report import render_report
 from orintui.scenarios import parse_scenario
 from orintui.session import events as ev
 from orintui.session import load_session
@@ -170,8 +171,8 @@ def test_headline_of_a_session_without_a_complete_run(tmp_path):
 def test_compare_says_how_a_run_stands_in_each_session():
     a = _session([("x", "ok", 2.0), ("y", "partial", 2.0), ("z", "ok", 2.0)])
     b = _session([("x", "failed", None), ("y", "ok", 2.0)])
-    text = render_compare(a, b)
-    assert "x (failed in B)" in text and "y (partial in A)" in text and "z (missing in B)" in text
+    text = render_compare([a, b])
+    assert "| x (failed) | B |" in text and "| y (partial) | A |" in text and "z (not in B)" in text
     assert "only A" not in text and "only B" not in text
 
 

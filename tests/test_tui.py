@@ -190,17 +190,18 @@ async def test_compare_screen_rows_per_figure_with_ratios(tmp_path, orintui_home
         table = app.screen.query_one(DataTable)
         rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
         tinygrad = next(r for r in rows if r[0] == "tinygrad CPU")
-        assert tinygrad[1] == "Decode tok/s" and tinygrad[4] == "1.00x"
+        assert tinygrad[1] == "Decode tok/s" and tinygrad[4] == "= 1.00x within spread"
         llama = rows.index(next(r for r in rows if r[0].startswith("llama.cpp CPU")))  # "!": its flags differ in B
         decode = rows[llama]
         # tokens twice as far apart (B's figure is observed, A's llama.cpp's own): about half, flagged
-        assert decode[1] == "Decode tok/s" and 0.4 < float(decode[4].split("x")[0]) < 0.55 and decode[4].endswith("*")
+        arrow, ratio, verdict = decode[4].split(" ")
+        assert decode[1] == "Decode tok/s" and arrow == "↓" and 0.4 < float(ratio.rstrip("x")) < 0.55 and verdict == "worse"
         await pilot.press("r")
         await pilot.pause()
-        from orintui.report import render_compare
+        from orintui.compare import render_compare
 
         written = (orintui_home / "data" / "reports" / f"{a.id}-vs-{b.id}.md").read_text()
-        assert written == render_compare(a, load_session(b_path)) + "\n"
+        assert written == render_compare([a, load_session(b_path)]) + "\n"
         await pilot.press("q")
         assert type(app.screen).__name__ == "MenuScreen"
 

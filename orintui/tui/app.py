@@ -102,11 +102,11 @@ class OrintuiApp(App):
             return
         self.push_screen(self._replay_screen(session))
 
-    def open_compare(self, a: str, b: str) -> None:
+    def open_compare(self, *paths: str) -> None:
         from orintui.tui.screens.compare import CompareScreen
 
         try:
-            self.push_screen(CompareScreen(load_session(a), load_session(b)))
+            self.push_screen(CompareScreen(*(load_session(p) for p in paths)))
         except SessionError as exc:
             self.notify(clean_line(exc), severity="error", timeout=10, markup=False)
 
@@ -207,7 +207,8 @@ def write_crash_log(error: BaseException) -> str:
 
 
 def run_app(**kwargs) -> int:
-    if not sys.stdin.isatty() or not sys.stdout.isatty():
+    served = os.environ.get("TEXTUAL_DRIVER", "").endswith("web_driver:WebDriver")  # orintui serve: a browser tab
+    if not served and (not sys.stdin.isatty() or not sys.stdout.isatty()):
         print("orintui: the app needs a terminal; use 'orintui run SCENARIO --headless' or 'orintui report'",
               file=sys.stderr)
         return 2

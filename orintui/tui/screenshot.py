@@ -23,9 +23,14 @@ async def _render(session: Session, size: tuple[int, int], at: float | None, the
         return app.export_screenshot(title=f"orintui: {clean_line(session.title)}")
 
 
+def screenshot_svg(session: Session, size: tuple[int, int] = (120, 40), at: float | None = None,
+                   theme: str | None = None, pane: str = "table") -> str:
+    return asyncio.run(_render(session, size, at, theme, pane))
+
+
 def render_screenshot(session: Session, out: str, size: tuple[int, int] = (120, 40), at: float | None = None,
                       theme: str | None = None, pane: str = "table") -> Path:
-    svg = asyncio.run(_render(session, size, at, theme, pane))
+    svg = screenshot_svg(session, size, at, theme, pane)
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(svg, encoding="utf-8")

@@ -1,4 +1,6 @@
-"""Two sessions side by side, runs matched by label: one row per backend and figure, with B/A."""
+"""Two or more sessions side by side, runs matched by label: one row per backend and figure, a
+value per session and each one's ratio against the baseline (the first), with its direction in an
+arrow and a word as well as a colour."""
 
 from __future__ import annotations
 
@@ -8,7 +10,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from orintui.report import compare, compare_row_title, fmt, host_line
+from orintui.compare import FIGURES, compare_sessions, move_text, row_title
+from orintui.report import fmt
 from orintui.sanitize import safe_component
 from orintui.session.model import Session
 from orintui.tui.data import data_line
@@ -17,45 +20,61 @@ from orintui.tui.data import data_line
 class CompareScreen(Screen):
     BINDINGS = [Binding("r", "report", "Report"), Binding("q,escape", "leave", "Back")]
 
-    def __init__(self, a: Session, b: Session, **kwargs):
+    def __init__(self, *sessions: Session, **kwargs):
         super().__init__(**kwargs)
-        self.a, self.b = a, b
+        self.sessions = list(sessions)
 
     def compose(self) -> ComposeResult:
+        result = compare_sessions(self.sessions)
         header = Text()
         header.append(" Compare\n", style="bold")
-        for name, s in (("A", self.a), ("B", self.b)):
-            header.append(f" {name}: ", style="bold")
-            header.append(data_line(f"{s.title}  {s.started_at[:16].replace('T', ' ')}  {host_line(s)}"))
+        for info in result["sessions"]:
+            header.append(f" {info['name']}: ", style="bold")
+            header.append(data_line(f"{info['title']}  {info['id']}  {info['started_at'][:16].replace('T', ' ')}  "
+                                    f"{info['board']}, mode {info['power_mode']}"))
             header.append("\n")
         header.rstrip()
         yield Static(header, id="compare-title")
         yield DataTable(id="compare-table", cursor_type="row")
-        yield Static(Text(" * moved by more than the runs' own spread; green better, red worse", style="dim"))
+        yield Static(Text(f" ratios against {result['baseline']}; better or worse only beyond the runs' own spread",
+                          style="dim"))
         yield Footer(compact=True)  # every key fits at 80 columns
 
     def on_mount(self) -> None:
+        result = compare_sessions(self.sessions)
+        names = [info["name"] for info in result["sessions"]]
+        base = result["baseline"]
+        others = [n for n in names if n != base]
         table = self.query_one(DataTable)
-        table.add_columns("Backend", "Figure", "A", "B", "B/A")
-        for row in compare(self.a, self.b):
-            label = compare_row_title(row)
+        table.add_columns("Backend", "Figure", *names, *(f"{n}/{base}" for n in others))
+        by_label: dict[str, dict[str, dict]] = {}
+        for row in result["generation"]:
+            by_label.setdefault(row["label"], {})[row["session"]] = row
+        for label, rows in by_label.items():
+            title = row_title(next(iter(rows.values()))) if len(rows) == 1 else label
+            if any(r["flags_differ"] for r in rows.values()):
+                title += " !"
             first = True
-            for f in row["figures"].values():
-                if f["a"] is None and f["b"] is None:
+            for name, key, _ in FIGURES:
+                cells = {n: rows[n]["figures"][key] if n in rows else None for n in names}
+                if all(c is None or c["value"] is None for c in cells.values()):
                     continue
-                style = "" if not f["moved"] else ("bold green" if f["better"] else "bold red")
-                ratio = f"{f['ratio']:.2f}x" if f["ratio"] is not None else "n/a"
-                table.add_row(data_line(label if first else ""), Text(f["name"]), Text(fmt(f["a"])), Text(fmt(f["b"])),
-                              Text(ratio + (" *" if f["moved"] else ""), style=style))
+                ratios = []
+                for n in others:
+                    f = cells[n]
+                    style = "" if f is None or not f["moved"] else ("bold green" if f["better"] else "bold red")
+                    ratios.append(Text("n/a" if f is None else move_text(f), style=style))
+                table.add_row(data_line(title if first else ""), Text(name),
+                              *(Text("n/a" if c is None else fmt(c["value"])) for c in cells.values()), *ratios)
                 first = False
 
     def action_report(self) -> None:
         """Write `orintui compare`'s markdown to the reports folder."""
-        from orintui.report import render_compare
+        from orintui.compare import render_compare
         from orintui.tui.save_report import save_report
 
-        save_report(self, f"{safe_component(self.a.id)}-vs-{safe_component(self.b.id)}.md", render_compare(self.a, self.b),
-                    "comparison")
+        name = "-vs-".join(safe_component(s.id) for s in self.sessions)
+        save_report(self, f"{name}.md", render_compare(self.sessions), "comparison")
 
     def action_leave(self) -> None:
         self.app.exit_or_back(self)

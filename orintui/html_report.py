@@ -1,0 +1,130 @@
+"""``orintui report --format html``: one self-contained page to hand to someone.
+
+Header (board, power mode, versions, validity flags), the results table, the Findings when the
+report has them, and the ms/token and power charts as inline SVG. No script and no request leaves
+the page: a Content-Security-Policy forbids both, and every text from the session is escaped."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from orintui import __version__
+from orintui.metrics import label_stats, session_metrics
+from orintui.report import COLUMNS, device_line, flag_notes, fmt, host_line, rows, versions_line
+from orintui.session.events import TELEMETRY, TOKEN
+from orintui.session.model import Session
+from orintui.svg_chart import Band, Chart, Series, esc, render
+
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+STYLE = """
+body { font-family: DejaVu Sans, Liberation Sans, Arial, sans-serif; margin: 24px; color: #1a1a1a; background: #fff; }
+h1 { font-size: 20px; margin: 0 0 4px 0; } h2 { font-size: 16px; margin: 20px 0 6px 0; }
+p.meta { margin: 2px 0; color: #333; }
+table { border-collapse: collapse; font-size: 13px; margin: 6px 0; }
+th, td { border: 1px solid #ccc; padding: 3px 6px; vertical-align: top; }
+th { background: #f0f2f4; text-align: left; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.note { max-width: 520px; color: #444; } ul.flags li { color: #8a4b00; }
+footer { margin-top: 24px; color: #777; font-size: 12px; }
+"""
+NUMERIC_COLUMNS = {"Prefill tok/s", "Decode tok/s", "TTFT (ms)", "ms/token p50", "p95", "J/token", "BW %"}
+
+
+def token_ms_series(session: Session) -> list[Series]:
+    """Per measured run: ms per token against the token's index (the backend's ms, else arrival gaps)."""
+    out = []
+    for run in session.runs:
+        if run.warmup:
+            continue
+        tokens = [e for e in session.run_events(run.index) if e["kind"] == TOKEN and not e.get("warmup")]
+        points, last = [], None
+        for i, e in enumerate(tokens):
+            ms = e.get("ms")
+            if ms is None and last is not None:
+                ms = (e["t"] - last) * 1000.0
+            last = e["t"]
+            if isinstance(ms, (int, float)) and math.isfinite(ms) and ms > 0:
+                points.append((float(i + 1), float(ms)))
+        if points:
+            name = run.label + (f" #{run.repetition + 1}" if sum(r.label == run.label and not r.warmup
+                                                                for r in session.runs) > 1 else "")
+            out.append(Series(name, points))
+    return out
+
+
+def power_series(session: Session) -> tuple[list[Series], list[Band]]:
+    """Total power over the session's time, with each run's span as a band."""
+    points = [(e["t"], e["power_total_mw"] / 1000.0) for e in session.events
+              if e["kind"] == TELEMETRY and isinstance(e.get("power_total_mw"), (int, float))]
+    label = next((e.get("power_total_label") for e in session.events
+                  if e["kind"] == TELEMETRY and e.get("power_total_label")), None) or "power"
+    bands = [Band(r.started_t, r.ended_t, r.label) for r in session.runs
+             if r.started_t is not None and r.ended_t is not None and r.ended_t > r.started_t]
+    return ([Series(label, points)] if points else []), bands
+
+
+def _table(header: Sequence[str], body: Sequence[Sequence[str]], numeric: set[str] | None = None) -> str:
+    numeric = numeric or set()
+    head = "".join(f"<th>{esc(h)}</th>" for h in header)
+    lines = []
+    for row in body:
+        cells = []
+        for name, cell in zip(header, row):
+            cls = ' class="num"' if name in numeric else (' class="note"' if name == "Notes" else "")
+            cells.append(f"<td{cls}>{esc(cell)}</td>")
+        lines.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(lines)}</tbody></table>"
+
+
+def session_header(session: Session) -> list[str]:
+    h = session.host
+    out = [f"<h1>{esc(session.title)}</h1>",
+           f'<p class="meta">Session {esc(session.id)}, started {esc(session.started_at[:19].replace("T", " "))}</p>',
+           f'<p class="meta">Host: {esc(host_line(session))}</p>',
+           f'<p class="meta">Board: {esc(h.get("model") or h.get("gpu_name") or "n/a")}; power mode '
+           f'{esc(h.get("nvpmodel") or "n/a")}; JetPack {esc(h.get("jetpack") or "n/a")}; L4T {esc(h.get("l4t") or "n/a")}</p>']
+    if device := device_line(session):
+        out.append(f'<p class="meta">{esc(device)}</p>')
+    if versions := versions_line(session):
+        out.append(f'<p class="meta">Versions: {esc(versions)}</p>')
+    return out
+
+
+def findings_section(findings: Sequence[str] | None) -> list[str]:
+    """The analysis' Findings, one item each, when the report data carries them."""
+    if not findings:
+        return []
+    return ["<h2>Findings</h2>", "<ul>" + "".join(f"<li>{esc(f)}</li>" for f in findings) + "</ul>"]
+
+
+def render_html(sessions: list[Session], findings: Sequence[str] | None = None) -> str:
+    measured = [(session, session_metrics(session)) for session in sessions]
+    title = " vs ".join(s.title for s in sessions)
+    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
+             f"<title>orintui: {esc(title)}</title><style>{STYLE}</style></head><body>"]
+    for session in sessions:
+        parts += session_header(session)
+    flagged = flag_notes(measured)
+    parts.append("<h2>Validity flags</h2>")
+    parts.append('<ul class="flags">' + "".join(f"<li>{esc(line.lstrip('- '))}</li>" for line in flagged) + "</ul>"
+                 if flagged else "<p>No run was flagged.</p>")
+    parts.append("<h2>Results</h2>")
+    parts.append(_table(COLUMNS, [r for _, r in rows(measured)], NUMERIC_COLUMNS))
+    reps = [(label, st) for _, metrics in measured for label, st in label_stats(metrics).items() if st.repetitions > 1]
+    if reps:
+        parts.append("<h2>Repetitions</h2>")
+        parts.append(_table(["Backend", "Repetitions", "Decode tok/s (mean ± sd)", "Prefill tok/s (mean ± sd)"],
+                            [[label, str(st.repetitions), f"{fmt(st.decode_mean)} ± {fmt(st.decode_stddev)}",
+                              f"{fmt(st.prefill_mean)} ± {fmt(st.prefill_stddev)}"] for label, st in reps]))
+    parts += findings_section(findings)
+    for session in sessions:
+        prefix = f"{session.title}: " if len(sessions) > 1 else ""
+        parts.append("<h2>Charts</h2>" if session is sessions[0] else "")
+        parts.append(render(Chart(f"{prefix}ms per token (log scale)", "token", "ms/token", token_ms_series(session),
+                                  log_y=True)))
+        series, bands = power_series(session)
+        parts.append(render(Chart(f"{prefix}power", "seconds since the session started", "W", series, bands=bands)))
+    parts.append(f"<footer>Written by orintui {esc(__version__)}. Figures marked n/a were not measured.</footer>")
+    parts.append("</body></html>")
+    return "\n".join(p for p in parts if p)
