@@ -123,6 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-run", action="store_true", help="set up only: do not start the demo")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a demo variable (tokens=64)")
 
+    r = sub.add_parser("pareto", help="chart decode tok/s against J/token (Pareto front marked) as SVG or PNG")
+    r.add_argument("sessions", nargs="+", metavar="SESSION", help=SESSION_HELP)
+    r.add_argument("--out", required=True, help="the chart file to write: .svg, or .png (needs Pillow)")
+
     r = sub.add_parser("sessions", help="list saved sessions, newest first, with the ids other commands take")
     r.add_argument("--json", action="store_true", help="one JSON list with id, start, scenario, label, runs, path")
     r.add_argument("--saved", action="store_true", help="leave out the bundled demo session")
@@ -234,6 +238,17 @@ def cmd_report(args) -> int:
     from orintui.report import render_report
 
     _emit(render_report(sessions, args.format), args.out)
+    return EXIT_OK
+
+
+def cmd_pareto(args) -> int:
+    from orintui.pareto import ParetoError, write_chart
+
+    sessions = [_load(s) for s in args.sessions]
+    try:
+        print(write_chart(sessions, args.out))
+    except ParetoError as exc:
+        raise CliError(str(exc)) from None
     return EXIT_OK
 
 
@@ -452,7 +467,7 @@ COMMANDS = {
     None: cmd_app, "run": cmd_run, "replay": cmd_replay, "report": cmd_report, "compare": cmd_compare,
     "import": cmd_import, "scenarios": cmd_scenarios, "telemetry": cmd_telemetry, "doctor": cmd_doctor,
     "screenshot": cmd_screenshot, "sessions": cmd_sessions, "models": cmd_models, "setup": cmd_setup,
-    "card": cmd_card, "serve": cmd_serve,
+    "card": cmd_card, "serve": cmd_serve, "pareto": cmd_pareto,
 }
 
 

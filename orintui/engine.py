@@ -15,6 +15,8 @@ from orintui import paths
 from orintui.backends import get_adapter, openai_endpoint, versions
 from orintui.backends.runner import BackendRunner
 from orintui.metrics import IDLE_WINDOW_S, cpu_busy_pct, session_metrics
+from orintui.power_modes import PowerModeError, PowerModes, check_can_switch, needs
+from orintui.quiet_gate import QuietGate, gate_disabled_here
 from orintui.scenarios import Scenario, ScenarioError, how_to_get
 from orintui.session import events as ev
 from orintui.session import status as st
@@ -98,6 +100,7 @@ class Execution:
     def __init__(self, scenario: Scenario, out: str | os.PathLike | None = None, telemetry: str = "auto",
                  interval: float = 0.5, label: str = ""):
         self.scenario = scenario
+        check_can_switch(scenario.runs, scenario.path)  # a power sweep needs root: refused before anything
         problems = scenario.problems()
         fatal = [(r, why) for r, why in problems if not r.optional]
         if fatal:
@@ -146,9 +149,10 @@ class Execution:
                 self.session.host.update({"profile": self.profile.key, "profile_from": identified,
                                           "peak_bandwidth_gbs": self.profile.peak_bandwidth_gbs,
                                           "bus_bytes": self.profile.bus_bytes})
+        self._stop = threading.Event()
+        self._sweep_hooks(scenario)
         self.current: BackendRunner | openai_endpoint.EndpointRun | None = None
         self._versions: dict[tuple, dict[str, str]] = {}
-        self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.done = threading.Event()
 
@@ -202,9 +206,13 @@ class Execution:
                     self._end(run, st.CANCELLED, None, None, "not started: the session was stopped", by_user=True)
                     continue
                 self._execute(run)
+                if self.gate is not None and run is not self.session.runs[-1]:
+                    self.gate.cooldown()
             self._store_flags()
         finally:
             try:
+                if self.power is not None and (why := self.power.restore()):
+                    self.recorder.record(ev.note(self.recorder.now(), f"power mode NOT restored: {why}", "error"))
                 if self.sampler is not None:
                     self.sampler.stop()
                 self.recorder.close()
@@ -230,12 +238,17 @@ class Execution:
         if key not in self._versions:  # once per program and environment, not per repetition
             self._versions[key] = versions.probe(run.backend, run.argv, run.env, run.cwd)
         run.versions = dict(self._versions[key])
-        cpu_before = self._quiet_check()
-        if self._stop.is_set():
-            self._end(run, st.CANCELLED, None, None, "not started: the session was stopped", by_user=True)
+        before = self._before_run(run, spec)
+        cpu_before = self._quiet_check() if before is not None else None
+        if self._stop.is_set() or before is None:
+            if not self._stop.is_set():  # a power switch failed: the rest would run in an unknown mode
+                self._stop.set()
+                self._end(run, st.FAILED, None, None, self.power_error)
+            else:
+                self._end(run, st.CANCELLED, None, None, "not started: the session was stopped", by_user=True)
             return
         record(ev.make(ev.RUN_STARTED, self.recorder.now(), index, label=run.label, backend=run.backend,
-                       repetition=run.repetition, warmup=run.warmup, cpu_load_before_pct=cpu_before))
+                       repetition=run.repetition, warmup=run.warmup, cpu_load_before_pct=cpu_before, **before))
         record({**ev.phase(self.recorder.now(), "loading"), "run": index})
         options = {"question": spec.input} if spec.input is not None else {}
         if run.backend == openai_endpoint.NAME:  # a served model: HTTP streams; its server (if any) through a BackendRunner
@@ -253,6 +266,53 @@ class Execution:
         if result.leftover_pids:  # a daemonised helper survived the run: killed, and the run flagged
             process["leftover_pids"] = " ".join(map(str, result.leftover_pids))
         self._end(run, result.status, result.exit_code, result.signal, result.error, result.by_user, **process)
+
+    # -- sweeps: the power group and the quiet-machine gate before each run (orintui/power_modes.py,
+    #    orintui/quiet_gate.py) ------------------------------------------------------------------
+    def _sweep_hooks(self, scenario: Scenario) -> None:
+        self.power: PowerModes | None = None
+        self.power_line: str | None = None  # what headless says before starting
+        self.power_error: str | None = None
+        modes, clocks = needs(scenario.runs)
+        if modes or clocks:
+            self.power = PowerModes()
+            try:
+                self.power_line = self.power.begin(clocks)
+            except PowerModeError:
+                self.recorder.discard()
+                raise
+        self.gate: QuietGate | None = None
+        self.gate_line: str | None = None
+        self._last_sample: dict | None = None
+        if scenario.gate.enabled and not gate_disabled_here():
+            self.gate = QuietGate(scenario.gate, self._stop, lambda: self._last_sample)
+            c = scenario.gate
+            self.gate_line = (f"quiet gate before each run: CPU <= {c.cpu_pct:g}%, GPU <= {c.gpu_pct:g}%, temperature "
+                              f"within {c.temp_band_c:g} C for {c.window_s:g} s, waiting up to {c.max_wait_s:g} s")
+            self.recorder.subscribe(self._keep_sample)
+
+    def _keep_sample(self, event: dict) -> None:
+        if event["kind"] == ev.TELEMETRY:
+            self._last_sample = event
+
+    def _before_run(self, run: RunInfo, spec) -> dict | None:
+        """Switch the power group, then wait for a quiet machine; the fields for run_started, or
+        None when the session was stopped or a switch failed (power_error says why)."""
+        fields: dict = {}
+        if self.power is not None and (spec.nvpmodel is not None or spec.jetson_clocks is not None):
+            try:
+                fields.update(self.power.apply(spec.nvpmodel, spec.jetson_clocks))
+            except PowerModeError as exc:
+                self.power_error = f"power mode switch failed: {exc}"
+                return None
+        if self.gate is not None:
+            said = lambda why: self.recorder.record({**ev.note(  # noqa: E731
+                self.recorder.now(), f"waiting for a quiet machine: {why}", "info"), "run": run.index, "gate": True})
+            result = self.gate.wait(said)
+            if result is None:
+                return None
+            fields.update(result.fields())
+        return fields
 
     def _quiet_check(self) -> float | None:
         """CPU load of the whole machine over the moment before a run starts (the run's own

@@ -11,7 +11,7 @@ from orintui.report import device_line, fmt, render_report
 from orintui.sanitize import clean_line
 from orintui.scenarios import Scenario
 from orintui.session import status as st
-from orintui.session.events import PHASE, RUN_ENDED, RUN_STARTED, TOKEN
+from orintui.session.events import NOTE, PHASE, RUN_ENDED, RUN_STARTED, TOKEN
 
 
 class Heartbeat:
@@ -63,6 +63,10 @@ def run_headless(scenario: Scenario, out: str | None, telemetry: str, interval: 
         f"session: {execution.recorder.final_path}")
     if device := device_line(session):  # on a Jetson: power mode and whether clocks are locked
         say(f"orintui: {device}")
+    if execution.power_line:  # said before the first switch: orintui is about to change the board's mode
+        say(f"orintui: power-mode sweep (running as root): {execution.power_line}")
+    if execution.gate_line:
+        say(f"orintui: {execution.gate_line}")
 
     heartbeat = Heartbeat(progress_s)
 
@@ -76,6 +80,9 @@ def run_headless(scenario: Scenario, out: str | None, telemetry: str, interval: 
             line(heartbeat.token(event))
         elif event["kind"] == PHASE and event.get("run") == heartbeat.run:
             heartbeat.phase = event.get("phase") or heartbeat.phase
+        elif event["kind"] == NOTE and event.get("gate"):  # the quiet gate is holding the next run back
+            run = session.runs[event["run"]]
+            say(f"[{run.index + 1}/{total}] {run.label}: {event.get('text')}")
         elif event["kind"] == RUN_STARTED:
             heartbeat.reset(event["t"], event["run"])
             run = session.runs[event["run"]]

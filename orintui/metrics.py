@@ -42,6 +42,7 @@ FLAGS = {
     "throttled": "thermal throttling during decode",
     "leftover-process": "a process the run started outlived it (daemonised, or ignored the hang-up)",
     "cache-hit": "a server answered part of the prompt from its prefix cache: TTFT and prefill are not cold",
+    "dirty-start": "the quiet-machine gate timed out: the run started on a machine that was not idle or settled",
 }
 
 
@@ -402,6 +403,8 @@ def run_flags(session: Session, run: RunInfo, events: list[Event], telemetry: li
     busy = started.get("cpu_load_before_pct") if started else None
     if isinstance(busy, (int, float)) and busy > BUSY_CPU_PCT:
         flags.append(Flag("busy", f"CPU {busy:.0f}% busy before the run started (above {BUSY_CPU_PCT:.0f}%)"))
+    if started and started.get("gate_passed") is False:
+        flags.append(Flag("dirty-start", gate_text(started)))
     tokens = [e for e in events if e["kind"] == TOKEN]
     if tokens and len(steady) < MIN_STEADY_TOKENS:
         flags.append(Flag("few-tokens", f"{len(steady)} steady-state tokens (fewer than {MIN_STEADY_TOKENS})"))
@@ -420,13 +423,24 @@ def run_flags(session: Session, run: RunInfo, events: list[Event], telemetry: li
     ended = next((e for e in events if e["kind"] == RUN_ENDED), None)
     if ended and ended.get("leftover_pids"):
         flags.append(Flag("leftover-process", f"pid {ended['leftover_pids']} outlived the run (see its error)"))
-    host = session.host
+    host = {**session.host, **{k: started[k] for k in ("nvpmodel", "jetson_clocks") if started and started.get(k)}}
     if tokens and host.get("jetson_clocks") == "OFF":
         flags.append(Flag("clocks-unlocked", "jetson_clocks was off: GPU and EMC clocks may scale during the run"))
     mode = host.get("nvpmodel")
     if tokens and mode and str(mode).upper() not in MAX_POWER_MODES:
         flags.append(Flag("power-mode", f"power mode {mode}, not MAXN"))
     return flags
+
+
+def gate_text(started: Event) -> str:
+    """What the quiet gate saw when it gave up (a power-mode sweep's run: per run, not per host)."""
+    seen = [f"CPU {started['gate_cpu_pct']:.0f}%" if isinstance(started.get("gate_cpu_pct"), (int, float)) else None,
+            f"GPU {started['gate_gpu_pct']:.0f}%" if isinstance(started.get("gate_gpu_pct"), (int, float)) else None,
+            f"temperature moved {started['gate_temp_band_c']:.1f} C"
+            if isinstance(started.get("gate_temp_band_c"), (int, float)) else None]
+    waited = started.get("gate_waited_s")
+    after = f" after {waited:.0f} s" if isinstance(waited, (int, float)) else ""
+    return f"not quiet{after} ({', '.join(x for x in seen if x) or 'no figures'}): started anyway"
 
 
 CLOCK_DROP = 0.10  # locked GPU clocks that fall this far below their decode maximum: throttling

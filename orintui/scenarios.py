@@ -4,10 +4,14 @@ A scenario is TOML: ``name``, ``description``, ``[variables]`` (defaults that ``
 and the menu override), optional ``[generate]`` (variable = model shape: orintui writes that
 random-weight model on first use) and ``[[runs]]``. Strings may use ``{variable}``; built-ins are
 ``{python}`` (this interpreter), ``{models}`` (orintui's model cache) and ``{home}``.
+Sweeps: ``[matrix]`` (variable = list of values: each run that uses one becomes one run per
+combination, labelled with the values), ``[power]`` (nvpmodel modes and jetson_clocks states: every
+run once per group) and ``[gate]`` (the quiet-machine gate before each run, orintui/quiet_gate.py).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import re
@@ -22,6 +26,7 @@ else:  # pragma: no cover - exercised on 3.10
     import tomli as tomllib
 
 from orintui import paths
+from orintui.quiet_gate import GATE_KEYS, GateConfig
 
 RUN_KEYS = {"label", "backend", "argv", "env", "cwd", "repetitions", "warmup", "idle_timeout", "total_timeout",
             "model", "device", "optional", "notes", "requires", "input"}
@@ -29,7 +34,9 @@ RUN_KEYS = {"label", "backend", "argv", "env", "cwd", "repetitions", "warmup", "
 ENDPOINT_KEYS = {"server", "url", "prompt", "max_tokens", "api", "concurrency", "warmup_requests", "ready_timeout", "request"}
 RUN_KEYS |= ENDPOINT_KEYS
 MAX_CONCURRENCY = 256
-TOP_KEYS = {"name", "description", "variables", "generate", "runs", "needs"}
+TOP_KEYS = {"name", "description", "variables", "generate", "runs", "needs", "gate", "matrix", "power"}
+MAX_CELLS = 256  # runs after [matrix] and [power] expansion (before repetitions): a typo must not queue thousands
+MAX_GATE_S = 3600.0  # a gate's window, wait or cool-down
 VAR = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 MAX_REPETITIONS = 1000  # per run, for repetitions and for warmup: a typo must not queue 100,000,000 runs
 MAX_EXPANDED = 65536  # characters a value may reach once its {variables} are expanded
@@ -68,6 +75,10 @@ class RunSpec:
     warmup_requests: int = 0
     ready_timeout: float = 300.0
     request: dict[str, Any] = field(default_factory=dict)
+    # a [power] group: the nvpmodel mode id and jetson_clocks state the run wants (None: as it is)
+    nvpmodel: str | None = None
+    jetson_clocks: bool | None = None
+    cell: dict[str, str] = field(default_factory=dict)  # its [matrix] values (and power group), for charts
 
 
 # an NVIDIA GPU's device nodes: a discrete GPU's driver, and Jetson's nvgpu (what tinygrad NV opens)
@@ -134,6 +145,8 @@ class Scenario:
     generate: dict[str, str]
     runs: list[RunSpec]
     raw_runs: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    gate: GateConfig = field(default_factory=GateConfig)
+    matrix: dict[str, list[str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -263,9 +276,15 @@ def parse_scenario(text: str, path: str, overrides: dict[str, str] | None = None
     for key, value in raw_vars.items():
         if not _plain_value(value):
             raise _fail_key(path, text, f"variable {key} must be a string or a number, not {_toml_type(value)}", key)
+    matrix = _parse_matrix(doc, raw_vars, path, text)
+    overrides = dict(overrides or {})
+    for key in [k for k in overrides if k in matrix]:  # --set threads=1,2,4: the list, llama-bench style
+        matrix[key] = _matrix_values(key, overrides.pop(key), path, text)
+    gate = _parse_gate(doc, path, text)
+    groups = _parse_power(doc, path, text)
     variables = {**builtin_variables(), **{k: str(v) for k, v in raw_vars.items()}}
     defaults = dict(variables)
-    for key, value in (overrides or {}).items():
+    for key, value in overrides.items():
         if key not in raw_vars:
             known = ", ".join(sorted(raw_vars)) or "none"
             raise ScenarioError(f"{path}: --set {key}: no such variable (this scenario has: {known})")
@@ -288,9 +307,10 @@ def parse_scenario(text: str, path: str, overrides: dict[str, str] | None = None
     if not isinstance(raw_runs, list) or not raw_runs:
         raise _fail(path, text, "a scenario needs at least one [[runs]] entry", "runs")
     runs = []
-    for i, raw in enumerate(raw_runs, 1):
+    for i, raw, cell, group in _cells(raw_runs, matrix, groups, path, text):
         label = raw.get("label") if isinstance(raw, dict) else None
-        where = f"run {i}" + (f" ({label})" if isinstance(label, str) else "")
+        cell_vars = {**variables, **cell}
+        where = f"run {i}" + (f" ({label})" if isinstance(label, str) else "") + "".join(f" {k}={v}" for k, v in cell.items())
         needle = f'"{label}"' if isinstance(label, str) else "[[runs]]"
         if not isinstance(raw, dict):
             raise _fail(path, text, f"{where}: must be a table", "[[runs]]")
@@ -334,7 +354,7 @@ def parse_scenario(text: str, path: str, overrides: dict[str, str] | None = None
                 value = raw[key]
                 if isinstance(value, str):  # "{variable}": a number after expansion
                     try:
-                        value = (int if kind is int else float)(expand(value, variables, path, text))
+                        value = (int if kind is int else float)(expand(value, cell_vars, path, text))
                     except ValueError:
                         raise _fail(path, text, f"{where}: {key} must be a number, not {value!r}", key) from None
                 if not isinstance(value, kind) or isinstance(value, bool) or not math.isfinite(value) or value < low:
@@ -342,7 +362,7 @@ def parse_scenario(text: str, path: str, overrides: dict[str, str] | None = None
                 if high is not None and value > high:
                     raise _fail(path, text, f"{where}: {key} = {value} is more than orintui runs ({high} at most)", key)
                 numbers[key] = value
-        exp = lambda s: expand(str(s), variables, path, text)  # noqa: E731
+        exp = lambda s, v=cell_vars: expand(str(s), v, path, text)  # noqa: E731
         env = {str(k): exp(v) for k, v in env.items()}
         requires = raw.get("requires", [])
         if not isinstance(requires, list) or not all(isinstance(m, str) for m in requires):
@@ -372,8 +392,10 @@ def parse_scenario(text: str, path: str, overrides: dict[str, str] | None = None
         typed = raw.get("input")
         if typed is not None and (not isinstance(typed, str) or "\0" in typed):
             raise _fail_key(path, text, f"{where}: input must be a string (typed at the backend's prompt)", "input")
+        label = _cell_label(label, cell, group, cell_vars, path, text)
         runs.append(RunSpec(
-            input=exp(typed) if typed is not None else None,
+            input=exp(typed) if typed is not None else None, cell={**cell, **_group_cell(group)},
+            nvpmodel=group[0], jetson_clocks=group[1],
             label=label, backend=backend, argv=argv_out, env=env,
             cwd=exp(raw["cwd"]) if raw.get("cwd") else None, model=exp(raw["model"]) if raw.get("model") else None,
             optional=bool(raw.get("optional", False)), notes=raw.get("notes"), requires=requires, device=device,
@@ -391,7 +413,151 @@ def parse_scenario(text: str, path: str, overrides: dict[str, str] | None = None
                 if variables[k] == default_values[k] and inside_models_dir(variables[k])}
     return Scenario(name=name, description=str(doc.get("description", "")), path=path,
                     variables={k: v for k, v in variables.items() if k in raw_vars},
-                    generate=writable, runs=runs, raw_runs=raw_runs)
+                    generate=writable, runs=runs, raw_runs=raw_runs, gate=gate, matrix=matrix)
+
+
+# -- sweeps: [gate], [matrix], [power] ------------------------------------------------------------
+VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _fail_in(section: str, path: str, text: str, message: str, key: str) -> ScenarioError:
+    """As _fail_key, at ``key``'s line inside the ``[section]`` table (the same key may be set elsewhere)."""
+    head = re.search(rf"^[ \t]*\[{section}\][ \t]*(#.*)?$", text, re.M)
+    start = head.end() if head else 0
+    m = re.compile(rf"^[ \t]*[\"']?{re.escape(key)}[\"']?[ \t]*=", re.M).search(text, start)
+    if m:
+        return ScenarioError(f"{path}:{text.count(chr(10), 0, m.start()) + 1}: {message}")
+    return _fail(path, text, message, f"[{section}]")
+
+
+def _parse_gate(doc: dict[str, Any], path: str, text: str) -> GateConfig:
+    raw = doc.get("gate", {})
+    if not isinstance(raw, dict):
+        raise _fail(path, text, "[gate] must be a table (enabled, cpu_pct, gpu_pct, temp_band_c, window_s, "
+                                "max_wait_s, cooldown_s)", "gate")
+    if bad := sorted(set(raw) - GATE_KEYS):
+        raise _fail_in("gate", path, text, f"[gate]: unknown key {bad[0]!r} (expected: {', '.join(sorted(GATE_KEYS))})", bad[0])
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key == "enabled":
+            if not isinstance(value, bool):
+                raise _fail_in("gate", path, text, f"[gate]: enabled must be true or false, not {_toml_type(value)}", key)
+        elif (not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value)
+              or not 0 <= value <= (100 if key.endswith("_pct") else MAX_GATE_S) or (key == "window_s" and value <= 0)):
+            top = 100 if key.endswith("_pct") else MAX_GATE_S
+            raise _fail_in("gate", path, text, f"[gate]: {key} must be a number from 0 to {top:g}"
+                                        f"{' (above 0)' if key == 'window_s' else ''}, not {value!r}", key)
+        out[key] = value
+    return GateConfig(**out)
+
+
+def _matrix_values(key: str, values: Any, path: str, text: str) -> list[str]:
+    """A list of strings or numbers, or one string of comma-separated values ("1,2,4", as llama-bench takes)."""
+    if isinstance(values, str):
+        values = [v.strip() for v in values.split(",")]
+    if not isinstance(values, list) or not values or not all(_plain_value(v) for v in values):
+        raise _fail_in("matrix", path, text, f"[matrix]: {key} must be a non-empty list of strings or numbers "
+                                    "(or \"a,b,c\")", key)
+    out = [str(v) for v in values]
+    if "" in out:
+        raise _fail_in("matrix", path, text, f"[matrix]: {key} has an empty value", key)
+    if len(out) > MAX_CELLS:
+        raise _fail_in("matrix", path, text, f"[matrix]: {key} has {len(out)} values, more than orintui runs ({MAX_CELLS} cells at most)",
+                        key)
+    if dupes := sorted({v for v in out if out.count(v) > 1}):
+        raise _fail_in("matrix", path, text, f"[matrix]: {key} lists {dupes[0]!r} twice (each value is one cell)", key)
+    return out
+
+
+def _parse_matrix(doc: dict[str, Any], raw_vars: dict[str, Any], path: str, text: str) -> dict[str, list[str]]:
+    raw = doc.get("matrix", {})
+    if not isinstance(raw, dict):
+        raise _fail(path, text, "[matrix] must be a table of variable = [values]", "matrix")
+    matrix = {}
+    for key, values in raw.items():
+        if not VAR_NAME.fullmatch(key):
+            raise _fail(path, text, f"[matrix]: {key!r} is not a variable name (letters, digits, _)", "matrix")
+        if key in raw_vars or key in builtin_variables():
+            raise _fail_in("matrix", path, text, f"[matrix]: {key} is also a variable; a name is either one value or a list", key)
+        matrix[key] = _matrix_values(key, values, path, text)
+    for var, value in raw_vars.items():
+        if used := [n for n in VAR.findall(str(value)) if n in matrix]:
+            raise _fail_key(path, text, f"variable {var} uses the [matrix] variable {{{used[0]}}}: matrix variables "
+                                        "go in [[runs]] strings (argv, env, model, label...)", var)
+    return matrix
+
+
+def _parse_power(doc: dict[str, Any], path: str, text: str) -> list[tuple[str | None, bool | None]]:
+    """The [power] groups, in order: every nvpmodel mode, within it every jetson_clocks state."""
+    raw = doc.get("power", {})
+    if not isinstance(raw, dict):
+        raise _fail(path, text, "[power] must be a table: nvpmodel = [mode ids], jetson_clocks = [true, false]", "power")
+    if bad := sorted(set(raw) - {"nvpmodel", "jetson_clocks"}):
+        raise _fail_in("power", path, text, f"[power]: unknown key {bad[0]!r} (expected: jetson_clocks, nvpmodel)", bad[0])
+    modes = raw.get("nvpmodel", [])
+    if (not isinstance(modes, list) or not all(isinstance(m, (int, str)) and not isinstance(m, bool)
+                                               and re.fullmatch(r"\d{1,3}", str(m)) for m in modes)):
+        raise _fail_in("power", path, text, "[power]: nvpmodel must be a list of mode ids (numbers, as nvpmodel -m takes; "
+                                    "nvpmodel -p --verbose lists them)", "nvpmodel")
+    clocks = raw.get("jetson_clocks", [])
+    if not isinstance(clocks, list) or not all(isinstance(c, bool) for c in clocks):
+        raise _fail_in("power", path, text, "[power]: jetson_clocks must be a list of true (locked) / false", "jetson_clocks")
+    modes = [str(int(m)) for m in modes]
+    for name, values in (("nvpmodel", modes), ("jetson_clocks", clocks)):
+        if len(set(values)) != len(values):
+            raise _fail_in("power", path, text, f"[power]: {name} lists a value twice", name)
+    return list(itertools.product(modes or [None], clocks or [None]))
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def _cells(raw_runs: list[Any], matrix: dict[str, list[str]], groups: list[tuple[str | None, bool | None]],
+           path: str, text: str):
+    """(index of the [[runs]] entry, the entry, its matrix values, its power group) for every run the
+    scenario expands to, power group outermost; refused past MAX_CELLS before anything is built."""
+    uses = []
+    total = 0
+    for raw in raw_runs:
+        names = {n for s in _strings(raw) for n in VAR.findall(s)} if isinstance(raw, dict) else set()
+        used = [k for k in matrix if k in names]
+        uses.append(used)
+        total += math.prod(len(matrix[k]) for k in used) * len(groups)
+        if total > MAX_CELLS:
+            raise _fail(path, text, f"the [matrix] and [power] lists expand to more than {MAX_CELLS} runs "
+                                    "(orintui's limit per scenario; split it)", "matrix" if matrix else "power")
+    for group in groups:
+        for i, (raw, used) in enumerate(zip(raw_runs, uses), 1):
+            for values in itertools.product(*(matrix[k] for k in used)):
+                yield i, raw, dict(zip(used, values)), group
+
+
+def _group_cell(group: tuple[str | None, bool | None]) -> dict[str, str]:
+    mode, clocks = group
+    return {**({"nvpmodel": mode} if mode is not None else {}),
+            **({"jetson_clocks": "on" if clocks else "off"} if clocks is not None else {})}
+
+
+def _cell_label(label: str, cell: dict[str, str], group: tuple[str | None, bool | None], variables: dict[str, str],
+                path: str, text: str) -> str:
+    """A matrix run's label: the label with its {variables} filled in where it names them, else the
+    label followed by var=value for each; a power group adds @mode=ID clocks=on|off."""
+    if cell:
+        named = set(VAR.findall(label))
+        if named & set(cell):
+            label = expand(label, variables, path, text)
+        else:
+            label += " " + " ".join(f"{k}={v}" for k, v in cell.items())
+    if extra := _group_cell(group):
+        label += " @" + " ".join(f"{'mode' if k == 'nvpmodel' else 'clocks'}={v}" for k, v in extra.items())
+    return label
 
 
 def _endpoint_keys(raw: dict[str, Any], backend: str, where: str, path: str, text: str) -> dict[str, Any]:

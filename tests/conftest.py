@@ -19,6 +19,8 @@ SHARED = ROOT.parent / "shared"
 def orintui_home(tmp_path, monkeypatch):
     home = tmp_path / "home"
     monkeypatch.setenv("ORINTUI_HOME", str(home))
+    # no quiet-machine gate: this machine is shared and rarely idle; tests/test_sweeps.py turns it on
+    monkeypatch.setenv("ORINTUI_GATE", "off")
     return home
 
 

@@ -77,7 +77,10 @@ TELEMETRY_FIELDS = {k: OPT_NUMBER for k in ("gpu_load_pct", "gpu_freq_mhz", "emc
                                             "power_total_mw", "ram_used_mb", "ram_total_mb", "energy_mj", "gpu_mem_used_mb")}
 EVENT_FIELDS = {kind: {**COMMON, **fields} for kind, fields in {
     RUN_STARTED: {"label": OPT_STR, "backend": OPT_STR, "repetition": OPT_INT, "warmup": OPT_BOOL,
-                  "cpu_load_before_pct": OPT_NUMBER},
+                  "cpu_load_before_pct": OPT_NUMBER, "gate_passed": OPT_BOOL, "nvpmodel": OPT_STR, "nvpmodel_id": OPT_STR,
+                  "jetson_clocks": OPT_STR,  # what the quiet gate saw and the power group (sweeps)
+                  **{k: OPT_NUMBER for k in ("gate_waited_s", "gate_cpu_pct", "gate_gpu_pct", "gate_temp_c",
+                                             "gate_temp_band_c")}},
     PHASE: {"phase": STR, "detail": OPT_STR},
     TOKEN: {"text": STR, "ms": OPT_NUMBER, "warmup": OPT_BOOL, "index": OPT_INT},
     PREFILL: {"tokens": OPT_NUMBER, "ms": OPT_NUMBER, "source": OPT_STR},
