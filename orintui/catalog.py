@@ -12,6 +12,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from orintui import paths
 from orintui.metrics import best_run, session_metrics
@@ -105,7 +106,7 @@ def _entry(path: Path, cache: dict, fresh: dict, bundled: bool = False) -> Sessi
     fresh[key] = {"stamp": stamp, "values": values, "error": error}
     if error or not values:
         return SessionEntry(str(path), path.name, "?", "", 0, "", bundled=bundled, error=error or "unreadable")
-    return SessionEntry(str(path), *values, bundled=bundled)
+    return SessionEntry(str(path), *values, bundled=bundled)  # type: ignore[misc]  # values: the fields before label
 
 
 def list_sessions(folder: Path | None = None, include_demo: bool = True) -> list[SessionEntry]:
@@ -116,7 +117,7 @@ def list_sessions(folder: Path | None = None, include_demo: bool = True) -> list
             stamped.append((path.stat().st_mtime, path))
         except OSError:
             continue  # deleted while we looked
-    cache, fresh = _load_cache(), {}
+    cache, fresh = _load_cache(), dict[str, Any]()
     entries = []
     for _, path in sorted(stamped, reverse=True):
         try:

@@ -11,6 +11,7 @@ import sys
 
 from orintui import __version__
 from orintui.sanitize import clean_line
+from orintui.session.model import Session
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -32,7 +33,7 @@ def _parse_size(text: str) -> tuple[int, int]:
 
 
 def _positive(kind):
-    def parse(text: str):
+    def parse(text: str) -> float:
         try:
             value = kind(text)
         except ValueError:
@@ -171,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _load(handle: str):
+def _load(handle: str) -> Session:
     """A session from a SESSION argument: a path, an id or id prefix, last, or demo."""
     from orintui.catalog import HandleError, resolve_session
     from orintui.session import load_session
@@ -183,7 +184,7 @@ def _load(handle: str):
     return load_session(str(path))
 
 
-def cmd_setup(args) -> int:
+def cmd_setup(args: argparse.Namespace) -> int:
     from orintui.bootstrap import setup
 
     report = setup(lambda line: print(clean_line(f"orintui setup: {line}"), file=sys.stderr, flush=True))
@@ -199,7 +200,7 @@ def cmd_setup(args) -> int:
     return cmd_run(build_parser().parse_args(run_args))
 
 
-def cmd_sessions(args) -> int:
+def cmd_sessions(args: argparse.Namespace) -> int:
     from orintui.catalog import list_sessions
 
     entries = list_sessions(include_demo=not args.saved)
@@ -228,7 +229,7 @@ def _emit(text: str, out: str | None) -> None:
     print(out)
 
 
-def cmd_report(args) -> int:
+def cmd_report(args: argparse.Namespace) -> int:
     sessions = [_load(s) for s in args.sessions]
     if args.format == "html":
         from orintui.html_report import render_html
@@ -241,7 +242,7 @@ def cmd_report(args) -> int:
     return EXIT_OK
 
 
-def cmd_pareto(args) -> int:
+def cmd_pareto(args: argparse.Namespace) -> int:
     from orintui.pareto import ParetoError, write_chart
 
     sessions = [_load(s) for s in args.sessions]
@@ -252,7 +253,7 @@ def cmd_pareto(args) -> int:
     return EXIT_OK
 
 
-def cmd_compare(args) -> int:
+def cmd_compare(args: argparse.Namespace) -> int:
     from orintui.compare import CompareError, render_compare, resolve_baseline
 
     if len(args.sessions) < 2:
@@ -281,7 +282,7 @@ def _image_kind(out: str) -> str:
     return kind
 
 
-def cmd_card(args) -> int:
+def cmd_card(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from orintui.card import render_card
@@ -296,7 +297,7 @@ def cmd_card(args) -> int:
     return EXIT_OK
 
 
-def cmd_serve(args) -> int:
+def cmd_serve(args: argparse.Namespace) -> int:
     from orintui.serve import serve
 
     path = None
@@ -311,7 +312,7 @@ def cmd_serve(args) -> int:
     return serve(path, args.host, args.port, getattr(args, "theme", None), args.public_url)
 
 
-def cmd_import(args) -> int:
+def cmd_import(args: argparse.Namespace) -> int:
     from orintui.backends import ADAPTERS
     from orintui.importer import ImportError_, import_logs
     from orintui.session import save_session
@@ -328,7 +329,7 @@ def cmd_import(args) -> int:
     return EXIT_OK
 
 
-def cmd_models(args) -> int:
+def cmd_models(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from orintui import models
@@ -373,7 +374,7 @@ def cmd_models(args) -> int:
     return EXIT_OK
 
 
-def cmd_scenarios(args) -> int:
+def cmd_scenarios(args: argparse.Namespace) -> int:
     from orintui.scenarios import ScenarioError, list_scenarios, load_scenario
 
     if args.files:
@@ -404,19 +405,19 @@ def cmd_scenarios(args) -> int:
     return EXIT_OK
 
 
-def cmd_telemetry(args) -> int:
+def cmd_telemetry(args: argparse.Namespace) -> int:
     from orintui.telemetry.cli import telemetry_command
 
     return telemetry_command(args)
 
 
-def cmd_doctor(args) -> int:
+def cmd_doctor(args: argparse.Namespace) -> int:
     from orintui.telemetry.doctor import doctor_command
 
     return doctor_command(args)
 
 
-def cmd_run(args) -> int:
+def cmd_run(args: argparse.Namespace) -> int:
     # the front ends live here, not in the engine: the engine never imports the app or the printer
     from orintui.engine import check_out, parse_overrides, start_checks
     from orintui.scenarios import load_scenario
@@ -434,14 +435,14 @@ def cmd_run(args) -> int:
     return run_headless(scenario, args.out, args.telemetry, args.interval, args.label, args.progress)
 
 
-def cmd_replay(args) -> int:
+def cmd_replay(args: argparse.Namespace) -> int:
     session = _load(args.session)
     from orintui.tui.app import run_app
 
     return run_app(replay=session, speed=args.speed, theme=args.theme)
 
 
-def cmd_screenshot(args) -> int:
+def cmd_screenshot(args: argparse.Namespace) -> int:
     kind = _image_kind(args.out)
     session = _load(args.session)
     from orintui.tui.screenshot import render_screenshot, screenshot_svg
@@ -455,7 +456,7 @@ def cmd_screenshot(args) -> int:
     return EXIT_OK
 
 
-def cmd_app(args) -> int:
+def cmd_app(args: argparse.Namespace) -> int:
     from orintui.engine import start_checks
     from orintui.tui.app import run_app
 

@@ -12,6 +12,7 @@ import json
 import math
 import statistics
 import string
+from collections.abc import Callable
 from typing import Any
 
 from orintui.metrics import RunMetrics, session_metrics
@@ -140,8 +141,11 @@ def move(base: tuple[float | None, float | None], this: tuple[float | None, floa
     known = sa is not None or sb is not None
     spread = max(s for s in (sa, sb, 0.0) if s is not None) if known else abs(va or 0.0) * NO_SPREAD_SHARE
     moved = va is not None and vb is not None and spread > 0 and abs(vb - va) > spread
-    direction = None if ratio is None else ("up" if vb > va else "down" if vb < va else "same")
-    better = None if not moved else (vb > va) == higher_better
+    if va is None or vb is None:
+        direction, better = None, None
+    else:
+        direction = None if ratio is None else ("up" if vb > va else "down" if vb < va else "same")
+        better = None if not moved else (vb > va) == higher_better
     within = "within spread" if known else f"within {NO_SPREAD_SHARE:.0%}"
     return {"value": vb, "spread": sb, "ratio": ratio, "moved": moved, "direction": direction, "better": better,
             "verdict": None if ratio is None else (within if not moved else "better" if better else "worse")}
@@ -202,7 +206,8 @@ def compare_sessions(sessions: list[Session], baseline: int = 0) -> dict[str, An
             "missing": {label: names for label, names in missing.items() if names}}
 
 
-def _rank(rows: list[dict[str, Any]], value, group=lambda r: "") -> None:
+def _rank(rows: list[dict[str, Any]], value: Callable[[dict[str, Any]], float | None],
+          group: Callable[[dict[str, Any]], str] = lambda r: "") -> None:
     """Best first (by decode rate, or t/s within each llama-bench test); rows with no figure last, unranked."""
     ranked: dict[str, int] = {}
     rows.sort(key=lambda r: (group(r), value(r) is None, -(value(r) or 0.0), r["label"], r["session"]))
@@ -260,7 +265,7 @@ def render_compare(sessions: list[Session], form: str = "md", baseline: int = 0)
             f"{label} (not in {', '.join(names)})" for label, names in result["missing"].items()))]
     differ = [r for r in result["generation"] + result["bench"] if r["flags_differ"]]
     for r in {(r["label"], r["session"]): r for r in differ}.values():
-        base_flags = next((x["flags"] for x in result["generation"] + result["bench"]
+        base_flags: list[str] = next((x["flags"] for x in result["generation"] + result["bench"]
                            if x["label"] == r["label"] and x["session"] == base), [])
         lines.append(clean_line(f"! {r['label']}: flags {base} {', '.join(base_flags) or 'none'}; "
                                 f"{r['session']} {', '.join(r['flags']) or 'none'}"))

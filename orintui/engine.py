@@ -10,6 +10,7 @@ import os
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from orintui import paths
 from orintui.backends import get_adapter, openai_endpoint, versions
@@ -17,7 +18,7 @@ from orintui.backends.runner import BackendRunner
 from orintui.metrics import IDLE_WINDOW_S, cpu_busy_pct, session_metrics
 from orintui.power_modes import PowerModeError, PowerModes, check_can_switch, needs
 from orintui.quiet_gate import QuietGate, gate_disabled_here
-from orintui.scenarios import Scenario, ScenarioError, how_to_get
+from orintui.scenarios import RunSpec, Scenario, ScenarioError, how_to_get
 from orintui.session import events as ev
 from orintui.session import status as st
 from orintui.session.journal import JournalBusy, journal_locked, journal_path
@@ -62,7 +63,7 @@ POWER_SOURCES = ("jtop", "tegrastats", "nvml")  # sources that measure power: ru
 
 
 def expand_runs(scenario: Scenario) -> list[RunInfo]:
-    runs = []
+    runs: list[RunInfo] = []
     for spec in scenario.runs:
         size = os.path.getsize(spec.model) if spec.model and os.path.exists(spec.model) else None
         total = spec.warmup + spec.repetitions
@@ -143,12 +144,12 @@ class Execution:
                 facts = source.facts
                 self.session.host.update({k: v for k, v in facts.items() if v is not None})
             identified = getattr(source, "identified", None)
-            if identified and self.profile is None and getattr(source, "profile", None) is not None:
+            found = source.profile if source is not None else None
+            if identified and self.profile is None and found is not None:
                 # no device tree (a container): the board as the tegrastats line's shape tells it
-                self.profile = source.profile
-                self.session.host.update({"profile": self.profile.key, "profile_from": identified,
-                                          "peak_bandwidth_gbs": self.profile.peak_bandwidth_gbs,
-                                          "bus_bytes": self.profile.bus_bytes})
+                self.profile = found
+                self.session.host.update({"profile": found.key, "profile_from": identified,
+                                          "peak_bandwidth_gbs": found.peak_bandwidth_gbs, "bus_bytes": found.bus_bytes})
         self._stop = threading.Event()
         self._sweep_hooks(scenario)
         self.current: BackendRunner | openai_endpoint.EndpointRun | None = None
@@ -219,7 +220,8 @@ class Execution:
             finally:
                 self.done.set()  # whatever happened, nobody waits forever for a session that ended
 
-    def _end(self, run: RunInfo, status: str, code, sig, error, by_user: bool = False, **process) -> None:
+    def _end(self, run: RunInfo, status: str, code: int | None, sig: int | None, error: str | None, by_user: bool = False,
+             **process: Any) -> None:
         self.recorder.record(ev.make(ev.RUN_ENDED, self.recorder.now(), run.index, status=status,
                                      exit_code=code, signal=sig, error=error, by_user=by_user, **process))
 
@@ -251,6 +253,7 @@ class Execution:
                        repetition=run.repetition, warmup=run.warmup, cpu_load_before_pct=cpu_before, **before))
         record({**ev.phase(self.recorder.now(), "loading"), "run": index})
         options = {"question": spec.input} if spec.input is not None else {}
+        runner: BackendRunner | openai_endpoint.EndpointRun
         if run.backend == openai_endpoint.NAME:  # a served model: HTTP streams; its server (if any) through a BackendRunner
             runner = openai_endpoint.EndpointRun(openai_endpoint.spec_from_run(spec), lambda e: record({**e, "run": index}),
                                                  self.recorder.clock_of)
@@ -262,7 +265,7 @@ class Execution:
         result = runner.run()
         self.current = None
         record({**ev.phase(self.recorder.now(), ev.end_phase(result.status), result.describe()), "run": index})
-        process = {"pgid": result.pgid} if result.pgid else {}
+        process: dict[str, Any] = {"pgid": result.pgid} if result.pgid else {}
         if result.leftover_pids:  # a daemonised helper survived the run: killed, and the run flagged
             process["leftover_pids"] = " ".join(map(str, result.leftover_pids))
         self._end(run, result.status, result.exit_code, result.signal, result.error, result.by_user, **process)
@@ -295,7 +298,7 @@ class Execution:
         if event["kind"] == ev.TELEMETRY:
             self._last_sample = event
 
-    def _before_run(self, run: RunInfo, spec) -> dict | None:
+    def _before_run(self, run: RunInfo, spec: RunSpec) -> dict | None:
         """Switch the power group, then wait for a quiet machine; the fields for run_started, or
         None when the session was stopped or a switch failed (power_error says why)."""
         fields: dict = {}

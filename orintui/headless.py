@@ -4,6 +4,7 @@ table, the session saved."""
 from __future__ import annotations
 
 import sys
+from typing import TextIO
 
 from orintui.engine import Execution
 from orintui.metrics import observed_rate, run_metrics
@@ -24,7 +25,8 @@ class Heartbeat:
 
     def reset(self, t: float, run: int | None = None) -> None:
         self.run, self.started_t, self.phase = run, t, "loading"
-        self.tokens, self.last_t, self.last_token_t, self.window = 0, t, None, []
+        self.tokens, self.last_t, self.last_token_t = 0, t, None
+        self.window: list[float] = []
 
     def idle(self, now: float) -> str | None:
         """Between tokens, or before the first: say what the run is doing and for how long."""
@@ -48,7 +50,7 @@ class Heartbeat:
         return f"{self.tokens} tokens" + (f", {fmt(rate)} tok/s lately" if rate else "")
 
 
-def say(text: str, stream=None) -> None:
+def say(text: str, stream: TextIO | None = None) -> None:
     """One line of the log: names, labels and errors come from data, so through the sanitiser."""
     print(clean_line(text), file=stream or sys.stdout, flush=True)
 
@@ -120,6 +122,8 @@ def run_headless(scenario: Scenario, out: str | None, telemetry: str, interval: 
     print(render_report([session]))
     print()
     recorder = execution.recorder
+    if problem := recorder.listener_report():
+        say(problem, sys.stderr)
     if not recorder.saved:
         say(f"orintui: session NOT saved: {recorder.save_error}; what was recorded is in {recorder.journal_path}",
             sys.stderr)

@@ -20,6 +20,7 @@ import tarfile
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TextIO
 
 from orintui import paths
 
@@ -53,7 +54,7 @@ def source_tree(version: str = paths.LLAMA_CPP_VERSION) -> Path:
     inner = f"llama_cpp_python-{version}/vendor/llama.cpp/"
     with tempfile.TemporaryDirectory(dir=cache) as tmp, tarfile.open(tarball) as tar:
         members = [m for m in tar.getmembers() if m.name.startswith(inner) and (m.isfile() or m.isdir())]
-        safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+        safe: dict[str, Any] = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
         tar.extractall(tmp, members=members, **safe)  # regular files and folders of one known prefix only
         source.parent.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(source, ignore_errors=True)
@@ -70,7 +71,7 @@ def cmake_flags(cuda: bool, arch: str | None) -> list[str]:
     return flags
 
 
-def _progress_printer(stream=sys.stderr) -> Callable[[int], None]:
+def _progress_printer(stream: TextIO = sys.stderr) -> Callable[[int], None]:
     tty = stream.isatty()
     shown = [-10]
 

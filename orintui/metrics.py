@@ -249,7 +249,7 @@ def run_metrics(session: Session, run: RunInfo, telemetry: list[Event] | None = 
     elif steady and all(e.get("ms") for e in steady):
         m.decode_tok_s["reported"] = 1000.0 * len(steady) / sum(e["ms"] for e in steady)
         m.sources["decode_reported"] = "backend: per-token ms"
-    generated = summary.get("generated_tokens")
+    generated: int = summary.get("generated_tokens") or 0
     merged = max(0, generated - len(tokens)) if generated else 0
     if merged:
         m.tokens, m.sources["tokens"] = generated, f"backend: {generated} generated, {len(tokens)} reads"
@@ -385,7 +385,7 @@ def leading_slow(tokens: list[Event], key: str = "enqueue_ms") -> int:
     the median of the second half of the run. tinygrad's llama3.py prints the enqueue time per
     token: on v0.12.0 the first one captures the JIT (about 2,000 ms against 2 ms); on master the
     prompt already went through the JIT, so no decode token is slow and none is excluded."""
-    values = [e.get(key) for e in tokens]
+    values: list[Any] = [e.get(key) for e in tokens]
     if len(values) < 2 or any(not isinstance(v, (int, float)) for v in values):
         return 0
     steady = statistics.median(values[len(values) // 2:])

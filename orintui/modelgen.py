@@ -107,11 +107,11 @@ def write_model(path: str | os.PathLike, shape: ModelShape, *, seed: int = 0, na
         w.add_eot_token_id(tokens.index("<|eot_id|>"))
         w.add_add_bos_token(True)
 
-        def mat(rows: int, cols: int):
+        def mat(rows: int, cols: int) -> np.ndarray:
             # scaled so activations neither vanish nor explode through the layers
             return (rng.standard_normal((rows, cols), dtype=np.float32) / np.sqrt(cols)).astype(np.float16)
 
-        def norm(n: int):
+        def norm(n: int) -> np.ndarray:
             return np.ones(n, dtype=np.float32)
 
         kv_dim = shape.kv_heads * head_dim

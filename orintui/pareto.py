@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -84,7 +85,7 @@ def _short(label: str) -> str:
     return text if len(text) <= MAX_LABEL else text[:MAX_LABEL - 1] + "…"
 
 
-def layout(points: list[Point]):
+def layout(points: list[Point]) -> tuple[list[float], list[float], Callable[[float, float], tuple[float, float]]]:
     """The axes' ticks and a function from (J/token, tok/s) to pixel coordinates."""
     xs = nice_ticks(0.0, max(p.j_per_token for p in points))
     ys = nice_ticks(0.0, max(p.tok_s for p in points))

@@ -16,6 +16,7 @@ import math
 import os
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -243,7 +244,8 @@ def _toml_type(value: Any) -> str:
         return f"the number {value}"
     if isinstance(value, str):
         return f"the string {value!r}"
-    return {list: "a list", dict: "a table"}.get(type(value), f"a {type(value).__name__}")
+    names: dict[type, str] = {list: "a list", dict: "a table"}
+    return names.get(type(value), f"a {type(value).__name__}")
 
 
 def _no_nul(path: str, text: str, where: str, what: str, value: str, needle: str) -> None:
@@ -314,9 +316,9 @@ def parse_scenario(text: str, path: str, overrides: dict[str, str] | None = None
         needle = f'"{label}"' if isinstance(label, str) else "[[runs]]"
         if not isinstance(raw, dict):
             raise _fail(path, text, f"{where}: must be a table", "[[runs]]")
-        bad = set(raw) - RUN_KEYS
-        if bad:
-            key = sorted(bad)[0]
+        unknown = set(raw) - RUN_KEYS
+        if unknown:
+            key = sorted(unknown)[0]
             raise _fail(path, text, f"{where}: unknown key {key!r}", key)
         if not isinstance(label, str) or not label:
             raise _fail(path, text, f"{where}: needs a label", needle)
@@ -347,7 +349,7 @@ def parse_scenario(text: str, path: str, overrides: dict[str, str] | None = None
         for key in ("cwd", "model", "device", "notes"):
             if key in raw and not isinstance(raw[key], str):
                 raise _fail_key(path, text, f"{where}: {key} must be a string, not {_toml_type(raw[key])}", key)
-        numbers = {}
+        numbers: dict[str, Any] = {}
         for key, kind, low, high in (("repetitions", int, 1, MAX_REPETITIONS), ("warmup", int, 0, MAX_REPETITIONS),
                                      ("idle_timeout", (int, float), 0.1, None), ("total_timeout", (int, float), 0.1, None)):
             if key in raw:
@@ -373,7 +375,7 @@ def parse_scenario(text: str, path: str, overrides: dict[str, str] | None = None
             if not device or "=" in device or "\0" in device:
                 raise _fail_key(path, text, f"{where}: device {device!r} cannot name an environment variable", "device")
             env.update({"DEV": device} if style == "DEV" else {device: "1"})
-        argv_out = [exp(a) for a in argv]
+        argv_out = [exp(a) for a in argv or []]
         for item in argv_out:
             _no_nul(path, text, where, "an argv item", item, "argv")
         for key, value in env.items():
@@ -520,7 +522,7 @@ def _strings(value: Any) -> list[str]:
 
 
 def _cells(raw_runs: list[Any], matrix: dict[str, list[str]], groups: list[tuple[str | None, bool | None]],
-           path: str, text: str):
+           path: str, text: str) -> Iterator[tuple[Any, ...]]:
     """(index of the [[runs]] entry, the entry, its matrix values, its power group) for every run the
     scenario expands to, power group outermost; refused past MAX_CELLS before anything is built."""
     uses = []

@@ -146,3 +146,46 @@ def test_missing_file_and_directory(tmp_path):
     assert r.returncode == 2 and "no such file" in r.stderr
     r = run_cli("report", str(tmp_path))
     assert r.returncode == 2 and "directory" in r.stderr
+
+
+def test_a_listener_that_raises_is_logged_to_orintuis_log_file_and_said_once(tmp_path):
+    import os
+    from pathlib import Path
+
+    s = sample_session()
+    s.events.clear()
+    rec = Recorder(s, tmp_path / "live.json")
+    seen = []
+
+    def broken_view(event):
+        if event["kind"] == ev.TOKEN:
+            raise ValueError("the view cannot draw this")
+
+    rec.subscribe(broken_view)
+    rec.subscribe(seen.append)
+    rec.record(ev.make(ev.RUN_STARTED, rec.now(), 0, label="a"))
+    for i in range(3):
+        rec.record({**ev.token(rec.now(), "x", None, index=i), "run": 0})
+    rec.close()
+    log = Path(os.environ["ORINTUI_HOME"]) / "data" / "logs" / "orintui.log"
+    text = log.read_text()
+    assert "broken_view raised on a token event" in text and "ValueError: the view cannot draw this" in text
+    assert "Traceback" in text and text.count("Traceback") == 1  # the first error in full, the others counted
+    assert "broken_view raised on 3 events in all" in text
+    notes = [e for e in load_session(tmp_path / "live.json").events if e["kind"] == ev.NOTE]
+    assert len(notes) == 1 and notes[0]["level"] == "warning" and str(log) in notes[0]["text"]
+    assert [e["kind"] for e in seen].count(ev.TOKEN) == 3  # the other listener got every event
+    report = rec.listener_report()
+    assert report is not None and "3 error(s)" in report and str(log) in report
+
+
+def test_statuses_and_kinds_are_their_words_in_json_and_text(tmp_path):
+    from orintui.session import status as st
+
+    assert json.dumps({"s": st.OK, "k": ev.TOKEN, "p": ev.Phase.DECODE}) == '{"s": "ok", "k": "token", "p": "decode"}'
+    assert f"{st.PARTIAL} {ev.RUN_ENDED} {ev.end_phase(st.FAILED)}" == "partial run_ended failed" and str(st.OK) == "ok"
+    assert st.Status("timeout") is st.TIMEOUT and st.OK == "ok" and {"ok": 1}[st.OK] == 1
+    s = sample_session()
+    s.events.append(ev.make(ev.RUN_ENDED, 2.0, 0, status=st.PARTIAL, exit_code=0, signal=None, error="short"))
+    back = load_session(save_session(s, tmp_path / "s.json"))
+    assert back.events[-1]["status"] == "partial" and type(back.events[-1]["status"]) is str

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,7 +134,7 @@ class Parser:
             self._line(self._pending, t, out)
             self._pending = ""
 
-    def lines_until(self, text: str, t: float, out: list[Event], stop) -> str | None:
+    def lines_until(self, text: str, t: float, out: list[Event], stop: Callable[[], bool]) -> str | None:
         """Complete lines of the buffered text, each through ``_line``, until ``stop()`` is true: the
         text after that line, or None when the complete lines ran out first (the rest waits)."""
         buf = self._pending + text

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from typing import Any
 
 from orintui.backends.base import Adapter, Parser, to_float
 from orintui.session import events as ev
@@ -125,7 +126,7 @@ class LlamaBenchParser(Parser):
         m = re.fullmatch(r"(?:pp(\d+))?\+?(?:tg(\d+))?(?: @ d(\d+))?", test)
         if not rate or not m:
             return
-        fields = {"avg_ts": to_float(rate.group(1)), "stddev_ts": to_float(rate.group(2)),
+        fields: dict[str, Any] = {"avg_ts": to_float(rate.group(1)), "stddev_ts": to_float(rate.group(2)),
                   "n_prompt": int(m.group(1) or 0), "n_gen": int(m.group(2) or 0), "n_depth": int(m.group(3) or 0)}
         for src, dst in (("model", "model_type"), ("size", "model_size_text"), ("params", "model_params_text"),
                          ("backend", "backends"), ("ngl", "n_gpu_layers"), ("fa", "flash_attn"), ("threads", "n_threads")):

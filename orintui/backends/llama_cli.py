@@ -10,6 +10,7 @@ closed the program also ends after one answer). Those figures line is the end-of
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from orintui.backends.base import Adapter, Parser, to_float
 from orintui.session import events as ev
@@ -24,7 +25,7 @@ EXIT = "/exit\n"
 class LlamaCliParser(Parser):
     backend = "llama-cli"
 
-    def __init__(self, prompt: str | None = None, **options):
+    def __init__(self, prompt: str | None = None, **options: Any):
         super().__init__(**options)
         self.prompt = prompt.strip() if prompt else None
         self.state = "banner"  # banner -> answer (after the prompt's echo) -> after (the figures line)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 from orintui.backends.base import NUMBER, Adapter, Parser, strip_ansi, to_float
 from orintui.session import events as ev
@@ -56,7 +57,7 @@ class LlamaCompletionParser(Parser):
     backend = "llama-completion"
 
     def __init__(self, prompt: str | None = None, echo: bool = True, timed: bool = True, jsonl: bool | None = None,
-                 **options):
+                 **options: Any):
         super().__init__(**options)
         self.jsonl = jsonl  # --log-jsonl: every log line, generated text included, is a JSON object
         self.jsonl_last_us: int | None = None  # llama.cpp's own clock at the previous generated piece
@@ -64,7 +65,7 @@ class LlamaCompletionParser(Parser):
         self.echo = echo
         self.timed = timed  # False for imported logs: one chunk is the whole log, not a token
         self.state = "log"
-        self.echo_buffer = ""
+        self.echo_buffer: str | None = ""
         self.held_ws: tuple[float, str] | None = None  # a whitespace-only read: a token, or the "\n\n" before logs
         self.hold: tuple[float, str] | None = None  # a trailing partial line that may turn out to be a log line
         self.at_line_start = True
@@ -246,7 +247,7 @@ class LlamaCompletionParser(Parser):
 
     def _generated(self, text: str, t: float, out: list) -> None:
         text = _normalise(strip_ansi(text))
-        if self.echo_buffer is not None:
+        if self.echo_buffer is not None and self.prompt is not None:
             self.echo_buffer += text
             if self.prompt.startswith(self.echo_buffer):
                 if len(self.echo_buffer) < len(self.prompt):

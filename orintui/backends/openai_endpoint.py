@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orintui.backends.base import Adapter, Parser, to_float
 from orintui.backends.runner import BackendRunner, RunResult
@@ -30,6 +30,9 @@ from orintui.sanitize import clean_text
 from orintui.session import events as ev
 from orintui.session import status as st
 from orintui.session.events import Event
+
+if TYPE_CHECKING:
+    import httpx
 
 NAME = "openai"
 APIS = {"chat": "/v1/chat/completions", "completions": "/v1/completions",
@@ -138,7 +141,7 @@ def _excerpt(text: str) -> str:
     return text if len(text) <= MAX_BODY else text[:MAX_BODY] + "..."
 
 
-def _worker(client, url: str, body: dict[str, Any], q: queue.Queue, sid: int, idle: float) -> None:
+def _worker(client: httpx.Client, url: str, body: dict[str, Any], q: queue.Queue, sid: int, idle: float) -> None:
     """One streaming request; everything it sees goes on the queue with its arrival time."""
     import httpx
 
@@ -173,7 +176,7 @@ class EndpointRun:
         self.server: BackendRunner | None = None
         self.log = ServerLog()
         self._stop_reason: tuple[str, str, bool] | None = None
-        self._client = None
+        self._client: httpx.Client | None = None
 
     def cancel(self, reason: str = "cancelled by the user", status: str = st.CANCELLED, by_user: bool = True) -> None:
         if self._stop_reason is None:
@@ -190,15 +193,16 @@ class EndpointRun:
         import httpx
 
         started = time.monotonic()
-        self._client = httpx.Client(trust_env=False, limits=httpx.Limits(max_connections=max(4, self.spec.concurrency + 2)))
+        client = self._client = httpx.Client(trust_env=False,
+                                             limits=httpx.Limits(max_connections=max(4, self.spec.concurrency + 2)))
         try:
             status, error, by_user = self._run(started)
         except Exception as exc:  # never let a run end without a status
             status, error, by_user = st.FAILED, f"orintui endpoint error: {exc!r}", False
         finally:
-            self._client.close()
+            client.close()
         code = sig = None
-        pgid, leftovers = None, ()
+        pgid, leftovers = None, tuple[int, ...]()
         if self.server is not None:
             result = self._end_server()
             code, sig, pgid, leftovers = result.exit_code, result.signal, result.pgid, result.leftover_pids
@@ -244,6 +248,7 @@ class EndpointRun:
         spec = self.spec
         url = spec.url.rstrip("/") + "/v1/models"
         deadline = started + (spec.ready_timeout if spec.server else 30.0)
+        assert self._client is not None  # run() opened it
         last = "no answer yet"
         while True:
             if self._stop_reason:
@@ -343,7 +348,7 @@ class EndpointRun:
             # the streams that did finish keep their figures
             if not warmup:
                 self._summary(streams)
-            status, why = failed[0].error
+            status, why = failed[0].error or (st.FAILED, "")
             more = f" ({len(failed)} of {len(streams)} streams failed)" if len(streams) > 1 else ""
             where = f"stream {failed[0].sid}: " if len(streams) > 1 else ""
             return status, f"{where}{why}{more}", False
@@ -353,6 +358,7 @@ class EndpointRun:
         return None
 
     def _stopped(self, streams: list[_Stream]) -> tuple[str, str | None, bool]:
+        assert self._stop_reason is not None  # called once a stop was asked for
         status, reason, by_user = self._stop_reason
         if status == st.CANCELLED and any(s.chunks for s in streams):
             self._summary(streams)

@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pexpect
@@ -65,7 +65,7 @@ OWNER = f"{os.getpid()}.{_start_ticks(os.getpid())}"
 
 def _marked() -> list[tuple[int, str, int | None]]:
     """(pid, marker, start ticks) of every readable process that carries a run marker."""
-    found = []
+    found: list[tuple[int, str, int | None]] = []
     key = MARKER_ENV.encode() + b"="
     try:
         names = os.listdir("/proc")
@@ -199,7 +199,7 @@ class BackendRunner:
         self.total_timeout = total_timeout
         self.child: pexpect.spawn | None = None
         self.pid: int | None = None
-        self._stop_reason: tuple[str, str, bool] | None = None
+        self._stop_reason: tuple[str, str | None, bool] | None = None
         self._thread: threading.Thread | None = None
         self._result: RunResult | None = None
         self._done = threading.Event()
@@ -309,7 +309,7 @@ class BackendRunner:
 
     held_open = False
 
-    def _terminate_and_drain(self, fd: int):
+    def _terminate_and_drain(self, fd: int) -> Iterator[tuple[float, bytes]]:
         """Signal the group, step by step, and yield what it still prints until the terminal closes."""
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
             self._signal_group(sig)
@@ -417,7 +417,7 @@ def _read_ready(fd: int, timeout: float) -> bytes | None:
     return data or None
 
 
-def _drain(fd: int):
+def _drain(fd: int) -> Iterator[tuple[float, bytes]]:
     """The program and its group are gone: read what is left until EIO, or until the terminal has
     been quiet for HELD_OPEN_S (a daemonised helper keeps it open)."""
     quiet_since = time.monotonic()

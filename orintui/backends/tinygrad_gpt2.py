@@ -8,6 +8,7 @@ steps 2-3 are JIT warm-up. The text is printed only at the end, so tokens carry 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from orintui.backends.base import NUMBER, Adapter, Parser, to_float
 from orintui.session import events as ev
@@ -23,7 +24,7 @@ USING = re.compile(r"^using (\S+) backend|^using (gpt2\S*)")
 class TinygradGPT2Parser(Parser):
     backend = "tinygrad-gpt2"
 
-    def __init__(self, warmup_tokens: int = 3, **options):
+    def __init__(self, warmup_tokens: int = 3, **options: Any):
         super().__init__(**options)
         self.warmup_tokens = warmup_tokens
         self.generating_text = False
@@ -33,7 +34,7 @@ class TinygradGPT2Parser(Parser):
         if m:
             self.recognised = True
             ms, rest = to_float(m.group(1)), m.group(2)
-            extra = {}
+            extra: dict[str, Any] = {}
             if d := ON_DEVICE.search(rest):
                 extra["device_ms"], extra["device"] = to_float(d.group(1)), d.group(2)
             if g := GBS.search(rest):

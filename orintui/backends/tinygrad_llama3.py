@@ -9,6 +9,7 @@ Per token: ``enqueue in   1.62 ms`` then ``total   4.10 ms, 243.90 tok/s, 1490.2
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from orintui.backends.base import NUMBER, Adapter, CumulativeText, Parser, to_float
 from orintui.session import events as ev
@@ -25,7 +26,7 @@ class TinygradLlama3Parser(Parser):
     backend = "tinygrad-llama3"
 
     def __init__(self, warmup_tokens: int = 0, cumulative: bool | None = None, question: str | None = None,
-                 **options):
+                 **options: Any):
         super().__init__(**options)
         self.warmup_tokens = warmup_tokens  # 0: warm-up is told from the enqueue times (metrics.leading_slow)
         # --benchmark prints the whole text so far after each token, --no_api each new piece: from argv,

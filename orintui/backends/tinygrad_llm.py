@@ -10,6 +10,7 @@ The first two or three tokens include JIT compilation (seconds): they are warm-u
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from orintui.backends.base import NUMBER, Adapter, CumulativeText, Parser, to_float
 from orintui.session import events as ev
@@ -27,7 +28,7 @@ DEVICE_LINE = re.compile(r"^using (\w+) backend")
 class TinygradLLMParser(Parser):
     backend = "tinygrad-llm"
 
-    def __init__(self, warmup_tokens: int = 3, **options):
+    def __init__(self, warmup_tokens: int = 3, **options: Any):
         super().__init__(**options)
         self.warmup_tokens = warmup_tokens
         self.text_so_far = CumulativeText()
@@ -57,7 +58,7 @@ class TinygradLLMParser(Parser):
             out.append(ev.summary(t, device=m.group(1)))
 
 
-    def _token(self, t: float, text: str, m: re.Match, out: list, **extra) -> None:
+    def _token(self, t: float, text: str, m: re.Match, out: list, **extra: Any) -> None:
         self.recognised = True
         if not self.in_decode:
             self.in_decode = True

@@ -8,31 +8,85 @@ they go to JSON as they are. Once recorded an event is never mutated.
 
 from __future__ import annotations
 
-from typing import Any
-
-RUN_STARTED = "run_started"
-PHASE = "phase"
-TOKEN = "token"
-PREFILL = "prefill"
-SUMMARY = "summary"
-OUTPUT = "output"
-TELEMETRY = "telemetry"
-RUN_ENDED = "run_ended"
-NOTE = "note"
-KINDS = frozenset({RUN_STARTED, PHASE, TOKEN, PREFILL, SUMMARY, OUTPUT, TELEMETRY, RUN_ENDED, NOTE})
-
-PHASES = ("queued", "loading", "prefill", "decode", "done", "partial", "failed", "skipped")
+from enum import Enum
+from typing import Any, TypedDict
 
 
-def end_phase(status: str) -> str:
+class Kind(str, Enum):
+    """An event's kind; a str, so it goes to JSON as the word and equals it."""
+
+    RUN_STARTED = "run_started"
+    PHASE = "phase"
+    TOKEN = "token"
+    PREFILL = "prefill"
+    SUMMARY = "summary"
+    OUTPUT = "output"
+    TELEMETRY = "telemetry"
+    RUN_ENDED = "run_ended"
+    NOTE = "note"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Phase(str, Enum):
+    """Where a run is; a str like ``Kind``."""
+
+    QUEUED = "queued"
+    LOADING = "loading"
+    PREFILL = "prefill"
+    DECODE = "decode"
+    DONE = "done"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+RUN_STARTED, PHASE, TOKEN, PREFILL, SUMMARY = Kind.RUN_STARTED, Kind.PHASE, Kind.TOKEN, Kind.PREFILL, Kind.SUMMARY
+OUTPUT, TELEMETRY, RUN_ENDED, NOTE = Kind.OUTPUT, Kind.TELEMETRY, Kind.RUN_ENDED, Kind.NOTE
+KINDS = frozenset(Kind)
+
+PHASES = tuple(Phase)
+
+
+def end_phase(status: str) -> Phase:
     """The phase a run ends in, for its final status: done only when it is complete."""
     if status == "ok":
-        return "done"
+        return Phase.DONE
     if status in ("partial", "skipped"):
-        return status
-    return "failed"
+        return Phase(status)
+    return Phase.FAILED
 
 Event = dict[str, Any]
+
+
+class _SampleFields(TypedDict):
+    source: str
+    gpu_load_pct: float | None
+    gpu_freq_mhz: float | None
+    emc_util_pct: float | None
+    emc_freq_mhz: float | None
+    emc_bw_gbs: float | None
+    power_mw: dict[str, float]
+    power_total_mw: float | None
+    power_total_label: str | None
+    temp_c: dict[str, float]
+    ram_used_mb: float | None
+    ram_total_mb: float | None
+    cpu_load_pct: list[float | None] | None  # None per offline core
+
+
+class Sample(_SampleFields, total=False):
+    """One telemetry sample, the same shape from every source; a field a source cannot give is None,
+    never 0. A telemetry event is a sample plus ``kind`` and ``run``."""
+
+    t: float  # a telemetry event's time; the sampler stamps it, a source leaves it out
+    fields_from: str  # which fields another source filled in ("gpu_load_pct=nvml")
+    energy_mj: float  # NVML's energy counter
+    gpu_mem_used_mb: float
 
 
 def make(kind: str, t: float, run: int | None = None, **fields: Any) -> Event:

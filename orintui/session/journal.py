@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, NoReturn
 
 from orintui.session.events import Event
 from orintui.session.model import FORMAT, VERSION, RunInfo, Session
@@ -91,7 +92,7 @@ def unregister(path: Path) -> None:
 
 def registered_journals() -> list[Path]:
     """The journals the registry names (entries whose journal is gone are dropped)."""
-    out = []
+    out: list[Path] = []
     directory = registry_dir()
     if not directory.is_dir():
         return out
@@ -146,7 +147,7 @@ class JournalWriter:
             if time.monotonic() - self._last_flush >= FLUSH_EVERY_S:
                 self._flush_locked()
 
-    def _guard(self, op, *args) -> None:
+    def _guard(self, op: Callable[..., Any], *args: Any) -> None:
         """A failed write (a full disk) must not stop the runs: the events stay in memory, the
         journal keeps what it has, and the error is reported when the session ends."""
         try:
@@ -206,7 +207,7 @@ def _lines(f):
         yield line
 
 
-def _refuse_constant(name: str):
+def _refuse_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a finite number")
 
 

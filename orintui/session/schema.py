@@ -20,6 +20,7 @@ NUMBER = frozenset({_I, _F})
 OPT_NUMBER, OPT_INT, OPT_STR, OPT_BOOL = NUMBER | {_N}, frozenset({_I, _N}), frozenset({_S, _N}), frozenset({_B, _N})
 INT, STR, OBJECT = frozenset({_I}), frozenset({_S}), frozenset({_D})
 SCALAR = frozenset({_N, _S, _B, _I, _F})
+_PLAIN = SCALAR | {_L, _D}
 NEEDS = {NUMBER: "a finite number", OPT_NUMBER: "a finite number", INT: "an integer", OPT_INT: "an integer",
          STR: "a string", OPT_STR: "a string", OPT_BOOL: "true or false", OBJECT: "an object",
          frozenset({_L, _N}): "a list of finite numbers", frozenset({_D, _N}): "an object of finite numbers"}
@@ -48,6 +49,8 @@ def check_fields(d: dict, fields: dict, other: frozenset, what: str, inside: str
     "numbers" for telemetry's lists and maps; None: checked by the caller)."""
     for key, v in d.items():
         tv = type(v)
+        if tv not in _PLAIN and isinstance(v, str):  # a Status or Kind of a live session is its word
+            tv = _S
         allowed = fields.get(key, other)
         if tv not in allowed:
             return f"{what}{key} must be {NEEDS.get(allowed, 'a plain value')}, not {_describe(v)}"
@@ -75,7 +78,7 @@ SUMMARY_FIELDS = {k: OPT_NUMBER for k in ("eval_tok_s", "prompt_tok_s", "load_ms
                                           "eval_runs", "prompt_tokens", "total_tokens")}
 TELEMETRY_FIELDS = {k: OPT_NUMBER for k in ("gpu_load_pct", "gpu_freq_mhz", "emc_util_pct", "emc_freq_mhz", "emc_bw_gbs",
                                             "power_total_mw", "ram_used_mb", "ram_total_mb", "energy_mj", "gpu_mem_used_mb")}
-EVENT_FIELDS = {kind: {**COMMON, **fields} for kind, fields in {
+_KIND_FIELDS: dict[str, dict[str, frozenset[Any]]] = {
     RUN_STARTED: {"label": OPT_STR, "backend": OPT_STR, "repetition": OPT_INT, "warmup": OPT_BOOL,
                   "cpu_load_before_pct": OPT_NUMBER, "gate_passed": OPT_BOOL, "nvpmodel": OPT_STR, "nvpmodel_id": OPT_STR,
                   "jetson_clocks": OPT_STR,  # what the quiet gate saw and the power group (sweeps)
@@ -90,9 +93,10 @@ EVENT_FIELDS = {kind: {**COMMON, **fields} for kind, fields in {
                 "temp_c": frozenset({_D, _N}), "cpu_load_pct": frozenset({_L, _N})},
     RUN_ENDED: {"status": OPT_STR, "exit_code": OPT_INT, "signal": OPT_INT, "error": OPT_STR, "by_user": OPT_BOOL},
     NOTE: {"text": OPT_STR, "level": OPT_STR},
-}.items()}
-OTHER = {SUMMARY: SCALAR | {_L}}  # what fields orintui does not know may hold; elsewhere scalars
-REQUIRED = {PHASE: ("phase",), OUTPUT: ("line",)}
+}
+EVENT_FIELDS = {kind: {**COMMON, **fields} for kind, fields in _KIND_FIELDS.items()}
+OTHER: dict[str, frozenset[Any]] = {SUMMARY: SCALAR | {_L}}  # what fields orintui does not know may hold; elsewhere scalars
+REQUIRED: dict[str, tuple[str, ...]] = {PHASE: ("phase",), OUTPUT: ("line",)}
 
 
 def check_event(event: Any, runs: int) -> str | None:
@@ -100,13 +104,13 @@ def check_event(event: Any, runs: int) -> str | None:
     if type(event) is not dict:
         return "event is not an object"
     kind = event.get("kind")
-    fields = EVENT_FIELDS.get(kind) if type(kind) is str else None
+    fields = EVENT_FIELDS.get(kind) if isinstance(kind, str) else None
     if fields is None:
         return f"unknown event kind {kind!r}" if _scalar(kind) else "event kind is not a string"
-    for key in ("t", *REQUIRED.get(kind, ())):
+    for key in ("t", *REQUIRED.get(str(kind), ())):
         if key not in event:
             return f"{kind} event has no {key}"
-    problem = check_fields(event, fields, OTHER.get(kind, SCALAR), f"{kind} event: ",
+    problem = check_fields(event, fields, OTHER.get(str(kind), SCALAR), f"{kind} event: ",
                            "numbers" if kind == TELEMETRY else "scalars")
     if problem:
         return problem

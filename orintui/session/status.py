@@ -4,25 +4,37 @@ exit code. Every run ends with exactly one of the final statuses, and a reason u
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Iterable
+from enum import Enum
+from typing import Any
 
-Status = Literal["queued", "running", "ok", "partial", "unrecognised", "failed", "timeout", "cancelled",
-                 "skipped", "interrupted"]
 
-QUEUED: Status = "queued"
-RUNNING: Status = "running"
-OK: Status = "ok"  # complete: the adapter saw its end-of-run marker or the expected token count
-PARTIAL: Status = "partial"  # figures, but incomplete (fewer tokens than asked, no summary, EOS, context full)
-UNRECOGNISED: Status = "unrecognised"  # the program ran, nothing of its adapter's format came out
-FAILED: Status = "failed"
-TIMEOUT: Status = "timeout"
-CANCELLED: Status = "cancelled"
-SKIPPED: Status = "skipped"
-INTERRUPTED: Status = "interrupted"  # recovered from a journal: orintui itself was cut off mid-run
+class Status(str, Enum):
+    """A run's status. A str, so it compares equal to the word, goes to JSON as it and formats as it
+    (``str(Status.OK) == "ok"``); loaded sessions hold the plain words."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    OK = "ok"  # complete: the adapter saw its end-of-run marker or the expected token count
+    PARTIAL = "partial"  # figures, but incomplete (fewer tokens than asked, no summary, EOS, context full)
+    UNRECOGNISED = "unrecognised"  # the program ran, nothing of its adapter's format came out
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+    INTERRUPTED = "interrupted"  # recovered from a journal: orintui itself was cut off mid-run
+
+    def __str__(self) -> str:  # Python 3.12 would otherwise format it as "Status.OK"
+        return self.value
+
+
+QUEUED, RUNNING, OK, PARTIAL = Status.QUEUED, Status.RUNNING, Status.OK, Status.PARTIAL
+UNRECOGNISED, FAILED, TIMEOUT, CANCELLED = Status.UNRECOGNISED, Status.FAILED, Status.TIMEOUT, Status.CANCELLED
+SKIPPED, INTERRUPTED = Status.SKIPPED, Status.INTERRUPTED
 
 FINAL = (OK, PARTIAL, UNRECOGNISED, FAILED, TIMEOUT, CANCELLED, SKIPPED, INTERRUPTED)
 
-MEANING = {
+MEANING: dict[str, str] = {
     OK: "complete: every figure the backend promised was seen",
     PARTIAL: "figures, but the run is incomplete",
     UNRECOGNISED: "the program ran, but nothing of its adapter's format came out",
@@ -34,7 +46,7 @@ MEANING = {
 }
 
 # Rich style names, the same in the app and wherever a report is coloured
-STYLE = {OK: "green", PARTIAL: "yellow", UNRECOGNISED: "magenta", FAILED: "red", TIMEOUT: "red",
+STYLE: dict[str, str] = {OK: "green", PARTIAL: "yellow", UNRECOGNISED: "magenta", FAILED: "red", TIMEOUT: "red",
          CANCELLED: "dim", SKIPPED: "dim", INTERRUPTED: "yellow", QUEUED: "dim", RUNNING: "cyan"}
 
 
@@ -51,6 +63,6 @@ def fails_session(status: str, by_user: bool = False) -> bool:
     return not (by_user and status in (CANCELLED, PARTIAL))
 
 
-def failing_runs(runs) -> list:
+def failing_runs(runs: Iterable[Any]) -> list[Any]:
     """The runs (RunInfo) that make a session's ``orintui run`` exit 1."""
     return [r for r in runs if fails_session(r.status, getattr(r, "by_user", False))]

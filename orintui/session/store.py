@@ -8,6 +8,7 @@ import os
 import tempfile
 import zlib
 from pathlib import Path
+from typing import NoReturn
 
 from orintui.session.journal import (
     JOURNAL_SUFFIX,
@@ -114,7 +115,7 @@ def session_from_dict(doc: object, where: str) -> Session:
     )
 
 
-def _refuse_constant(name: str):
+def _refuse_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a number orintui accepts (numbers must be finite)")
 
 

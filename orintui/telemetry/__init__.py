@@ -6,17 +6,13 @@ None, never 0. No Textual here.
 
 from __future__ import annotations
 
-SAMPLE_FIELDS = ("t", "source", "gpu_load_pct", "gpu_freq_mhz", "emc_util_pct", "emc_freq_mhz", "emc_bw_gbs",
-                 "power_mw", "power_total_mw", "power_total_label", "temp_c", "ram_used_mb", "ram_total_mb",
-                 "cpu_load_pct")
+from orintui.session.events import Sample
 
 
-def empty_sample(source: str) -> dict:
-    sample = dict.fromkeys(SAMPLE_FIELDS)
-    sample["source"] = source
-    sample["power_mw"] = {}
-    sample["temp_c"] = {}
-    return sample
+def empty_sample(source: str) -> Sample:
+    return {"source": source, "gpu_load_pct": None, "gpu_freq_mhz": None, "emc_util_pct": None,
+            "emc_freq_mhz": None, "emc_bw_gbs": None, "power_mw": {}, "power_total_mw": None, "power_total_label": None,
+            "temp_c": {}, "ram_used_mb": None, "ram_total_mb": None, "cpu_load_pct": None}
 
 
 def emc_bandwidth_gbs(util_pct: float | None, freq_mhz: float | None, bus_bytes: int | None) -> float | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -30,12 +31,12 @@ def format_sample(s: dict) -> str:
         parts.append(f"CPU {sum(cpu) / len(cpu):.0f}%")
     temps = s.get("temp_c") or {}
     if temps:
-        hottest = max(temps, key=temps.get)
+        hottest = max(temps, key=lambda name: temps[name])
         parts.append(f"{hottest} {temps[hottest]:.1f}C")
     return "  ".join(parts)
 
 
-def telemetry_command(args) -> int:
+def telemetry_command(args: argparse.Namespace) -> int:
     facts = host_facts()
     profile = match_profile(facts.get("model"), facts.get("ram_total_mb"))
     t0 = time.monotonic()

@@ -3,9 +3,11 @@ PATH, and the warnings that make results incomparable."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import sys
+from typing import Any
 
 from orintui.telemetry.base import SourceUnavailable
 from orintui.telemetry.profiles import host_facts, match_profile
@@ -14,10 +16,10 @@ from orintui.telemetry.sampler import ORDER, make_source
 BACKEND_PROGRAMS = ("llama-completion", "llama-cli", "llama-bench", "tegrastats", "nvidia-smi", "clang")
 
 
-def diagnose() -> dict:
+def diagnose() -> dict[str, Any]:
     facts = host_facts()
     profile = match_profile(facts.get("model"), facts.get("ram_total_mb"))
-    sources = {}
+    sources: dict[str, dict[str, Any]] = {}
     for name in ORDER:
         source = make_source(name, 0.5, profile)
         try:
@@ -28,7 +30,7 @@ def diagnose() -> dict:
         except Exception as exc:
             sources[name] = {"works": False, "reason": f"{name} failed: {exc}"}
             continue
-        entry = {"works": True, "reason": None, "interval": source.real_interval}
+        entry: dict[str, Any] = {"works": True, "reason": None, "interval": source.real_interval}
         if name == "nvml":
             entry["device"] = source.facts
         if getattr(source, "identified", None):  # no device tree (a container): the line's shape
@@ -64,7 +66,7 @@ def diagnose() -> dict:
             "telemetry_source": chosen, "tinygrad": tinygrad_version, "programs": programs, "warnings": warnings}
 
 
-def doctor_command(args) -> int:
+def doctor_command(args: argparse.Namespace) -> int:
     report = diagnose()
     if args.json:
         print(json.dumps(report, indent=2, default=str))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from orintui.session.events import Sample
 from orintui.telemetry import emc_bandwidth_gbs, empty_sample
 from orintui.telemetry.base import Source, SourceDied, SourceUnavailable
 from orintui.telemetry.profiles import DeviceProfile, rail_total
@@ -34,7 +35,7 @@ def _kb_to_mb(value: Any) -> float | None:
 
 
 def map_jtop(stats: dict, gpu: dict, memory: dict, power: dict, temperature: dict,
-             profile: DeviceProfile | None) -> dict:
+             profile: DeviceProfile | None) -> Sample:
     """jtop's properties (or recorded shapes of them) as one common sample."""
     s = empty_sample("jtop")
     cores = [k for k in stats if re.fullmatch(r"CPU\d+", str(k))]
@@ -74,7 +75,7 @@ class JtopSource(Source):
     def __init__(self, interval: float, profile: DeviceProfile | None = None):
         super().__init__(interval)
         self.profile = profile
-        self._jetson = None
+        self._jetson: Any = None
 
     def open(self) -> None:
         try:
@@ -93,7 +94,7 @@ class JtopSource(Source):
             raise SourceUnavailable(f"jtop failed to start: {exc}") from None
         self.real_interval = float(self._jetson.interval)
 
-    def read(self) -> dict:
+    def read(self) -> Sample:
         j = self._jetson
         try:
             if not j.ok():

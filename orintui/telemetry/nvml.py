@@ -6,6 +6,9 @@ uses field 186 (instantaneous) where the driver has it, else the ~1 s averaged f
 
 from __future__ import annotations
 
+from typing import Any
+
+from orintui.session.events import Sample
 from orintui.telemetry import emc_bandwidth_gbs, empty_sample
 from orintui.telemetry.base import Source, SourceDied, SourceUnavailable
 
@@ -18,10 +21,9 @@ class NvmlSource(Source):
     def __init__(self, interval: float, index: int = 0):
         super().__init__(interval)
         self.index = index
-        self._nv = None
-        self._handle = None
+        self._nv: Any = None  # the pynvml module once open
+        self._handle: Any = None
         self._instant = True
-        self.facts: dict = {}
 
     def open(self) -> None:
         try:
@@ -97,7 +99,7 @@ class NvmlSource(Source):
         """Only the GPU utilisation (%), for a source that has the clocks but not the load (Thor)."""
         return float(self._nv.nvmlDeviceGetUtilizationRates(self._handle).gpu)
 
-    def read(self) -> dict:
+    def read(self) -> Sample:
         nv = self._nv
         s = empty_sample("nvml")
         if getattr(self, "answers", {}).get("utilisation", "ok") == "ok":  # Thor: utilisation only
@@ -150,7 +152,7 @@ class NvmlSource(Source):
             self._nv = None
 
 
-def nvml_facts(name, driver, bus_bits, mem_max_mhz, mem_total) -> dict:
+def nvml_facts(name: Any, driver: Any, bus_bits: int | None, mem_max_mhz: float | None, mem_total: int | None) -> dict[str, Any]:
     """Peak bandwidth from bus width and the memory clock NVML reports (HBM and GDDR: x2)."""
     if isinstance(name, bytes):
         name = name.decode()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Any, cast
 
 from orintui.session import events as ev
 from orintui.telemetry.base import Source, SourceDied, SourceUnavailable
@@ -18,7 +19,7 @@ from orintui.telemetry.profiles import DeviceProfile
 ORDER = ("jtop", "tegrastats", "nvml", "psutil")
 
 
-def make_source(name: str, interval: float, profile: DeviceProfile | None, clock=None) -> Source:
+def make_source(name: str, interval: float, profile: DeviceProfile | None, clock: Callable[[float], float] | None = None) -> Source:
     if name == "jtop":
         from orintui.telemetry.jtop_source import JtopSource
 
@@ -39,7 +40,7 @@ def make_source(name: str, interval: float, profile: DeviceProfile | None, clock
 
 
 def open_first(names: tuple[str, ...] | list[str], interval: float, profile: DeviceProfile | None,
-               skipped: dict[str, str], clock=None) -> Source | None:
+               skipped: dict[str, str], clock: Callable[[float], float] | None = None) -> Source | None:
     """The first source in ``names`` that opens; the others' reasons go into ``skipped``."""
     for name in names:
         source = make_source(name, interval, profile, clock)
@@ -141,16 +142,16 @@ class TelemetrySampler:
                 except Exception:
                     self._helper = None  # it stopped answering: the load is unknown again, not 0
             if sample.get("cpu_load_pct") is None or sample.get("ram_used_mb") is None:
-                extra = cpu_and_ram()
-                for key, value in extra.items():
-                    if sample.get(key) is None:
-                        sample[key] = value
+                fields = cast("dict[str, Any]", sample)  # the same dict, filled by field name
+                for key, value in cpu_and_ram().items():
+                    if fields.get(key) is None:
+                        fields[key] = value
                         borrowed.append(f"{key}=psutil")
             # per-field provenance: every field is from ``source`` except those named here
             if borrowed:
                 sample["fields_from"] = ",".join(filter(None, [sample.get("fields_from"), *borrowed]))
-            sample.pop("t", None)
-            self.emit(ev.make(ev.TELEMETRY, self.clock(), None, **sample))
+            fields = {k: v for k, v in sample.items() if k != "t"}
+            self.emit(ev.make(ev.TELEMETRY, self.clock(), None, **fields))
             if not self.source.pushes:
                 next_tick += self.interval
                 delay = next_tick - time.monotonic()

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import queue
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from orintui.backends.base import Parser
-from orintui.session.events import Event
+from orintui.session.events import Event, Sample
 from orintui.telemetry import emc_bandwidth_gbs, empty_sample
 from orintui.telemetry.base import Source, SourceDied, SourceUnavailable
 from orintui.telemetry.profiles import DeviceProfile, identify_board, rail_total
+
+if TYPE_CHECKING:
+    from orintui.backends.runner import BackendRunner
 
 TIMESTAMP = re.compile(r"^\d\d-\d\d-\d{4} \d\d:\d\d:\d\d\s+")
 RAM = re.compile(r"\bRAM (\d+)/(\d+)MB")
@@ -28,7 +33,7 @@ NOT_RAILS = {"RAM", "SWAP", "IRAM", "NC", "lfb", "cached"}
 OFFLINE_C = -256.0
 
 
-def parse_line(line: str, profile: DeviceProfile | None = None, t: float = 0.0) -> dict | None:
+def parse_line(line: str, profile: DeviceProfile | None = None, t: float = 0.0) -> Sample | None:
     """One tegrastats line as a sample, or None when the line is not one."""
     line = TIMESTAMP.sub("", line.strip())
     ram = RAM.search(line)
@@ -68,9 +73,9 @@ def parse_line(line: str, profile: DeviceProfile | None = None, t: float = 0.0) 
     return s
 
 
-def line_shape(line: str) -> dict:
+def line_shape(line: str) -> dict[str, Any]:
     """What identifies a board in one line: CPU count, RAM total, GPC clocks, EMC MHz, rail names."""
-    s = parse_line(line) or {}
+    s: Sample | dict[str, Any] = parse_line(line) or {}
     gpcs = 0
     for m in GR3D.finditer(TIMESTAMP.sub("", line.strip())):
         gpcs += len([f for f in (m.group(2) or "").split(",") if f])
@@ -84,7 +89,7 @@ class TegrastatsLineParser(Parser):
 
     backend = "tegrastats"
 
-    def __init__(self, sink: queue.Queue, profile: DeviceProfile | None, root: str = "/", **options):
+    def __init__(self, sink: queue.Queue, profile: DeviceProfile | None, root: str = "/", **options: Any):
         super().__init__(**options)
         self.sink, self.profile, self.root = sink, profile, root
         self.identified: str | None = None  # how the profile was found when none was given
@@ -114,13 +119,13 @@ class TegrastatsSource(Source):
     name = "tegrastats"
     pushes = True
 
-    def __init__(self, interval: float, profile: DeviceProfile | None = None, clock=None, binary: str = "tegrastats",
-                 root: str = "/"):
+    def __init__(self, interval: float, profile: DeviceProfile | None = None, clock: Callable[[float], float] | None = None,
+                 binary: str = "tegrastats", root: str = "/"):
         super().__init__(interval)
         self.profile, self.binary, self.clock, self.root = profile, binary, clock or (lambda m: m), root
         self.identified: str | None = None
         self._samples: queue.Queue = queue.Queue()
-        self._runner = None
+        self._runner: BackendRunner | None = None
 
     def open(self) -> None:
         from orintui.backends.runner import BackendRunner
@@ -141,7 +146,7 @@ class TegrastatsSource(Source):
         if self.profile is None:
             self.profile, self.identified = parser.profile, parser.identified
 
-    def read(self) -> dict:
+    def read(self) -> Sample:
         assert self._runner is not None
         try:
             return self._samples.get(timeout=max(2.0, 4 * self.interval))

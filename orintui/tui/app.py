@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import sys
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import App
@@ -19,6 +20,11 @@ from orintui.session.model import Session
 from orintui.session.status import failing_runs
 from orintui.tui import themes
 
+if TYPE_CHECKING:
+    from orintui.engine import Execution
+    from orintui.scenarios import Scenario
+    from orintui.tui.screens.replay import ReplayScreen
+
 
 class OrintuiApp(App):
     CSS_PATH = str(paths.bundled_dir("themes") / "orintui.tcss")
@@ -30,7 +36,8 @@ class OrintuiApp(App):
     ]
     ENABLE_COMMAND_PALETTE = False
 
-    def __init__(self, *, replay: Session | None = None, scenario=None, out=None, telemetry: str = "auto",
+    def __init__(self, *, replay: Session | None = None, scenario: Scenario | None = None, out: str | None = None,
+                 telemetry: str = "auto",
                  interval: float = 0.5, speed: float = 1.0, at: float | None = None, theme: str | None = None,
                  device_info: dict | None = None, first_screen: str | None = None, live_autostart: bool = True,
                  paused: bool = False, handle_signals: bool = False, label: str = ""):
@@ -54,7 +61,7 @@ class OrintuiApp(App):
         self._first_screen = first_screen
         self._live_autostart = live_autostart
         self._paused = paused
-        self.execution = None
+        self.execution: Execution | None = None
         self.exit_code = 0
         self.crash: str | None = None  # one line about an unexpected error; the traceback is in a log file
 
@@ -88,7 +95,7 @@ class OrintuiApp(App):
     def device_probed(self, info: dict) -> None:
         self._device_info = info
 
-    def _replay_screen(self, session: Session):
+    def _replay_screen(self, session: Session) -> ReplayScreen:
         from orintui.tui.screens.replay import ReplayScreen
 
         return ReplayScreen(session, speed=self._speed, at=self._at, paused=self._paused)
@@ -110,14 +117,14 @@ class OrintuiApp(App):
         except SessionError as exc:
             self.notify(clean_line(exc), severity="error", timeout=10, markup=False)
 
-    def start_live(self, scenario, replace: Screen | None = None, label: str | None = None) -> None:
+    def start_live(self, scenario: Scenario, replace: Screen | None = None, label: str | None = None) -> None:
         from orintui.engine import Execution
         from orintui.scenarios import ScenarioError
         from orintui.tui.screens.live import LiveScreen
 
         try:
-            self.execution = Execution(scenario, self._out, self._telemetry, self._interval,
-                                       self._label if label is None else label)
+            execution = self.execution = Execution(scenario, self._out, self._telemetry, self._interval,
+                                                   self._label if label is None else label)
         except ScenarioError as exc:
             self.notify(clean_line(exc), severity="error", timeout=12, markup=False)
             if not self.screen_stack[1:]:
@@ -126,7 +133,7 @@ class OrintuiApp(App):
             return
         if replace is not None:
             replace.dismiss()
-        self.push_screen(LiveScreen(self.execution, autostart=self._live_autostart))
+        self.push_screen(LiveScreen(execution, autostart=self._live_autostart))
 
     def exit_or_back(self, screen: Screen) -> None:
         """Back to the menu, or quit when the screen was what orintui was started for."""
@@ -168,7 +175,7 @@ class OrintuiApp(App):
             self.execution.stop_and_wait("the terminal hung up" if sig == signal.SIGHUP else "orintui was terminated")
         self.exit()
 
-    def action_quit(self) -> None:
+    async def action_quit(self) -> None:
         if self.execution is not None:
             self.execution.stop_and_wait("orintui is quitting")
         self.exit()
@@ -206,7 +213,7 @@ def write_crash_log(error: BaseException) -> str:
         return f"orintui: the app crashed ({what}); no log could be written ({exc.strerror or exc})"
 
 
-def run_app(**kwargs) -> int:
+def run_app(**kwargs: Any) -> int:
     served = os.environ.get("TEXTUAL_DRIVER", "").endswith("web_driver:WebDriver")  # orintui serve: a browser tab
     if not served and (not sys.stdin.isatty() or not sys.stdout.isatty()):
         print("orintui: the app needs a terminal; use 'orintui run SCENARIO --headless' or 'orintui report'",
@@ -221,6 +228,8 @@ def run_app(**kwargs) -> int:
     finally:
         if app.execution is not None:
             app.execution.stop_and_wait("orintui exited")
+            if problem := app.execution.recorder.listener_report():
+                print(clean_line(problem), file=sys.stderr)
     if app.crash:
         print(app.crash, file=sys.stderr)
     if app.execution is not None and not app.hung_up:

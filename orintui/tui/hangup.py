@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import signal
+from collections.abc import Callable
 from typing import IO, Any
 
 from textual.drivers.linux_driver import LinuxDriver
@@ -20,12 +21,12 @@ GONE = (errno.EIO, errno.ENXIO, errno.EBADF, errno.EPIPE)
 class TerminalFile:
     """The terminal's file; once a write fails, later writes are dropped."""
 
-    def __init__(self, file: IO[str], on_hangup) -> None:
+    def __init__(self, file: IO[str], on_hangup: Callable[[], None]) -> None:
         self._file = file
         self._on_hangup = on_hangup
         self.gone = False
 
-    def _guard(self, op, *args) -> Any:
+    def _guard(self, op: Callable[..., Any], *args: Any) -> Any:
         if self.gone:
             return None
         try:
@@ -49,9 +50,9 @@ class TerminalFile:
 
 
 class HangupAwareDriver(LinuxDriver):
-    def __init__(self, app, **kwargs) -> None:
+    def __init__(self, app: Any, **kwargs: Any) -> None:
         super().__init__(app, **kwargs)
-        self._file = TerminalFile(self._file, self._hung_up)
+        self._file = TerminalFile(self._file, self._hung_up)  # type: ignore[assignment,arg-type]  # a wrapper of it
 
     def _hung_up(self) -> None:
         if hasattr(self._app, "hang_up"):

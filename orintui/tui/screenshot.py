@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from orintui.sanitize import clean_line
 from orintui.session.model import Session
+
+if TYPE_CHECKING:
+    from orintui.tui.screens.monitor import MonitorScreen
 
 
 async def _render(session: Session, size: tuple[int, int], at: float | None, theme: str | None, pane: str) -> str:
@@ -14,7 +18,7 @@ async def _render(session: Session, size: tuple[int, int], at: float | None, the
 
     app = OrintuiApp(replay=session, at=-1 if at is None else at, theme=theme or "orintui-dark", paused=True)
     async with app.run_test(size=size) as pilot:
-        screen = app.screen
+        screen = cast("MonitorScreen", app.screen)
         screen.action_show(pane)
         screen.redraw(force=True)
         await pilot.pause()

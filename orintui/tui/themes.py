@@ -4,6 +4,7 @@ terminal's own 16 ANSI colours (reads well on TERM=linux or a plain console)."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from textual.theme import Theme
 
@@ -44,7 +45,7 @@ def load_settings() -> dict:
         return {}
 
 
-def save_settings(**changes) -> None:
+def save_settings(**changes: Any) -> None:
     data = {**load_settings(), **changes}
     path = settings_path()
     try:

@@ -4,6 +4,8 @@ arrow and a word as well as a colour."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,12 +17,13 @@ from orintui.report import fmt
 from orintui.sanitize import safe_component
 from orintui.session.model import Session
 from orintui.tui.data import data_line
+from orintui.tui.owner import orintui_app
 
 
 class CompareScreen(Screen):
     BINDINGS = [Binding("r", "report", "Report"), Binding("q,escape", "leave", "Back")]
 
-    def __init__(self, *sessions: Session, **kwargs):
+    def __init__(self, *sessions: Session, **kwargs: Any):
         super().__init__(**kwargs)
         self.sessions = list(sessions)
 
@@ -77,4 +80,4 @@ class CompareScreen(Screen):
         save_report(self, f"{name}.md", render_compare(self.sessions), "comparison")
 
     def action_leave(self) -> None:
-        self.app.exit_or_back(self)
+        orintui_app(self).exit_or_back(self)

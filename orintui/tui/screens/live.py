@@ -4,12 +4,14 @@ thread) into a queue; the 10 Hz tick drains it, so redraws stay batched whatever
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
 from rich.text import Text
 from textual.binding import Binding
 
 from orintui.engine import Execution
 from orintui.sanitize import clean_line
+from orintui.tui.owner import orintui_app
 from orintui.tui.screens.confirm import ConfirmScreen
 from orintui.tui.screens.monitor import MonitorScreen
 
@@ -22,7 +24,7 @@ class LiveScreen(MonitorScreen):
         Binding("q,escape", "leave", "Quit"),
     ]
 
-    def __init__(self, execution: Execution, autostart: bool = True, **kwargs):
+    def __init__(self, execution: Execution, autostart: bool = True, **kwargs: Any):
         super().__init__(execution.session, **kwargs)
         self.execution = execution
         self.autostart = autostart
@@ -89,12 +91,12 @@ class LiveScreen(MonitorScreen):
 
     def action_leave(self) -> None:
         if self.execution.done.is_set():
-            self.app.exit_or_back(self)
+            orintui_app(self).exit_or_back(self)
             return
 
         def answer(stop: bool | None) -> None:
             if stop:
                 self.execution.stop_and_wait("orintui is quitting")
-                self.app.exit_or_back(self)
+                orintui_app(self).exit_or_back(self)
 
         self.app.push_screen(ConfirmScreen("A run is live. Stop it, save the session and leave?"), answer)

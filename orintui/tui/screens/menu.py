@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from rich.console import Group
+from typing import Any
+
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -18,6 +20,7 @@ from orintui.scenarios import ScenarioEntry, list_scenarios
 from orintui.session import SessionError
 from orintui.tui.data import data_line, data_text
 from orintui.tui.keys import grouped
+from orintui.tui.owner import orintui_app
 
 TABS = grouped("Tabs")
 
@@ -43,7 +46,7 @@ def device_text(info: dict) -> Group:
     for name, s in info.get("sources", {}).items():
         sources.add_row(data_line(f"{'ok' if s['works'] else '--'} {name}", style="green" if s["works"] else "dim"),
                         data_line(s.get("reason") or ""))
-    parts = [Text("Device", style="bold"), facts, Text(""), Text("Telemetry sources", style="bold"), sources]
+    parts: list[RenderableType] = [Text("Device", style="bold"), facts, Text(""), Text("Telemetry sources", style="bold"), sources]
     parts += [Text("\n") + data_line(f"! {warning}", style="bold yellow") for warning in info.get("warnings", [])]
     return Group(*parts)
 
@@ -62,7 +65,7 @@ class MenuScreen(Screen):
         Binding("q", "app.quit", "Quit"),
     ]
 
-    def __init__(self, device_info: dict | None, **kwargs):
+    def __init__(self, device_info: dict | None, **kwargs: Any):
         super().__init__(**kwargs)
         self.device_info = device_info
         self.scenarios: list[ScenarioEntry] = []
@@ -102,7 +105,7 @@ class MenuScreen(Screen):
 
     def show_device(self, info: dict) -> None:
         self.device_info = info
-        self.app.device_probed(info)
+        orintui_app(self).device_probed(info)
         self.query_one("#device-panel", Static).update(device_text(info))
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
@@ -127,10 +130,10 @@ class MenuScreen(Screen):
         sessions = self.query_one("#session-table", DataTable)
         row = sessions.cursor_row
         sessions.clear()
-        for e in self.sessions:
-            name = e.title + (" (demo)" if e.bundled else "")
-            sessions.add_row(data_line(e.started_at[:16]), data_line(name), str(e.runs), data_line(e.error or e.headline),
-                             key=e.path)
+        for s in self.sessions:
+            name = s.title + (" (demo)" if s.bundled else "")
+            sessions.add_row(data_line(s.started_at[:16]), data_line(name), str(s.runs), data_line(s.error or s.headline),
+                             key=s.path)
         if self.sessions:
             sessions.move_cursor(row=min(row, len(self.sessions) - 1))
         self.show_scenario()
@@ -190,8 +193,8 @@ class MenuScreen(Screen):
             from orintui.tui.screens.variables import VariablesScreen
 
             self.app.push_screen(VariablesScreen(entry.path))
-        elif tab == "sessions" and (entry := self._selected_session()):
-            self.app.open_replay(entry.path)
+        elif tab == "sessions" and (chosen := self._selected_session()):
+            orintui_app(self).open_replay(chosen.path)
 
     def action_compare(self) -> None:
         entry = self._selected_session()
@@ -203,7 +206,7 @@ class MenuScreen(Screen):
             self.notify(clean_line(f"compare: A = {entry.scenario} {entry.started_at}; choose B and press c"), markup=False)
             return
         first, self.compare_first = self.compare_first, None
-        self.app.open_compare(first.path, entry.path)
+        orintui_app(self).open_compare(first.path, entry.path)
 
     def _user_session(self, refusal: str) -> SessionEntry | None:
         """The selected session if it is the user's own: the bundled demo is part of orintui."""
@@ -258,4 +261,4 @@ class MenuScreen(Screen):
     def action_demo(self) -> None:
         demo = next((e for e in self.sessions if e.bundled), None)
         if demo:
-            self.app.open_replay(demo.path)
+            orintui_app(self).open_replay(demo.path)

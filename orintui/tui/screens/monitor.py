@@ -3,6 +3,8 @@ switches between the comparison table, the ms/token chart and the raw output."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, cast
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,6 +18,9 @@ from orintui.session.model import Session
 from orintui.tui.data import data_line
 from orintui.tui.keys import grouped
 from orintui.tui.widgets.comparison import ComparisonTable
+
+if TYPE_CHECKING:
+    from orintui.tui.widgets.token_chart import TokenChart
 from orintui.tui.widgets.output_pane import OutputPane
 from orintui.tui.widgets.quiet import set_text
 from orintui.tui.widgets.run_lane import RunLane
@@ -33,10 +38,10 @@ class MonitorScreen(Screen):
         Binding("r", "report", "Report"),
     ]
 
-    def __init__(self, session: Session, **kwargs):
+    def __init__(self, session: Session, **kwargs: Any):
         super().__init__(**kwargs)
         self.state = LiveState(session)
-        self._drawn = -1
+        self._drawn: object = -1
 
     def compose(self) -> ComposeResult:
         yield Static(id="title")
@@ -89,7 +94,7 @@ class MonitorScreen(Screen):
         if current == "table":
             self.query_one(ComparisonTable).show(self.state.metrics())
         elif current == "chart":
-            self.query_one("#chart").show(self.state, force=force)
+            cast("TokenChart", self.query_one("#chart")).show(self.state, force=force)
         else:
             self.query_one(OutputPane).show(self.state)
 

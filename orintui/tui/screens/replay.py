@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -11,6 +12,7 @@ from textual.binding import Binding
 from orintui.session.model import Session
 from orintui.session.replay import ReplayClock
 from orintui.tui.keys import grouped
+from orintui.tui.owner import orintui_app
 from orintui.tui.screens.monitor import MonitorScreen
 from orintui.tui.widgets.position_bar import PositionBar
 
@@ -33,7 +35,7 @@ class ReplayScreen(MonitorScreen):
         Binding("q,escape", "leave", "Back"),
     ]
 
-    def __init__(self, session: Session, speed: float = 1.0, at: float | None = None, paused: bool = False, **kwargs):
+    def __init__(self, session: Session, speed: float = 1.0, at: float | None = None, paused: bool = False, **kwargs: Any):
         super().__init__(session, **kwargs)
         self.recorded = session
         self.clock = ReplayClock(session, speed)
@@ -98,4 +100,4 @@ class ReplayScreen(MonitorScreen):
             self.redraw(force=True)
 
     def action_leave(self) -> None:
-        self.app.exit_or_back(self)
+        orintui_app(self).exit_or_back(self)

@@ -11,6 +11,7 @@ from textual.widgets import Input, Label, Static
 from orintui.sanitize import clean_line
 from orintui.scenarios import ScenarioError, load_scenario
 from orintui.tui.data import data_line
+from orintui.tui.owner import orintui_app
 
 
 class VariablesScreen(ModalScreen):
@@ -35,11 +36,11 @@ class VariablesScreen(ModalScreen):
         self.action_run()
 
     def action_run(self) -> None:
-        overrides = {inp.id[4:]: inp.value for inp in self.query(Input) if inp.id.startswith("var-")}
+        overrides = {inp.id[4:]: inp.value for inp in self.query(Input) if inp.id and inp.id.startswith("var-")}
         label = " ".join(self.query_one("#session-label", Input).value.split())
         try:
             scenario = load_scenario(self.path, overrides)
-            self.app.start_live(scenario, replace=self, label=label)
+            orintui_app(self).start_live(scenario, replace=self, label=label)
         except ScenarioError as exc:
             self.notify(clean_line(exc), severity="error", timeout=12, markup=False)
 

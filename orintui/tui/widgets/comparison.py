@@ -31,7 +31,7 @@ class ComparisonTable(DataTable):
             "j": min((m.energy_j_per_token for m in measured if m.energy_j_per_token), default=None),
         }
 
-        def cell(value, best_value, digits=2) -> Text:
+        def cell(value: float | None, best_value: float | None, digits: int = 2) -> Text:
             text = Text(fmt(value, digits))
             if value is not None and best_value is not None and value == best_value and len(measured) > 1:
                 text.stylize("bold")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.widgets import Sparkline, Static
 
 
-def set_text(widget: Static, renderable) -> None:
+def set_text(widget: Static, renderable: Any) -> None:
     """For widgets whose size is fixed by the stylesheet (one line, a set width): no re-layout."""
     if getattr(widget, "_orintui_last", None) != renderable:
-        widget._orintui_last = renderable
+        setattr(widget, "_orintui_last", renderable)  # noqa: B010 (an attribute Static does not declare)
         widget.update(renderable, layout=False)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -45,7 +47,7 @@ def lane_detail(lane: Lane, width: int = 60, now: float | None = None) -> Text:
 
 
 class RunLane(Vertical):
-    def __init__(self, index: int, **kwargs):
+    def __init__(self, index: int, **kwargs: Any):
         super().__init__(id=f"lane-{index}", classes="lane", **kwargs)
         self.index = index
 

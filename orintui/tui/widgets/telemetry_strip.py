@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -13,12 +16,12 @@ from orintui.tui.glyphs import Spark
 from orintui.tui.widgets.quiet import set_data, set_text
 
 
-def _num(value, fmt="{:.0f}", unit="") -> str:
+def _num(value: float | None, fmt: str = "{:.0f}", unit: str = "") -> str:
     return "n/a" if value is None else fmt.format(value) + unit
 
 
 class Gauge(Vertical):
-    def __init__(self, title: str, **kwargs):
+    def __init__(self, title: str, **kwargs: Any):
         super().__init__(**kwargs)
         self.title = title
 
@@ -26,7 +29,7 @@ class Gauge(Vertical):
         yield Static(self.title, classes="gauge-value")
         yield Spark([], classes="gauge-spark")
 
-    def show(self, value: str, history) -> None:
+    def show(self, value: str, history: Iterable[float]) -> None:
         set_text(self.query_one(".gauge-value", Static), Text(f"{self.title} {value}"))
         set_data(self.query_one(Sparkline), list(history))
 
@@ -60,7 +63,7 @@ class TelemetryStrip(Vertical):
             parts.append(" ".join(f"{k} {v / 1000:.1f}W" for k, v in rails.items()))
         temps = s.get("temp_c") or {}
         if temps:
-            hottest = max(temps, key=temps.get)
+            hottest = max(temps, key=lambda name: temps[name])
             parts.append(f"{hottest} {temps[hottest]:.0f}C")
         if s.get("ram_used_mb") is not None and s.get("ram_total_mb"):
             parts.append(f"RAM {s['ram_used_mb'] / 1024:.1f}/{s['ram_total_mb'] / 1024:.0f}GB")
