@@ -666,6 +666,22 @@ class ScenarioEntry:
         return {**asdict(self), "ready": self.ready}
 
 
+def _per_problem(problems: list[tuple[RunSpec, str]]) -> list[str]:
+    """One line per distinct problem: a [matrix] or [power] sweep's runs share theirs, and the first
+    run's label stands for the others."""
+    runs: dict[str, list[str]] = {}
+    for run, why in problems:
+        labels = runs.setdefault(why, [])
+        if run.label not in labels:
+            labels.append(run.label)
+    out = []
+    for why, labels in runs.items():
+        more = len(labels) - 1
+        also = f" (and {more} more run{'s' if more > 1 else ''})" if more else ""
+        out.append(f"{labels[0]}{also}: {why}{how_to_get(why)}")
+    return out
+
+
 def list_scenarios() -> list[ScenarioEntry]:
     """Every scenario with what it needs and whether this machine has it. Bad files are listed
     with their error, not hidden."""
@@ -685,12 +701,15 @@ def list_scenarios() -> list[ScenarioEntry]:
             else:
                 entry.description, entry.runs = s.description, len(s.runs)
                 problems = s.problems()
-                entry.missing = sorted({f"{run.label}: {why}{how_to_get(why)}" for run, why in problems if not run.optional})
+                fatal = [(r, why) for r, why in problems if not r.optional]
+                swept = s.matrix or any(r.nvpmodel is not None or r.jetson_clocks is not None for r in s.runs)
+                entry.missing = sorted(_per_problem(fatal) if swept else
+                                       {f"{run.label}: {why}{how_to_get(why)}" for run, why in fatal})
                 skipped: dict[str, str] = {}
                 for run, why in problems:
                     if run.optional:
                         skipped.setdefault(run.label, f"{run.label}: {why}{how_to_get(why)}")
                 entry.skipped = list(skipped.values())
-                entry.notes = [f"{run.label}: {run.notes}" for run in s.runs if run.notes]
+                entry.notes = list(dict.fromkeys(f"{run.label}: {run.notes}" for run in s.runs if run.notes))
             entries.append(entry)
     return entries

@@ -115,6 +115,16 @@ model = "{{model}}"
     assert [r.summary.get("generated_tokens") for r in session.runs] == [16, 16]
 
 
+def test_bundled_sweep_scenarios_expand():
+    from orintui.scenarios import load_scenario
+
+    matrix = load_scenario("llama-cpp-threads-matrix")
+    assert len(matrix.runs) == 6 and matrix.runs[0].label == "llama.cpp t=2 fa=off" and matrix.gate.max_wait_s == 60
+    power = load_scenario("jetson-power-sweep")
+    assert [(r.nvpmodel, r.jetson_clocks) for r in power.runs] == [
+        ("0", True), ("0", False), ("2", True), ("2", False), ("3", True), ("3", False)]
+
+
 # -- the quiet-machine gate -----------------------------------------------------------------------------
 GATED = '''name = "gated"
 [gate]
