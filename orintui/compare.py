@@ -9,13 +9,11 @@ tests are ranked in separate tables: a pp512 throughput is not a decode rate."""
 from __future__ import annotations
 
 import json
-import math
-import statistics
 import string
 from collections.abc import Callable
 from typing import Any
 
-from orintui.metrics import RunMetrics, session_metrics
+from orintui.metrics import RunMetrics, decode_standard_error, figure, mean_stddev, session_metrics
 from orintui.report import fmt, host_line, markdown_table
 from orintui.sanitize import clean_line
 from orintui.session.events import TOKEN
@@ -37,14 +35,6 @@ NO_SPREAD_SHARE = 0.10
 
 class CompareError(ValueError):
     """Bad compare arguments (too few sessions, an unknown baseline): one line for the user."""
-
-
-def _figure(m: RunMetrics, key: str) -> float | None:
-    if key == "decode":
-        return m.decode
-    if key == "p50":
-        return m.itl_ms["p50"]
-    return getattr(m, key)
 
 
 def board_of(session: Session) -> str:
@@ -82,17 +72,7 @@ def resolve_baseline(sessions: list[Session], spec: str | None) -> int:
 
 def _decode_standard_error(session: Session, m: RunMetrics, rate: float) -> float | None:
     times = [e["t"] for e in session.run_events(m.run) if e["kind"] == TOKEN and not e.get("warmup")]
-    gaps = [b - a for a, b in zip(times, times[1:])]
-    if len(gaps) < 3:
-        return None
-    cv = statistics.stdev(gaps) / statistics.fmean(gaps)
-    return rate * cv / math.sqrt(len(gaps))
-
-
-def _mean_spread(values: list[float]) -> tuple[float | None, float | None]:
-    if not values:
-        return None, None
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
+    return decode_standard_error(times, rate)
 
 
 def session_figures(session: Session) -> dict[str, Any]:
@@ -115,7 +95,7 @@ def session_figures(session: Session) -> dict[str, Any]:
     for label, runs in ok.items():
         figs = {}
         for _, key, _ in ALL_FIGURES:
-            mean, spread = _mean_spread([v for v in (_figure(m, key) for m in runs) if v is not None])
+            mean, spread = mean_stddev([v for v in (figure(m, key) for m in runs) if v is not None])
             if spread is None and mean is not None and key == "decode" and not out[label]["bench"]:
                 spread = _decode_standard_error(session, runs[0], mean)
             figs[key] = (mean, spread)
@@ -126,7 +106,7 @@ def session_figures(session: Session) -> dict[str, Any]:
                 if isinstance(row.get("avg_ts"), (int, float)):
                     tests.setdefault(str(row.get("test")), []).append(row)
         for test, bench_rows in tests.items():
-            mean, spread = _mean_spread([r["avg_ts"] for r in bench_rows])
+            mean, spread = mean_stddev([r["avg_ts"] for r in bench_rows])
             if spread is None and isinstance(bench_rows[0].get("stddev_ts"), (int, float)):
                 spread = bench_rows[0]["stddev_ts"]  # llama-bench's own spread over its repetitions
             out[label]["tests"][test] = (mean, spread)

@@ -7,26 +7,30 @@ import sys
 from typing import TextIO
 
 from orintui.engine import Execution
-from orintui.metrics import observed_rate, run_metrics
-from orintui.report import device_line, fmt, render_report
+from orintui.format import badges, fmt, rate, run_label
+from orintui.metrics import run_metrics
+from orintui.metrics_live import RunAccumulator
+from orintui.report import device_line, render_report
 from orintui.sanitize import clean_line
 from orintui.scenarios import Scenario
 from orintui.session import status as st
 from orintui.session.events import NOTE, PHASE, RUN_ENDED, RUN_STARTED, TOKEN
+from orintui.session.model import Session
 
 
 class Heartbeat:
-    """Tokens so far and the recent rate, at most every ``every`` seconds of a run: a long run
-    (a BEAM search, 2,000 tokens at 7 tok/s) should not look hung in a log or over SSH."""
+    """Tokens so far and the current rate, at most every ``every`` seconds of a run: a long run
+    (a BEAM search, 2,000 tokens at 7 tok/s) should not look hung in a log or over SSH. The figures
+    are the run's accumulator's (metrics_live), as the app's lanes show them."""
 
-    def __init__(self, every: float):
-        self.every = every
+    def __init__(self, every: float, session: Session):
+        self.every, self.session = every, session
         self.reset(0.0)
 
     def reset(self, t: float, run: int | None = None) -> None:
         self.run, self.started_t, self.phase = run, t, "loading"
-        self.tokens, self.last_t, self.last_token_t = 0, t, None
-        self.window: list[float] = []
+        self.last_t, self.last_token_t = t, None
+        self.acc = RunAccumulator(self.session.runs[run], keep_record=False) if run is not None else None
 
     def idle(self, now: float) -> str | None:
         """Between tokens, or before the first: say what the run is doing and for how long."""
@@ -34,20 +38,22 @@ class Heartbeat:
         if self.run is None or now - self.last_t < self.every or now - quiet_since < self.every:
             return None  # token lines speak for a run that is generating
         self.last_t = now
-        if self.last_token_t is None:
+        if self.last_token_t is None or self.acc is None:
             return f"{self.phase}, {now - self.started_t:.1f} s since start, no token yet"
-        return f"{self.tokens} tokens, none for {now - self.last_token_t:.1f} s"
+        return f"{self.acc.tokens} tokens, none for {now - self.last_token_t:.1f} s"
+
+    def event(self, event: dict) -> None:
+        if self.acc is not None and event.get("run") == self.run:
+            self.acc.add(event)
 
     def token(self, event: dict) -> str | None:
         t = event["t"]
-        self.tokens, self.last_token_t = self.tokens + 1, t
-        if not event.get("warmup"):
-            self.window.append(t)
-        if t - self.last_t < self.every:
+        self.last_token_t = t
+        if t - self.last_t < self.every or self.acc is None:
             return None
-        rate = observed_rate(self.window)
-        self.last_t, self.window = t, self.window[-1:]
-        return f"{self.tokens} tokens" + (f", {fmt(rate)} tok/s lately" if rate else "")
+        self.last_t = t
+        value, rolling = self.acc.current_rate()
+        return f"{self.acc.tokens} tokens" + (f", {rate(value, rolling)}" if value else "")
 
 
 def say(text: str, stream: TextIO | None = None) -> None:
@@ -70,14 +76,15 @@ def run_headless(scenario: Scenario, out: str | None, telemetry: str, interval: 
     if execution.gate_line:
         say(f"orintui: {execution.gate_line}")
 
-    heartbeat = Heartbeat(progress_s)
+    heartbeat = Heartbeat(progress_s, session)
 
     def line(text: str | None) -> None:
         run = heartbeat.run
         if text is not None and run is not None:
-            say(f"[{run + 1}/{total}] {session.runs[run].label}: {text}")
+            say(f"[{run + 1}/{total}] {run_label(session.runs[run], session.runs)}: {text}")
 
     def progress(event: dict) -> None:
+        heartbeat.event(event)
         if event["kind"] == TOKEN:
             line(heartbeat.token(event))
         elif event["kind"] == PHASE and event.get("run") == heartbeat.run:
@@ -87,9 +94,9 @@ def run_headless(scenario: Scenario, out: str | None, telemetry: str, interval: 
             say(f"[{run.index + 1}/{total}] {run.label}: {event.get('text')}")
         elif event["kind"] == RUN_STARTED:
             heartbeat.reset(event["t"], event["run"])
+            heartbeat.event(event)
             run = session.runs[event["run"]]
-            tag = " (warm-up)" if run.warmup else ""
-            say(f"[{run.index + 1}/{total}] {run.label}{tag}: started")
+            say(f"[{run.index + 1}/{total}] {run_label(run, session.runs)}: started")
         elif event["kind"] == RUN_ENDED:
             heartbeat.run = None
             run = session.runs[event["run"]]
@@ -99,8 +106,8 @@ def run_headless(scenario: Scenario, out: str | None, telemetry: str, interval: 
                 figures = "; ".join(f"{r.get('test')} {fmt(r.get('avg_ts'))} t/s" for r in m.bench)
             status = event.get("status")
             why = f" ({event.get('error')})" if status != st.OK and event.get("error") else ""
-            badges = "".join(f" [{flag.code}]" for flag in m.flags)
-            say(f"[{run.index + 1}/{total}] {run.label}: {status}{why}" + (f": {figures}" if figures else "") + badges)
+            say(f"[{run.index + 1}/{total}] {run_label(run, session.runs)}: {status}{why}"
+                + (f": {figures}" if figures else "") + badges(f.code for f in m.flags))
 
     execution.recorder.subscribe(progress)
     try:

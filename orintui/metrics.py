@@ -71,6 +71,30 @@ def mean_stddev(values: Sequence[float]) -> tuple[float | None, float | None]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
 
 
+ROLLING_TOKENS = 32  # the current rate of a live run: over its last this many steady tokens
+
+
+def rolling_rate(recent: Sequence[tuple[float, float | None]]) -> float | None:
+    """The current decode rate of a live run, from its last steady tokens as (arrival t, backend ms):
+    the backend's own ms where every one has it (as the reported rate), else their arrival times.
+    The lane, the live table's current rate and the headless progress line all show this; once the
+    run has ended they show its decode figure (``RunMetrics.decode``)."""
+    ms = [m for _, m in recent if m]
+    if ms and len(ms) == len(recent):
+        return 1000.0 * len(ms) / sum(ms)
+    return observed_rate([t for t, _ in recent])
+
+
+def ttft_ms(first_token_t: float, prefill_starts: Iterable[float], started_t: float | None) -> tuple[float | None, str]:
+    """Time to first token: from the last prefill start before the first token (llama3.py --no_api
+    loads, then waits for the question), else from the run's start; and where it counts from."""
+    starts = [t for t in prefill_starts if t <= first_token_t]
+    origin = starts[-1] if starts else started_t
+    if origin is None:
+        return None, ""
+    return (first_token_t - origin) * 1000.0, "prefill start" if starts else "run start"
+
+
 def observed_rate(times: Sequence[float], merged: int = 0) -> float | None:
     """Tokens per second from arrival times: (n-1) / (t_last - t_first).
 
@@ -280,12 +304,10 @@ def run_metrics(session: Session, run: RunInfo, telemetry: list[Event] | None = 
 
     # time to first token: from the start of prefill (or of the run) to the first token
     if tokens and observed:
-        # the last prompt before the first token: llama3.py --no_api loads, then waits for the question
-        starts = [e["t"] for e in events if e["kind"] == PHASE and e.get("phase") == "prefill" and e["t"] <= tokens[0]["t"]]
-        origin = starts[-1] if starts else run.started_t
-        if origin is not None:
-            m.ttft_ms = (tokens[0]["t"] - origin) * 1000.0
-            m.sources["ttft_ms"] = "observed: " + ("prefill start" if starts else "run start") + " to first token"
+        starts = [e["t"] for e in events if e["kind"] == PHASE and e.get("phase") == "prefill"]
+        m.ttft_ms, origin = ttft_ms(tokens[0]["t"], starts, run.started_t)
+        if m.ttft_ms is not None:
+            m.sources["ttft_ms"] = f"observed: {origin} to first token"
 
     if summary.get("load_ms") is not None:
         m.load_s, m.sources["load_s"] = summary["load_ms"] / 1000.0, "backend"
@@ -521,6 +543,24 @@ def best_run(metrics: Iterable[RunMetrics]) -> RunMetrics | None:
     return max(ranked, key=lambda m: m.decode or 0.0, default=None)
 
 
+def decode_standard_error(times: Sequence[float], rate: float) -> float | None:
+    """A single run's spread of its decode rate: its standard error from the per-token intervals."""
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    if len(gaps) < 3:
+        return None
+    cv = statistics.stdev(gaps) / statistics.fmean(gaps)
+    return rate * cv / math.sqrt(len(gaps))
+
+
+def figure(m: RunMetrics, key: str) -> float | None:
+    """One figure of a run by its key: ``decode``, ``p50``/``p95``/``p99`` or a RunMetrics field."""
+    if key == "decode":
+        return m.decode
+    if key in m.itl_ms:
+        return m.itl_ms[key]
+    return getattr(m, key)
+
+
 @dataclass
 class LabelStats:
     """One label's measured repetitions: mean and sample stddev of per-repetition rates."""
@@ -547,7 +587,6 @@ def label_stats(metrics: Iterable[RunMetrics]) -> dict[str, LabelStats]:
             groups.setdefault(m.label, []).append(m)
     out = {}
     for label, runs in groups.items():
-        decode = [r.decode for r in runs if r.decode is not None]
-        prefill = [r.prefill_tok_s for r in runs if r.prefill_tok_s is not None]
+        decode, prefill = ([v for v in (figure(r, key) for r in runs) if v is not None] for key in ("decode", "prefill_tok_s"))
         out[label] = LabelStats(label, len(runs), *mean_stddev(decode), *mean_stddev(prefill))
     return out

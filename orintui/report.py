@@ -10,6 +10,7 @@ import re
 import statistics
 from typing import Any
 
+from orintui.format import flash_attn, fmt, measured_repetitions, repetition_tag, short_error
 from orintui.metrics import RunMetrics, label_stats, session_metrics
 from orintui.sanitize import clean_line
 from orintui.session.events import TOKEN
@@ -19,31 +20,10 @@ COLUMNS = ["Backend", "Model", "Prefill tok/s", "Decode tok/s", "TTFT (ms)", "ms
            "BW %", "Status", "Notes"]
 
 
-def fmt(value: float | None, digits: int = 2) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    return f"{value:,.{digits}f}"
-
-
 def _model_name(m: RunMetrics) -> str:
     if not m.model:
         return "n/a"
     return m.model.rsplit("/", 1)[-1]
-
-
-def short_error(error: str, keep: int = 2) -> str:
-    """A failed run's error: its head ('exit code 1') and the backend's last meaningful lines.
-
-    The runner joins the backend's last lines with ' | '; traceback marker lines (^^^^) say nothing."""
-    head, sep, tail = error.partition(": ")
-    parts = [p for p in (tail if sep else error).replace("\n", " ").split(" | ") if any(c.isalnum() for c in p)]
-    shown = " | ".join(parts[-keep:])
-    return f"{head}: {shown}" if sep else shown
-
-
-def flash_attn(value: object) -> str:
-    """llama-bench's flash_attn: 0 off, 1 on, -1 auto (newer builds choose per device)."""
-    return {"-1": "auto", "0": "0", "1": "1"}.get(str(value).strip(), str(value))
 
 
 def notes(m: RunMetrics) -> str:
@@ -130,11 +110,10 @@ def device_line(session: Session) -> str:
 def flag_notes(measured: list[tuple[Session, list[RunMetrics]]]) -> list[str]:
     """One line per flagged run: what the badge means here, with its numbers."""
     lines = []
-    for _, metrics in measured:
+    for session, metrics in measured:
         for m in metrics:
             for flag in m.flags:
-                lines.append(clean_line(f"- {m.label}{'' if not m.repetition else f' #{m.repetition + 1}'}: "
-                                        f"[{flag.code}] {flag.text}"))
+                lines.append(clean_line(f"- {_label(session, m)}: [{flag.code}] {flag.text}"))
     return lines
 
 
@@ -142,7 +121,7 @@ def rows(measured: list[tuple[Session, list[RunMetrics]]]) -> list[tuple[RunMetr
     out = []
     for session, metrics in measured:
         for m in metrics:
-            label = m.label + (f" #{m.repetition + 1}" if _reps(session, m.label) > 1 else "")
+            label = _label(session, m)
             note = "; ".join(p for p in (notes(m), telemetry_note(session, m)) if p)
             out.append((m, [label, _model_name(m), fmt(m.prefill_tok_s), fmt(m.decode), fmt(m.ttft_ms, 1),
                             fmt(m.itl_ms["p50"]), fmt(m.itl_ms["p95"]), fmt(m.energy_j_per_token, 4),
@@ -150,8 +129,9 @@ def rows(measured: list[tuple[Session, list[RunMetrics]]]) -> list[tuple[RunMetr
     return out
 
 
-def _reps(session: Session, label: str) -> int:
-    return sum(1 for r in session.runs if r.label == label and not r.warmup)
+def _label(session: Session, m: RunMetrics) -> str:
+    """The run's label as every table shows it: format.repetition_tag."""
+    return m.label + repetition_tag(m.repetition, m.warmup, measured_repetitions(session.runs, m.label))
 
 
 def md_escape(text: str) -> str:

@@ -90,13 +90,13 @@ def test_headless_progress_lines_during_a_long_run(tmp_path):
     scenario = one_run_scenario(tmp_path, "steady", f'["{sys.executable}", "{STEADY}", "40", "20"]')
     r = run_headless(scenario, tmp_path / "s.json", "--progress", "0.2")
     assert r.returncode == 0, r.stderr
-    beats = re.findall(r"^\[1/1\] s: (\d+) tokens, ([\d.]+) tok/s lately$", r.stdout, re.M)
+    beats = re.findall(r"^\[1/1\] s: (\d+) tokens, ([\d.]+) tok/s rolling$", r.stdout, re.M)
     counts = [int(n) for n, _ in beats]
     assert len(beats) >= 2 and counts == sorted(counts) and counts[-1] <= 40, r.stdout
     assert all(20 < float(rate) < 55 for _, rate in beats), beats  # one token per 20 ms, plus process time
     assert "[1/1] s: ok: 40 tokens" in r.stdout
     quiet = run_headless(scenario, tmp_path / "q.json")
-    assert "tok/s lately" not in quiet.stdout  # the default is one line per 10 s
+    assert "tok/s rolling" not in quiet.stdout  # the default is one line per 10 s
 
 
 def test_headless_progress_while_a_run_loads(tmp_path):

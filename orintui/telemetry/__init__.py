@@ -20,3 +20,11 @@ def emc_bandwidth_gbs(util_pct: float | None, freq_mhz: float | None, bus_bytes:
     if util_pct is None or freq_mhz is None or not bus_bytes:
         return None
     return util_pct / 100.0 * freq_mhz * 1e6 * 2 * bus_bytes / 1e9
+
+
+def peak_bandwidth_gbs(max_mhz: float | None, bus_bytes: float | None) -> float | None:
+    """A memory's peak: its maximum clock x 2 transfers x bus bytes (LPDDR on a Jetson; HBM and GDDR
+    as NVML reports their clocks), in GB/s to one decimal. Device profiles and NVML both use it."""
+    if not max_mhz or not bus_bytes:
+        return None
+    return round(max_mhz * 1e6 * 2 * bus_bytes / 1e9, 1)

@@ -7,33 +7,15 @@ import json
 import sys
 import time
 
+from orintui.format import telemetry_line
 from orintui.telemetry.profiles import host_facts, match_profile
 from orintui.telemetry.sampler import TelemetrySampler
 
 
 def format_sample(s: dict) -> str:
-    """One line per sample; what the source does not give is left out, not shown as 0."""
-    def has(*keys):
-        return all(s.get(k) is not None for k in keys)
-
-    parts = [f"{s['t']:7.2f}s {s.get('source')}"]
-    if has("gpu_load_pct"):
-        parts.append(f"GPU {s['gpu_load_pct']:.0f}%" + (f"@{s['gpu_freq_mhz']:.0f}MHz" if has("gpu_freq_mhz") else ""))
-    if has("emc_util_pct"):
-        parts.append(f"EMC {s['emc_util_pct']:.0f}%" + (f"@{s['emc_freq_mhz']:.0f}MHz" if has("emc_freq_mhz") else "")
-                     + (f" {s['emc_bw_gbs']:.1f}GB/s" if has("emc_bw_gbs") else ""))
-    if has("power_total_mw"):
-        parts.append(f"{s['power_total_mw'] / 1000:.2f}W ({s.get('power_total_label')})")
-    if has("ram_used_mb", "ram_total_mb"):
-        parts.append(f"RAM {s['ram_used_mb']:.0f}/{s['ram_total_mb']:.0f}MB")
-    cpu = [c for c in (s.get("cpu_load_pct") or []) if c is not None]
-    if cpu:
-        parts.append(f"CPU {sum(cpu) / len(cpu):.0f}%")
-    temps = s.get("temp_c") or {}
-    if temps:
-        hottest = max(temps, key=lambda name: temps[name])
-        parts.append(f"{hottest} {temps[hottest]:.1f}C")
-    return "  ".join(parts)
+    """One line per sample (format.telemetry_line after the time); what the source does not give is
+    left out, not shown as 0."""
+    return f"{s['t']:7.2f}s {telemetry_line(s)}"
 
 
 def telemetry_command(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from orintui.session.events import Sample
-from orintui.telemetry import emc_bandwidth_gbs, empty_sample
+from orintui.telemetry import emc_bandwidth_gbs, empty_sample, peak_bandwidth_gbs
 from orintui.telemetry.base import Source, SourceDied, SourceUnavailable
 
 FI_DEV_POWER_INSTANT = 186
@@ -158,6 +158,6 @@ def nvml_facts(name: Any, driver: Any, bus_bits: int | None, mem_max_mhz: float 
         name = name.decode()
     if isinstance(driver, bytes):
         driver = driver.decode()
-    peak = round(mem_max_mhz * 1e6 * 2 * (bus_bits / 8) / 1e9, 1) if bus_bits and mem_max_mhz else None
+    peak = peak_bandwidth_gbs(mem_max_mhz, bus_bits / 8 if bus_bits else None)
     return {"gpu_name": name, "driver": driver, "bus_bits": bus_bits, "mem_max_mhz": mem_max_mhz,
             "gpu_mem_total_mb": round(mem_total / 2**20) if mem_total else None, "peak_bandwidth_gbs": peak}

@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from orintui.telemetry import peak_bandwidth_gbs
+
 
 @dataclass(frozen=True)
 class DeviceProfile:
@@ -33,8 +35,8 @@ class DeviceProfile:
         return self.bus_bits // 8
 
     @property
-    def peak_bandwidth_gbs(self) -> float:
-        return round(self.emc_max_mhz * 1e6 * 2 * self.bus_bytes / 1e9, 1)
+    def peak_bandwidth_gbs(self) -> float | None:
+        return peak_bandwidth_gbs(self.emc_max_mhz, self.bus_bytes)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "bus_bytes": self.bus_bytes, "peak_bandwidth_gbs": self.peak_bandwidth_gbs}

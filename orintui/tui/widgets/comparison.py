@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-from orintui.metrics import RunMetrics
-from orintui.report import fmt
+from orintui.format import fmt, ratio, repetition_tag
+from orintui.metrics import RunMetrics, best_run
 from orintui.session import status as st
 from orintui.tui.data import data_line
 
@@ -23,7 +23,7 @@ class ComparisonTable(DataTable):
 
     def show(self, metrics: list[RunMetrics]) -> None:
         measured = [m for m in metrics if m.ranks]  # only complete runs are ranked or marked best
-        best_decode = max((m.decode for m in measured if m.decode), default=None)
+        best_decode = getattr(best_run(measured), "decode", None)
         best = {
             "prefill": max((m.prefill_tok_s for m in measured if m.prefill_tok_s), default=None),
             "ttft": min((m.ttft_ms for m in measured if m.ttft_ms), default=None),
@@ -40,13 +40,14 @@ class ComparisonTable(DataTable):
 
         rows = []
         for m in metrics:
-            label = m.label + (" (warm-up)" if m.warmup else (f" #{m.repetition + 1}" if m.repetition else ""))
+            reps = sum(1 for x in metrics if x.label == m.label and not x.warmup)
+            label = m.label + repetition_tag(m.repetition, m.warmup, reps)
             name = data_line(label, style=st.STYLE.get(m.status, "") if m.status != st.OK else ("dim" if m.warmup else ""))
-            ratio = f"{m.decode / best_decode:.2f}x" if m.decode and best_decode and m.ranks else "n/a"
+            vs_best = ratio(m.decode, best_decode) if m.ranks else "n/a"
             verdict = Text(m.status, style=st.STYLE.get(m.status, ""))
             for flag in m.flags:
                 verdict.append(f" {flag.code}", style="yellow")
-            rows.append((f"run-{m.run}", [name, cell(m.decode, best_decode), Text(ratio), cell(m.prefill_tok_s, best["prefill"]),
+            rows.append((f"run-{m.run}", [name, cell(m.decode, best_decode), Text(vs_best), cell(m.prefill_tok_s, best["prefill"]),
                                            cell(m.ttft_ms, best["ttft"], 1), cell(m.itl_ms["p50"], best["p50"]),
                                            Text(fmt(m.itl_ms["p95"])), cell(m.energy_j_per_token, best["j"], 4),
                                            Text(fmt(m.bandwidth_pct, 1)), verdict]))

@@ -9,8 +9,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Sparkline, Static
 
+from orintui.format import rate, short_error
 from orintui.live_state import Lane
-from orintui.report import short_error
 from orintui.sanitize import clean_line
 from orintui.session import status as st
 from orintui.tui.glyphs import Spark
@@ -22,16 +22,15 @@ STATE_STYLE = {"queued": "dim", "loading": "yellow", "prefill": "yellow", "decod
 
 def lane_summary(lane: Lane, label_width: int = 28) -> Text:
     text = Text(no_wrap=True, overflow="crop")
-    tag = " (warm-up)" if lane.warmup_run else (f" #{lane.repetition + 1}" if lane.repetition else "")
-    text.append(clean_line(f"{lane.label}{tag}")[:label_width].ljust(label_width))
+    text.append(clean_line(f"{lane.label}{lane.tag}")[:label_width].ljust(label_width))
     if lane.status in st.FINAL:  # an ended run shows its verdict, in the words and colours used everywhere
         text.append(f" {lane.status:8}", style=st.STYLE.get(lane.status, ""))
     else:
         text.append(f" {lane.phase:8}", style=STATE_STYLE.get(lane.phase, ""))
-    rate = lane.tok_s
-    text.append(f" {rate:9.2f} tok/s" if rate else "       -- tok/s")
-    text.append(f"  TTFT {lane.ttft_ms:8.1f}ms" if lane.ttft_ms is not None else "  TTFT       --  ")
-    text.append(f"  {lane.tokens:5d} tok")
+    value, rolling = lane.rate  # the current rate: 'rolling' while the run is live (metrics.rolling_rate)
+    text.append(" " + rate(value, rolling, 8).ljust(22))
+    text.append(f" TTFT{lane.ttft_ms:8.1f}ms" if lane.ttft_ms is not None else " TTFT      --  ")
+    text.append(f" {lane.tokens:5d} tok")
     return text
 
 
