@@ -116,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     r.add_argument("--port", type=_positive(int), default=8000, help="port to listen on (default 8000)")
     r.add_argument("--public-url", help="the URL browsers reach it by, when that differs from http://HOST:PORT")
+    r.add_argument("--speed", type=_positive(float), default=1.0, help="replay speed of SESSION (2 = twice as fast)")
     _add_theme(r)
 
     r = sub.add_parser("setup", help="get what the demo needs (clang, tinygrad, llama.cpp built for this board), "
@@ -309,7 +310,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         except HandleError as exc:
             raise CliError(str(exc)) from None
         _load(str(path))  # a bad file is refused here, not in the browser
-    return serve(path, args.host, args.port, getattr(args, "theme", None), args.public_url)
+    return serve(path, args.host, args.port, args.theme, args.public_url, args.speed)
 
 
 def cmd_import(args: argparse.Namespace) -> int:

@@ -12,21 +12,22 @@ from pathlib import Path
 from orintui.sanitize import clean_line
 
 
-def app_command(session: Path | None, theme: str | None) -> str:
+def app_command(session: Path | None, theme: str | None, speed: float = 1.0) -> str:
     """The shell command textual-serve runs per browser tab: this Python, this orintui."""
     argv = [sys.executable, "-m", "orintui"]
     if theme:
         argv += ["--theme", theme]
     if session is not None:
-        argv += ["replay", str(session)]
+        argv += ["replay", str(session), "--speed", repr(speed)]
     return shlex.join(argv)
 
 
-def serve(session: Path | None, host: str, port: int, theme: str | None = None, public_url: str | None = None) -> int:
+def serve(session: Path | None, host: str, port: int, theme: str | None = None, public_url: str | None = None,
+          speed: float = 1.0) -> int:
     from textual_serve.server import Server
 
     title = "orintui" + (f": {clean_line(session.name)}" if session is not None else "")
-    server = Server(app_command(session, theme), host=host, port=port, title=title, public_url=public_url)
+    server = Server(app_command(session, theme, speed), host=host, port=port, title=title, public_url=public_url)
     shown = public_url or f"http://{host if ':' not in host else f'[{host}]'}:{port}"
     print(clean_line(f"orintui: serving {title} at {shown} (Ctrl-C stops)"), flush=True)
     server.serve()

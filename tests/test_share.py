@@ -8,6 +8,14 @@ import argparse
 import csv
 import io
 import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, run_cli
@@ -183,3 +191,271 @@ def test_image_outputs_refuse_other_extensions(tmp_path):
         r = run_cli(*command, "--out", str(tmp_path / "x.jpg"))
         assert r.returncode == 2 and r.stderr == f"orintui: --out must end in .svg or .png, not '{tmp_path / 'x.jpg'}'\n"
         assert not (tmp_path / "x.jpg").exists()
+
+
+# -- in a browser: headless Chromium ---------------------------------------------------------------
+HOSTILE_LABEL = "<script>alert(1)</script>"
+HOSTILE_SVG = "</svg><img src=x onerror=alert(2)>"
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    from conftest import _need
+
+    from orintui.png import find_browser
+
+    found = find_browser()
+    return str(_need(Path(found) if found else None, "chromium", "apt-get install chromium (scripts/test installs it)"))
+
+
+def run_chromium(browser: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    from orintui.png import browser_argv
+
+    argv = browser_argv(browser, str(tmp_path / "chromium-profile")) + list(args)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+
+
+def hostile_session(tmp_path: Path) -> Path:
+    doc = json.loads(DEMO_CPU.read_text())
+    doc["label"] = HOSTILE_SVG
+    doc["runs"][0]["label"] = HOSTILE_LABEL
+    doc["runs"][1]["label"] = HOSTILE_SVG
+    for e in doc["events"]:
+        if e["kind"] == "run_started" and e.get("label") is not None:
+            e["label"] = doc["runs"][e["run"]]["label"]
+    path = tmp_path / "hostile.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def png_facts(path: Path) -> tuple[tuple[int, int], int]:
+    """A PNG's size and how many colours it uses (1 for a blank page)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return image.size, len(image.convert("RGB").getcolors(maxcolors=1 << 20) or [])
+
+
+def test_html_report_escapes_hostile_labels_and_requests_nothing(tmp_path):
+    from html.parser import HTMLParser
+
+    r = run_cli("report", str(hostile_session(tmp_path)), "--format", "html")
+    assert r.returncode == 0, r.stderr
+    page = r.stdout
+    assert "<script" not in page.lower() and "onerror=" not in page.replace("onerror=alert(2)&gt;", "")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;/svg&gt;&lt;img src=x onerror=alert(2)&gt;" in page
+
+    class Tags(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tags, self.urls = [], []
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.append(tag)
+            self.urls += [v for k, v in attrs if k in ("src", "href", "xlink:href", "action")]
+
+    tags = Tags()
+    tags.feed(page)
+    assert tags.tags.count("svg") == 2 and "img" not in tags.tags and "script" not in tags.tags and tags.urls == []
+    assert tags.tags.count("tr") == 1 + 2  # header and the two runs
+    assert "default-src 'none'" in page  # and the policy forbids any request the page might still make
+
+
+def test_html_report_in_headless_chromium(tmp_path, chromium):
+    page = tmp_path / "report.html"
+    r = run_cli("report", str(hostile_session(tmp_path)), "demo", "--format", "html", "--out", str(page))
+    assert r.returncode == 0, r.stderr
+    dom = run_chromium(chromium, tmp_path, "--dump-dom", page.as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    text = dom.stdout
+    for figure in ("278.76", "9.76", "684.94", "34.27", "1,319.74"):  # decode and prefill figures of both sessions
+        assert f">{figure}</td>" in text, figure
+    assert "<script" not in text.lower() and "&lt;script&gt;alert(1)&lt;/script&gt;" in text  # still text in the DOM
+    assert text.count("<polyline") == 2 + 2 + 1  # ms/token per measured run of each session, the H100's power
+    assert "ms per token (log scale)" in text and "GPU board power (instant)" in text
+    shot = tmp_path / "report.png"
+    r = run_chromium(chromium, tmp_path, "--hide-scrollbars", "--window-size=1280,2000", f"--screenshot={shot}", page.as_uri())
+    assert r.returncode == 0 and shot.exists(), r.stderr[-2000:]
+    size, colours = png_facts(shot)
+    assert size == (1280, 2000) and colours > 50  # text, tables and two charts, not a blank page
+
+
+# -- the share card ----------------------------------------------------------------------------------
+def test_card_snapshot(snapshot):
+    from syrupy.extensions.image import SVGImageSnapshotExtension
+
+    from orintui.card import render_card
+
+    svg = render_card(load_session(H100))
+    assert "704.05 tok/s" in svg and "NVIDIA H100 80GB HBM3" in svg and "llama.cpp build 0 (commit unknown)" in svg
+    assert svg == render_card(load_session(H100))  # the same session gives the same bytes
+    assert snapshot(extension_class=SVGImageSnapshotExtension) == svg
+
+
+def test_card_of_a_jetson_session_with_hostile_labels(tmp_path, boards):
+    import xml.etree.ElementTree as ET
+
+    from orintui.card import render_card
+
+    s = load_session(hostile_session(tmp_path))
+    s.host.update(ORIN_15W)
+    svg = render_card(s)
+    texts = ["".join(t.itertext()) for t in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}text")]
+    assert any(HOSTILE_LABEL in t for t in texts) and any(t.startswith("demo: </svg><img") for t in texts)
+    assert any("Power mode  15W   jetson_clocks NOT locked" in t for t in texts)
+    assert any("JetPack     6.1/6.2   L4T 36.4.4" in t for t in texts)
+    assert any(t.startswith("Flags: clocks-unlocked, power-mode") for t in texts)
+
+
+def test_card_png_through_chromium(tmp_path, chromium):
+    out = tmp_path / "card.png"
+    r = run_cli("card", "demo", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    size, colours = png_facts(out)
+    assert size == (1200, 630) and colours > 20
+    from PIL import Image
+
+    with Image.open(out) as image:
+        assert image.convert("RGB").getpixel((600, 2)) == (0x76, 0xB9, 0x00)  # the card's green top bar: the SVG was drawn
+    r = run_cli("card", "demo", "--out", str(tmp_path / "card.png"), env={"ORINTUI_CHROMIUM": "no-such-browser"})
+    assert r.returncode == 1 and r.stderr.startswith("orintui: PNG needs Chromium") and r.stderr.count("\n") == 1
+
+
+def test_screenshot_png(tmp_path, chromium):
+    out = tmp_path / "replay.png"
+    r = run_cli("screenshot", str(DEMO_CPU), "--out", str(out), "--size", "100x30")
+    assert r.returncode == 0, r.stderr
+    size, colours = png_facts(out)
+    assert size[0] > 800 and 0.4 < size[1] / size[0] < 0.9 and colours > 20
+
+
+# -- the app served to a browser ---------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[\]P_^][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+
+
+class DevTools:
+    """Chromium's DevTools protocol over its websocket, through aiohttp (textual-serve's own)."""
+
+    def __init__(self, ws):
+        self.ws, self.next_id, self.events = ws, 0, []
+
+    async def call(self, method: str, session: str | None = None, **params):
+        self.next_id += 1
+        message = {"id": self.next_id, "method": method, "params": params}
+        if session:
+            message["sessionId"] = session
+        await self.ws.send_json(message)
+        while True:
+            reply = await self.ws.receive_json()
+            if reply.get("id") == self.next_id:
+                assert "error" not in reply, reply
+                return reply["result"]
+            self.events.append(reply)
+
+    async def pump(self, timeout: float) -> None:
+        import asyncio
+
+        try:
+            reply = await asyncio.wait_for(self.ws.receive_json(), timeout)
+        except asyncio.TimeoutError:
+            return
+        self.events.append(reply)
+
+
+async def test_served_app_in_headless_chromium(tmp_path, chromium):
+    import asyncio
+    import base64
+
+    import aiohttp
+    import httpx
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "orintui", "serve", str(DEMO_CPU), "--port", str(port), "--speed", "10"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    browser = None
+    try:
+        def page_up():
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return server.poll() is not None  # ended: say so below
+        await asyncio.to_thread(wait_for, page_up, 60, "orintui serve to answer")
+        assert server.poll() is None, server.stdout.read()
+        from orintui.png import browser_argv
+
+        browser = subprocess.Popen(browser_argv(chromium, str(tmp_path / "profile")) + [
+            "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "--window-size=1280,800", "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        endpoint = await asyncio.to_thread(lambda: next(
+            (line.split("listening on ", 1)[1].strip() for line in browser.stderr if "DevTools listening on" in line), None))
+        assert endpoint and endpoint.startswith("ws://127.0.0.1:"), endpoint
+        async with aiohttp.ClientSession() as http, http.ws_connect(endpoint, max_msg_size=0) as ws:
+            cdp = DevTools(ws)
+            target = (await cdp.call("Target.createTarget", url="about:blank"))["targetId"]
+            session = (await cdp.call("Target.attachToTarget", targetId=target, flatten=True))["sessionId"]
+            await cdp.call("Network.enable", session)
+            await cdp.call("Page.enable", session)
+            await cdp.call("Emulation.setDeviceMetricsOverride", session, width=1280, height=800, deviceScaleFactor=1,
+                           mobile=False)
+            await cdp.call("Page.navigate", session, url=f"http://127.0.0.1:{port}/")
+
+            def screen_text() -> str:
+                """What the served app has sent to the page's terminal so far, escape sequences removed."""
+                data = b"".join(base64.b64decode(e["params"]["response"]["payloadData"]) for e in cdp.events
+                                if e.get("method") == "Network.webSocketFrameReceived"
+                                and e["params"]["response"]["opcode"] == 2)
+                return ANSI.sub("", data.decode("utf-8", "replace"))
+
+            deadline = time.monotonic() + 90
+            while not all(f in screen_text() for f in ("278.76", "9.76")) and time.monotonic() < deadline:
+                await cdp.pump(1.0)
+            text = screen_text()
+            assert "278.76" in text and "9.76" in text, text[-3000:]  # the replay reached the end: both runs' rates
+            assert "llama.cpp CPU" in text and "tinygrad CPU" in text
+            shot = base64.b64decode((await cdp.call("Page.captureScreenshot", session, format="png"))["data"])
+            (tmp_path / "served.png").write_bytes(shot)
+            if os.environ.get("ORINTUI_KEEP_SHOTS"):
+                (Path(os.environ["ORINTUI_KEEP_SHOTS"]) / "served.png").write_bytes(shot)
+            size, colours = png_facts(tmp_path / "served.png")
+            assert size == (1280, 800) and colours > 20  # the terminal drawn, not the blank page
+            screens = await cdp.call("Runtime.evaluate", session, expression="document.querySelectorAll('.xterm-screen').length")
+            assert screens["result"]["value"] == 1  # one xterm.js terminal in the page, drawing the app
+    finally:
+        for proc in (browser, server):
+            if proc is not None and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+
+
+def test_serve_binds_loopback_by_default_and_refuses_bad_sessions(tmp_path):
+    from orintui.cli import build_parser
+    from orintui.serve import app_command
+
+    args = build_parser().parse_args(["serve"])
+    assert args.host == "127.0.0.1" and args.port == 8000 and args.session is None
+    assert app_command(None, None).endswith("-m orintui")
+    command = app_command(Path("/s p/x.json"), "orintui-light", 4.0)
+    assert command.endswith("-m orintui --theme orintui-light replay '/s p/x.json' --speed 4.0")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    r = run_cli("serve", str(bad), "--port", str(free_port()))
+    assert r.returncode == 2 and r.stderr.startswith("orintui: ") and r.stderr.count("\n") == 1

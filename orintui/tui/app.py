@@ -220,7 +220,7 @@ def run_app(**kwargs: Any) -> int:
               file=sys.stderr)
         return 2
     os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")  # quieter over SSH
-    app = OrintuiApp(handle_signals=True, **kwargs)
+    app = OrintuiApp(handle_signals=not served, **kwargs)  # served: Textual's web driver, not the terminal's
     if kwargs.get("theme") is None and not app.settings.get("theme") and app.console.color_system == "standard":
         app.theme = themes.BASIC  # 16 colours: the palette made for them, not the dark one rounded down
     try:
