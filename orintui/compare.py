@@ -42,10 +42,14 @@ def board_of(session: Session) -> str:
     return h.get("model") or h.get("gpu_name") or h.get("hostname") or "unknown board"
 
 
-def power_mode_of(session: Session) -> str:
-    h = session.host
-    mode = h.get("nvpmodel") or "n/a"
-    clocks = {"ON": "clocks locked", "OFF": "clocks not locked"}.get(h.get("jetson_clocks") or "")
+def power_mode_of(session: Session, run: int | None = None) -> str:
+    """The session's power mode, or the one a power sweep set for this run (its run_started says)."""
+    facts: dict[str, Any] = dict(session.host)
+    if run is not None:
+        started = next((e for e in session.run_events(run) if e["kind"] == "run_started"), {})
+        facts.update({k: started[k] for k in ("nvpmodel", "jetson_clocks") if started.get(k) is not None})
+    mode = facts.get("nvpmodel") or "n/a"
+    clocks = {"ON": "clocks locked", "OFF": "clocks not locked"}.get(str(facts.get("jetson_clocks") or ""))
     return f"{mode}, {clocks}" if clocks else mode
 
 
@@ -84,7 +88,8 @@ def session_figures(session: Session) -> dict[str, Any]:
     for m in session_metrics(session):
         if m.warmup:
             continue
-        entry = out.setdefault(m.label, {"state": None, "flags": [], "bench": bool(m.bench), "figures": {}, "tests": {}})
+        entry = out.setdefault(m.label, {"state": None, "flags": [], "bench": bool(m.bench), "figures": {}, "tests": {},
+                                         "power_mode": power_mode_of(session, m.run)})
         entry["bench"] = entry["bench"] or bool(m.bench)
         if m.ranks:
             entry["state"] = "ok"
@@ -160,11 +165,12 @@ def compare_sessions(sessions: list[Session], baseline: int = 0) -> dict[str, An
             entry = f.get(label)
             if entry is None:
                 continue  # said once, under the tables
-            row: dict[str, Any] = {"label": label, "session": NAMES[i], "state": entry["state"] if entry else "missing",
-                                   "flags": entry["flags"] if entry else [],
+            row: dict[str, Any] = {"label": label, "session": NAMES[i], "power_mode": entry["power_mode"],
+                                   "state": entry["state"],
+                                   "flags": entry["flags"],
                                    "flags_differ": bool(label in base and i != baseline and entry["state"] == "ok"
                                                         and base[label]["state"] == "ok" and entry["flags"] != base[label]["flags"])}
-            if entry and entry["bench"]:
+            if entry["bench"]:
                 for test, value in entry["tests"].items():
                     m = move(base.get(label, {}).get("tests", {}).get(test, (None, None)), value, True)
                     bench.append({**row, "test": test, **m})
@@ -226,12 +232,12 @@ def render_compare(sessions: list[Session], form: str = "md", baseline: int = 0)
     if result["generation"]:
         header = ["Rank", "Backend", "Session", "Board", "Power mode"] + [name for name, _, _ in ALL_FIGURES]
         body = [[str(r["rank"] or "-"), row_title(r), r["session"], where[r["session"]]["board"],
-                 where[r["session"]]["power_mode"]] + [_cell(r["figures"][key], r["session"] == base) for _, key, _ in ALL_FIGURES]
+                 r["power_mode"]] + [_cell(r["figures"][key], r["session"] == base) for _, key, _ in ALL_FIGURES]
                 for r in result["generation"]]
         lines += ["", f"Generation runs, ranked by decode tok/s (ratios against {base}):", "", markdown_table(header, body)]
     if result["bench"]:
         body = [[str(r["rank"] or "-"), r["test"] or "n/a", row_title(r), r["session"], where[r["session"]]["board"],
-                 where[r["session"]]["power_mode"],
+                 r["power_mode"],
                  "n/a" if r["value"] is None else fmt(r["value"]) + (f" ± {fmt(r['spread'])}" if r["spread"] else ""),
                  "" if r["session"] == base else move_text(r)] for r in result["bench"]]
         lines += ["", f"llama-bench tests, ranked within each test by t/s (ratios against {base}):", "",

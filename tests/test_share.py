@@ -104,6 +104,16 @@ def test_compare_baseline_by_position_letter_or_id(boards):
     assert r.returncode == 2 and r.stderr == "orintui: compare needs two or more sessions\n"
 
 
+def test_compare_rows_take_the_power_mode_a_sweep_set_for_the_run(boards, tmp_path):
+    swept = load_session(boards[0])
+    started = next(e for e in swept.events if e["kind"] == "run_started" and e["run"] == 1)
+    started.update(nvpmodel="30W", jetson_clocks="OFF")  # what a [power] group's switch records for its run
+    result = compare_sessions([load_session(boards[1]), swept])
+    modes = {(r["label"], r["session"]): r["power_mode"] for r in result["generation"]}
+    assert modes[("llama.cpp CPU", "B")] == "30W, clocks not locked" and modes[("tinygrad CPU", "B")] == "MAXN, clocks locked"
+    assert modes[("llama.cpp CPU", "A")] == "15W, clocks not locked"
+
+
 def test_compare_ranks_llama_bench_tests_apart(boards):
     text = render_compare([load_session(H100), load_session(boards[0])])
     generation, bench = text.split("llama-bench tests, ranked within each test by t/s")
