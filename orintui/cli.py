@@ -106,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--baseline", metavar="N|ID", help="the session ratios are taken against: its position (1 = the "
                                                       "first), letter, or id (default: the first)")
     r.add_argument("--format", choices=["md", "json"], default="md", help="md (default) or json")
+    r.add_argument("--fail-on-regression", action="store_true",
+                   help="exit 1 when a figure got worse against the baseline beyond both --threshold and the spread")
+    r.add_argument("--metric", default="decode", help="with --fail-on-regression: decode, j_per_token, ttft (comma list)")
+    r.add_argument("--threshold", type=float, default=None, metavar="PCT",
+                   help="with --fail-on-regression: the smallest change that counts, in %% (default 5)")
 
     r = sub.add_parser("card", help="a share card of a session: key figures, board, power mode, versions, flags")
     r.add_argument("session", help=SESSION_HELP)
@@ -259,12 +264,47 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     if len(args.sessions) < 2:
         raise CliError("compare needs two or more sessions")
+    gate = regression_gate_args(args)
     sessions = [_load(s) for s in args.sessions]
     try:
-        print(render_compare(sessions, args.format, resolve_baseline(sessions, args.baseline)))
+        baseline = resolve_baseline(sessions, args.baseline)
+        print(render_compare(sessions, args.format, baseline))
     except CompareError as exc:
         raise CliError(str(exc)) from None
-    return EXIT_OK
+    return regression_gate(sessions, baseline, *gate) if gate else EXIT_OK
+
+
+def regression_gate_args(args: argparse.Namespace) -> tuple[list[str], float] | None:
+    """--metric and --threshold checked before anything is loaded; None without --fail-on-regression."""
+    from orintui.analysis.gate import DEFAULT_THRESHOLD_PCT, GATE_METRICS
+
+    if not args.fail_on_regression:
+        if args.threshold is not None or args.metric != "decode":
+            raise CliError("--metric and --threshold go with --fail-on-regression")
+        return None
+    metrics = [m.strip() for m in args.metric.split(",") if m.strip()]
+    unknown = [m for m in metrics if m not in GATE_METRICS]
+    if not metrics or unknown:
+        raise CliError(f"--metric: unknown {', '.join(unknown) or 'empty list'} (known: {', '.join(GATE_METRICS)})")
+    threshold = DEFAULT_THRESHOLD_PCT if args.threshold is None else args.threshold
+    if not 0 <= threshold <= 1000:  # NaN fails this too
+        raise CliError("--threshold must be a percentage from 0 to 1000")
+    return metrics, threshold
+
+
+def regression_gate(sessions: list, baseline: int, metrics: list[str], threshold: float) -> int:
+    """Every other session against the baseline; the reasons go to stderr, so stdout stays the comparison."""
+    from orintui.analysis.gate import check, render
+
+    failed = 0
+    for i, other in enumerate(sessions):
+        if i != baseline:
+            checks = check(sessions[baseline], other, metrics, threshold)
+            print(clean_line(f"{other.id} against {sessions[baseline].id}:"), file=sys.stderr)
+            print(render(checks), file=sys.stderr)
+            failed += sum(c.regressed for c in checks)
+    print(f"orintui: {failed} regression(s)" if failed else "orintui: no regression", file=sys.stderr)
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def _png(svg: str, out: str) -> None:

@@ -13,6 +13,7 @@ import string
 from collections.abc import Callable
 from typing import Any
 
+from orintui.analysis.findings import between_sessions
 from orintui.metrics import RunMetrics, decode_standard_error, figure, mean_stddev, session_metrics
 from orintui.report import fmt, host_line, markdown_table
 from orintui.sanitize import clean_line
@@ -188,8 +189,10 @@ def compare_sessions(sessions: list[Session], baseline: int = 0) -> dict[str, An
             generation.append(row)
     _rank(generation, lambda r: r["figures"]["decode"]["value"] if r["state"] == "ok" else None)
     _rank(bench, lambda r: r["value"] if r["state"] == "ok" else None, group=lambda r: r["test"] or "")
+    findings = [{"session": NAMES[i], **v.to_dict()} for i, s in enumerate(sessions) if i != baseline
+                for v in between_sessions(sessions[baseline], s, NAMES[baseline], NAMES[i])]
     return {"baseline": NAMES[baseline], "sessions": infos, "generation": generation, "bench": bench, "moves": moves,
-            "missing": {label: names for label, names in missing.items() if names}}
+            "missing": {label: names for label, names in missing.items() if names}, "findings": findings}
 
 
 def _rank(rows: list[dict[str, Any]], value: Callable[[dict[str, Any]], float | None],
@@ -229,6 +232,10 @@ def render_compare(sessions: list[Session], form: str = "md", baseline: int = 0)
                                 f"({info['id']}, {info['started_at'][:16].replace('T', ' ')}): board {info['board']}, "
                                 f"power mode {info['power_mode']}; {info['host']}"))
     where = {info["name"]: info for info in result["sessions"]}
+    if result["findings"]:  # the verdicts (analysis/verdicts.py): each label's decode rate against the baseline
+        lines += ["", f"Findings (decode rate against {base}):"]
+        lines += [clean_line(f"- {f['text']}" + (f" ({f['caveat']})" if f["caveat"] and f["kind"] == "faster" else ""))
+                  for f in result["findings"]]
     if result["generation"]:
         header = ["Rank", "Backend", "Session", "Board", "Power mode"] + [name for name, _, _ in ALL_FIGURES]
         body = [[str(r["rank"] or "-"), row_title(r), r["session"], where[r["session"]]["board"],

@@ -10,6 +10,7 @@ import re
 import statistics
 from typing import Any
 
+from orintui.analysis.findings import Findings, session_findings
 from orintui.format import flash_attn, fmt, measured_repetitions, repetition_tag, short_error
 from orintui.metrics import RunMetrics, label_stats, session_metrics
 from orintui.sanitize import clean_line
@@ -240,10 +241,13 @@ def render_csv(measured: list[tuple[Session, list[RunMetrics]]]) -> str:
 def render_report(sessions: list[Session], form: str = "md") -> str:
     measured = [(session, session_metrics(session)) for session in sessions]
     table = rows(measured)
+    findings = [session_findings(session, metrics) for session, metrics in measured] if form != "csv" else []
     if form == "json":
         names = [session_name(s) for s, metrics in measured for _ in metrics]
         return json.dumps({"sessions": [session_json(s) for s in sessions],
-                           "runs": [{"session": name, **report_json(m)} for name, (m, _) in zip(names, table)]}, indent=2)
+                           "runs": [{"session": name, **report_json(m)} for name, (m, _) in zip(names, table)],
+                           "findings": [{"session": session_name(s), **f.to_dict()} for s, f in zip(sessions, findings)]},
+                          indent=2)
     if form == "csv":
         return render_csv(measured)
     out = []
@@ -253,6 +257,8 @@ def render_report(sessions: list[Session], form: str = "md") -> str:
             out.append(clean_line(f"Versions: {versions}"))
         if device := device_line(session):
             out.append(clean_line(device))
+    for session, f in zip(sessions, findings):
+        out += findings_md(f, session_name(session) if len(sessions) > 1 else "")
     out.append("")
     if len(sessions) > 1:  # which session each row came from
         names = [session_name(s) for s, metrics in measured for _ in metrics]
@@ -270,6 +276,12 @@ def render_report(sessions: list[Session], form: str = "md") -> str:
             [[label, str(st.repetitions), f"{fmt(st.decode_mean)} ± {fmt(st.decode_stddev)}",
               f"{fmt(st.prefill_mean)} ± {fmt(st.prefill_stddev)}"] for label, st in reps]))
     return "\n".join(out)
+
+
+def findings_md(findings: Findings, name: str = "") -> list[str]:
+    """The Findings section (above the table): the plan's questions answered as sentences."""
+    lines = [f"- {md_escape(x)}" for x in findings.sentences()]
+    return ["", f"Findings{f' ({name})' if name else ''}:", *lines] if lines else []
 
 
 def report_json(m: RunMetrics) -> dict[str, Any]:

@@ -35,7 +35,7 @@ RUN_KEYS = {"label", "backend", "argv", "env", "cwd", "repetitions", "warmup", "
 ENDPOINT_KEYS = {"server", "url", "prompt", "max_tokens", "api", "concurrency", "warmup_requests", "ready_timeout", "request"}
 RUN_KEYS |= ENDPOINT_KEYS
 MAX_CONCURRENCY = 256
-TOP_KEYS = {"name", "description", "variables", "generate", "runs", "needs", "gate", "matrix", "power"}
+TOP_KEYS = {"name", "description", "variables", "generate", "runs", "needs", "gate", "matrix", "power", "compare"}
 MAX_CELLS = 256  # runs after [matrix] and [power] expansion (before repetitions): a typo must not queue thousands
 MAX_GATE_S = 3600.0  # a gate's window, wait or cool-down
 VAR = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -148,6 +148,7 @@ class Scenario:
     raw_runs: list[dict[str, Any]] = field(default_factory=list, repr=False)
     gate: GateConfig = field(default_factory=GateConfig)
     matrix: dict[str, list[str]] = field(default_factory=dict)
+    compare: list[list[str]] = field(default_factory=list)  # label pairs the Findings give verdicts on
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -415,7 +416,22 @@ def parse_scenario(text: str, path: str, overrides: dict[str, str] | None = None
                 if variables[k] == default_values[k] and inside_models_dir(variables[k])}
     return Scenario(name=name, description=str(doc.get("description", "")), path=path,
                     variables={k: v for k, v in variables.items() if k in raw_vars},
-                    generate=writable, runs=runs, raw_runs=raw_runs, gate=gate, matrix=matrix)
+                    generate=writable, runs=runs, raw_runs=raw_runs, gate=gate, matrix=matrix,
+                    compare=_compare_pairs(doc, [r.label for r in runs], path, text))
+
+
+def _compare_pairs(doc: dict[str, Any], labels: list[str], path: str, text: str) -> list[list[str]]:
+    """compare = [["A", "B"], ...]: pairs of two different run labels (after [matrix] expansion)."""
+    pairs = doc.get("compare", [])
+    if not isinstance(pairs, list):
+        raise _fail(path, text, 'compare must be a list of label pairs: compare = [["A", "B"]]', "compare")
+    for pair in pairs:
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) for x in pair) and pair[0] != pair[1]):
+            raise _fail(path, text, 'compare: each entry is two different labels, ["A", "B"]', "compare")
+        for label in pair:
+            if label not in labels:
+                raise _fail(path, text, f"compare names {label!r}, which is no run's label", "compare")
+    return [list(p) for p in pairs]
 
 
 # -- sweeps: [gate], [matrix], [power] ------------------------------------------------------------
