@@ -80,7 +80,10 @@ def test_terminate_all_on_exit():
     runner = BackendRunner([sys.executable, MISBEHAVE, "hang"], get_adapter("tinygrad-llm").make_parser([]),
                            events.append, lambda m: m)
     runner.start()
-    time.sleep(1.0)
+    deadline = time.monotonic() + 30
+    while len(tokens(events)) < 5:  # the program is up and has printed what it prints before hanging
+        assert time.monotonic() < deadline, events[-3:]
+        time.sleep(0.02)  # polling the condition
     terminate_all("orintui is exiting")
     result = runner.wait(1)
     assert result is not None and result.status == "partial" and result.error == "orintui is exiting after 5 tokens"

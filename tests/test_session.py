@@ -47,7 +47,10 @@ def test_recorder_writes_journal_then_final_document(tmp_path):
     out = tmp_path / "live.json"
     rec = Recorder(s, out)
     rec.record(ev.make(ev.RUN_STARTED, rec.now(), 0, label="a"))
-    time.sleep(0.8)  # the flusher writes within 0.5 s, with no further event to trigger it
+    deadline = time.monotonic() + 10
+    while len(journal_path(out).read_text().splitlines()) < 2:  # the flusher writes with no further event
+        assert time.monotonic() < deadline, "the journal was never flushed"
+        time.sleep(0.02)  # polling the condition
     lines = journal_path(out).read_text().splitlines()
     assert len(lines) == 2 and json.loads(lines[1])["kind"] == "run_started"
     rec.close()
