@@ -87,3 +87,72 @@ def test_live_figures_at_run_end_agree_with_batch(path):
             checked += bool(batch.tokens)
         state.apply(e)
     assert checked >= 2
+
+
+T = ROOT / "tests" / "fixtures" / "transcripts"
+CAPTURES = [  # real backend output: warm-up told from enqueue times, a first token without ms, merged reads
+    ("tinygrad-llama3-benchmark-0.12.0.txt", ["python", "examples/llama3.py", "--benchmark"], "tinygrad-llama3", 1),
+    ("tinygrad-llama3-benchmark-master.txt", ["python", "examples/llama3.py", "--benchmark"], "tinygrad-llama3", 0),
+    ("llama-completion-log-jsonl.txt", ["llama-completion", "-m", "M", "-p", "Q", "-n", "20", "--log-jsonl"],
+     "llama-completion", 0),
+    ("llama-completion-context-full.txt", ["llama-completion", "-m", "M", "-p", "Q", "-n", "400"], "llama-completion", 0),
+    ("tinygrad-apps-llm-cpu-0.12.0.txt", None, "tinygrad-llm", None),
+]
+
+
+def captured_session(name, argv, backend, chunk=40):
+    """A real capture through its adapter in reads of ``chunk`` characters, 2 ms apart, as one run,
+    with the recorded H100 session's telemetry samples every 50 ms from before the run to after it."""
+    from orintui.backends import get_adapter
+    from orintui.session import events as ev
+    from orintui.session.model import RunInfo, Session
+
+    text = (T / name).read_bytes().decode("utf-8", errors="replace")
+    parser = get_adapter(backend).make_parser(argv)
+    events = [ev.make(ev.RUN_STARTED, 5.0, 0, cpu_load_before_pct=3.0)]
+    pieces = [text[i:i + chunk] for i in range(0, len(text), chunk)]
+    for i, piece in enumerate(pieces):
+        events += [{**e, "run": 0} for e in parser.feed(piece, 5.0 + (i + 1) * 0.002)]
+    end = 5.0 + (len(pieces) + 1) * 0.002
+    events += [{**e, "run": 0} for e in parser.finish(end)]
+    events.append(ev.make(ev.RUN_ENDED, end, 0, status=parser.verdict()[0], exit_code=0, signal=None, error=None))
+    real = [e for e in load_session(SESSIONS[0]).events if e["kind"] == "telemetry"]
+    samples = [{**real[k % len(real)], "t": round(k * 0.05, 6)} for k in range(int(end / 0.05) + 3)]
+    session = Session(id="c", started_at="2026-11-21T00:00:00", host={"peak_bandwidth_gbs": 204.8},
+                      runs=[RunInfo(0, name, backend, argv or [], model_bytes=10**9)],
+                      events=sorted(events + samples, key=lambda e: e["t"]))
+    for e in session.events:
+        session.apply(e)
+    return session
+
+
+@pytest.mark.parametrize(("name", "argv", "backend", "slow"), CAPTURES, ids=[c[0] for c in CAPTURES])
+def test_captured_runs_end_with_the_batch_figures(name, argv, backend, slow):
+    session = captured_session(name, argv, backend)
+    state = fold(session)
+    live = state.figures.runs[0].live_metrics(state.session, state.figures.telemetry)  # the running figures
+    batch = run_metrics(session, session.runs[0])
+    assert state.metrics()[0].to_dict() == batch.to_dict()
+    assert batch.tokens > 5 and batch.energy_j_per_token is not None and batch.idle_power_w is not None
+    assert live.tokens == batch.tokens and live.ttft_ms == batch.ttft_ms
+    assert live.decode_tok_s == pytest.approx(batch.decode_tok_s, rel=1e-12)  # a running sum less the warm-up's
+    assert live.energy_j_per_token == pytest.approx(batch.energy_j_per_token, rel=1e-9)
+    if slow is not None:  # the JIT's token told from its enqueue time while live too
+        assert live.warmup_tokens == batch.warmup_tokens == slow
+
+
+def test_lanes_and_the_report_label_repetitions_alike():
+    """The recorded BEAM session (a warm-up run, then a measured one) with its measured run repeated."""
+    from orintui.report import rows
+    from orintui.session.model import RunInfo
+
+    session = load_session(SESSIONS[1])
+    again = RunInfo.from_dict({**session.runs[1].to_dict(), "index": 2, "repetition": 1})
+    shift = session.events[-1]["t"] + 1.0
+    session.runs.append(again)
+    session.events += [{**e, "t": e["t"] + shift, "run": 2} for e in session.run_events(1)]
+    state = fold(session)
+    labels = [m_row[1][0] for m_row in rows([(session, [run_metrics(session, r) for r in session.runs])])]
+    assert labels == [lane.label + lane.tag for lane in state.lanes] == [
+        "tinygrad CUDA JITBEAM (warm-up)", "tinygrad CUDA JITBEAM #1", "tinygrad CUDA JITBEAM #2"]
+    assert [lane.tokens for lane in state.lanes][1:] == [128, 128]

@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from orintui.compare import FIGURES, compare_sessions, move_text, row_title
-from orintui.report import fmt
+from orintui.format import fmt
 from orintui.sanitize import safe_component
 from orintui.session.model import Session
 from orintui.tui.data import data_line
