@@ -131,20 +131,22 @@ def test_out_naming_a_directory_is_refused_before_anything_runs(tmp_path):
 
 async def test_w_on_a_full_disk_says_not_saved_and_does_not_crash(tmp_path, tmpfs):
     from orintui.scenarios import load_scenario
-    from orintui.tui.app import OrintuiApp
+    from orintui.tui.app import make_app
 
     disk = tmpfs("256k")
     out = disk / "s.json"
     scenario = load_scenario(str(_scenario(tmp_path, [STEADY, "3000", "10"])))
-    app = OrintuiApp(scenario=scenario, out=str(out), telemetry="none")
+    app = make_app(scenario=scenario, out=str(out), telemetry="none")
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause(0.5)
+        while type(app.screen).__name__ != "LiveScreen":  # the run is prepared in a worker
+            await pilot.pause(0.1)
         _fill(disk)
         calls = []
         real = app.execution.recorder.save_now
         app.execution.recorder.save_now = lambda: calls.append(1) or real()  # 'w' goes through the recorder
         await pilot.press("w")
-        await pilot.pause(0.2)
+        while not any("saved" in str(n.message) for n in app._notifications):  # saved in a worker
+            await pilot.pause(0.1)
         assert calls == [1]
         texts = [str(n.message) for n in app._notifications]
         assert any(t.startswith(f"NOT saved: {out}: No space left on device") for t in texts), texts
@@ -288,13 +290,13 @@ def test_a_backend_that_ignores_sighup_after_a_sigkill_is_swept_at_the_next_star
 
 # -- the app's exit codes ------------------------------------------------------------------------
 async def test_app_crash_keeps_no_traceback_screen_and_names_a_log(tmp_path, monkeypatch):
-    from orintui.tui.app import OrintuiApp
+    from orintui.tui.app import OrintuiApp, make_app
 
     def broken(self):
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(OrintuiApp, "action_toggle_help", broken)
-    app = OrintuiApp(first_screen="menu")
+    app = make_app(first_screen="menu")
     with pytest.raises(RuntimeError):
         async with app.run_test(size=(100, 30)) as pilot:
             await pilot.press("question_mark")
@@ -305,14 +307,16 @@ async def test_app_crash_keeps_no_traceback_screen_and_names_a_log(tmp_path, mon
 
 async def test_app_ctrl_c_is_130(tmp_path):
     from orintui.scenarios import load_scenario
-    from orintui.tui.app import OrintuiApp
+    from orintui.tui.app import make_app
 
-    app = OrintuiApp(scenario=load_scenario(str(_scenario(tmp_path, [STEADY, "3000", "10"]))),
-                     out=str(tmp_path / "s.json"), telemetry="none")
+    app = make_app(scenario=load_scenario(str(_scenario(tmp_path, [STEADY, "3000", "10"]))),
+                   out=str(tmp_path / "s.json"), telemetry="none")
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause(0.5)
+        while app.execution is None or not app.execution.session.events:  # prepared in a worker, then started
+            await pilot.pause(0.1)
         await pilot.press("ctrl+c")
-        await pilot.pause(0.2)
+        while app.is_running:  # the run is stopped and saved in a worker, then the app exits
+            await pilot.pause(0.1)
     assert app.exit_code == 130
     assert app.execution.done.is_set() and (tmp_path / "s.json").is_file()
 

@@ -18,7 +18,7 @@ from conftest import FIXTURES, run_cli
 from orintui.cli import main
 from orintui.sanitize import clean, clean_line, clean_text, safe_component
 from orintui.session import SessionError, load_session
-from orintui.tui.app import OrintuiApp
+from orintui.tui.app import make_app
 
 DEMO_CPU = FIXTURES / "sessions" / "demo-cpu.json"
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # what must never reach a terminal or a report
@@ -130,8 +130,10 @@ async def test_menu_shows_labels_as_text_even_a_closing_tag(orintui_home):
 
     labels = ["MAXN [clocks locked]", "broken [/] label", "[bold]bold?[/bold]"]
     _menu_sessions(orintui_home / "data" / "sessions", labels)
-    app = OrintuiApp(device_info={"host": {}, "sources": {}}, first_screen="menu")
+    app = make_app(device_info={"host": {}, "sources": {}}, first_screen="menu")
     async with app.run_test(size=(120, 30)) as pilot:  # the old menu crashed here, at every start, on '[/]'
+        while not app.screen.loaded:  # the lists are read in a worker
+            await pilot.pause(0.05)
         await pilot.press("2")
         table = app.screen.query_one("#session-table", DataTable)
         names = [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
@@ -147,8 +149,10 @@ async def test_menu_label_with_a_click_link_runs_no_action(orintui_home, tmp_pat
     target = tmp_path / "clicked"
     target.mkdir()
     _menu_sessions(orintui_home / "data" / "sessions", [f"[@click=app.screenshot('x.svg','{target}')]click me[/]"])
-    app = OrintuiApp(device_info={"host": {}, "sources": {}}, first_screen="menu")
+    app = make_app(device_info={"host": {}, "sources": {}}, first_screen="menu")
     async with app.run_test(size=(120, 30)) as pilot:
+        while not app.screen.loaded:  # the lists are read in a worker
+            await pilot.pause(0.05)
         await pilot.press("2")
         table = app.screen.query_one("#session-table", DataTable)
         row = next(i for i in range(table.row_count) if "click" in str(table.get_row_at(i)[1]))
@@ -160,7 +164,7 @@ async def test_menu_label_with_a_click_link_runs_no_action(orintui_home, tmp_pat
 
 async def test_replay_screen_shows_hostile_data_as_plain_text(tmp_path):
     path = write(tmp_path / "hostile.json", hostile_doc())
-    app = OrintuiApp(replay=load_session(path), at=-1, paused=True)
+    app = make_app(replay=load_session(path), at=-1, paused=True)
     async with app.run_test(size=(160, 40)) as pilot:
         for pane in ("table", "output", "chart"):
             await pilot.press(pane[0])
@@ -177,7 +181,7 @@ async def test_compare_screen_shows_hostile_data_as_plain_text(tmp_path):
     from orintui.tui.screens.compare import CompareScreen
 
     a = load_session(write(tmp_path / "a.json", hostile_doc()))
-    app = OrintuiApp(device_info={"host": {}, "sources": {}}, first_screen="menu")
+    app = make_app(device_info={"host": {}, "sources": {}}, first_screen="menu")
     async with app.run_test(size=(120, 30)) as pilot:
         app.push_screen(CompareScreen(a, a))
         await pilot.pause()
@@ -198,7 +202,7 @@ async def test_report_key_writes_one_file_inside_the_reports_folder(orintui_home
     session = load_session(write(tmp_path / "s.json", doc))
     reports = orintui_home / "data" / "reports"
     before = {p for p in tmp_path.rglob("*")}
-    app = OrintuiApp(replay=session, at=0.0, paused=True)
+    app = make_app(replay=session, at=0.0, paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("r")
         await pilot.pause()
@@ -332,8 +336,10 @@ async def test_menu_lists_unreadable_sessions_with_their_reason_and_starts(orint
     folder = orintui_home / "data" / "sessions"
     paths = bad_sessions(folder)
     _menu_sessions(folder, ["fine [/] really"])
-    app = OrintuiApp(device_info={"host": {}, "sources": {}}, first_screen="menu")
+    app = make_app(device_info={"host": {}, "sources": {}}, first_screen="menu")
     async with app.run_test(size=(120, 30)) as pilot:
+        while not app.screen.loaded:  # the lists are read in a worker
+            await pilot.pause(0.05)
         await pilot.press("2")
         table = app.screen.query_one("#session-table", DataTable)
         rows = [(str(table.get_row_at(i)[1]), str(table.get_row_at(i)[3])) for i in range(table.row_count)]

@@ -135,12 +135,14 @@ def test_compare_of_three_sessions_json(boards):
 async def test_compare_screen_takes_three_sessions(boards, orintui_home):
     from textual.widgets import DataTable
 
-    from orintui.tui.app import OrintuiApp
+    from orintui.tui.app import make_app
+    from orintui.tui.messages import OpenCompare
 
-    app = OrintuiApp(device_info={"host": {}, "sources": {}}, first_screen="menu")
+    app = make_app(device_info={"host": {}, "sources": {}}, first_screen="menu")
     async with app.run_test(size=(120, 30)) as pilot:
-        app.open_compare(str(DEMO_CPU), *map(str, boards))
-        await pilot.pause()
+        app.post_message(OpenCompare(str(DEMO_CPU), *map(str, boards)))
+        while type(app.screen).__name__ != "CompareScreen" or not any(t.row_count for t in app.screen.query(DataTable)):
+            await pilot.pause(0.05)  # loaded in a worker
         title = str(app.screen.query_one("#compare-title").render())
         assert " C: demo  orin-15w  2026-11-20 23:52  NVIDIA Jetson AGX Orin Developer Kit, mode 15W" in title
         table = app.screen.query_one(DataTable)

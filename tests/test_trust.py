@@ -312,13 +312,13 @@ def _headless(tmp_path, argv, repetitions):
 
 async def _in_app(tmp_path, argv, repetitions):
     from orintui.scenarios import load_scenario
-    from orintui.tui.app import OrintuiApp
+    from orintui.tui.app import make_app
 
     out = tmp_path / "s.json"
-    app = OrintuiApp(scenario=load_scenario(str(_load_scenario(tmp_path, argv, repetitions))), out=str(out),
-                     telemetry="psutil")
+    app = make_app(scenario=load_scenario(str(_load_scenario(tmp_path, argv, repetitions))), out=str(out),
+                   telemetry="psutil")
     async with app.run_test(size=(120, 40)) as pilot:
-        while not app.execution.done.is_set():
+        while app.execution is None or not app.execution.done.is_set():  # prepared in a worker, then run
             await pilot.pause(0.2)
         await pilot.pause(0.3)
         assert [lane.status for lane in app.screen.state.lanes] == [r.status for r in app.execution.session.runs]

@@ -15,7 +15,7 @@ from conftest import FIXTURES, ROOT
 from orintui.scenarios import parse_scenario
 from orintui.session import events as ev
 from orintui.session import load_session, save_session
-from orintui.tui.app import OrintuiApp
+from orintui.tui.app import make_app
 
 DEMO_CPU = FIXTURES / "sessions" / "demo-cpu.json"
 H100 = ROOT / "orintui" / "data" / "demo-session.json.gz"
@@ -42,7 +42,34 @@ def sessions(orintui_home):
 
 
 def menu_app(**kw):
-    return OrintuiApp(device_info=DEVICE, first_screen="menu", **kw)
+    return make_app(device_info=DEVICE, first_screen="menu", **kw)
+
+
+async def until(pilot, condition, timeout=30.0):
+    """Let the app run until ``condition()`` holds (workers post their results back); the timeout only
+    bounds a failure, it gates nothing."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        await pilot.pause(0.05)
+
+
+async def on_screen(pilot, name):
+    await until(pilot, lambda: type(pilot.app.screen).__name__ == name)
+    return pilot.app.screen
+
+
+async def menu_ready(pilot):
+    screen = await on_screen(pilot, "MenuScreen")
+    await until(pilot, lambda: screen.loaded)  # the lists are read in a worker
+    return screen
+
+
+async def settled(pilot, screen):
+    """A monitor screen that has drawn what its state holds (no seek in flight, no event waiting)."""
+    await until(pilot, lambda: not getattr(screen, "seeking", 0) and not getattr(screen, "inbox", None)
+                and screen._drawn == screen.draw_key())
+    await pilot.pause()
 
 
 MIRROR = """name = "demo"
@@ -62,14 +89,16 @@ def live_app_fed_by_recording():
     """A real Execution, not started: the recorded session's events go through the live screen's
     inbox, the path the recorder's listener uses."""
     recorded = load_session(DEMO_CPU)
-    app = OrintuiApp(scenario=parse_scenario(MIRROR, "mirror.toml"), telemetry="none", live_autostart=False)
+    app = make_app(scenario=parse_scenario(MIRROR, "mirror.toml"), telemetry="none")
+    app.live_autostart = False
 
     async def feed(pilot):
-        screen = app.screen
+        screen = await on_screen(pilot, "LiveScreen")
         screen.state.session.host.update(recorded.host)
         screen.state.session.host["hostname"] = "orin"
         screen.inbox.extend(e for e in recorded.events if e["t"] <= 30.0)
-        await pilot.pause(0.3)
+        app.clear_notifications()  # "starting demo: ...", shown while the Execution was prepared
+        await settled(pilot, screen)
     return app, feed
 
 
@@ -84,17 +113,18 @@ def test_snapshot_menu(snap_compare, sessions, size, tmp_path, monkeypatch):
                                                if not os.path.exists(os.path.join(p, "llama-completion"))))
 
     async def go(pilot):
-        await pilot.pause(0.2)
+        await menu_ready(pilot)
+        await pilot.pause()
     assert snap_compare(menu_app(), terminal_size=size, run_before=go)
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
 def test_snapshot_replay(snap_compare, size):
     session = load_session(H100)
-    app = OrintuiApp(replay=session, at=30.0, theme="orintui-dark", paused=True)
+    app = make_app(replay=session, at=30.0, theme="orintui-dark", paused=True)
 
     async def go(pilot):
-        await pilot.pause(0.3)
+        await settled(pilot, await on_screen(pilot, "ReplayScreen"))
     assert snap_compare(app, terminal_size=size, run_before=go)
 
 
@@ -110,7 +140,7 @@ async def test_menu_tabs_variables_and_replay(sessions):
     async with app.run_test(size=(100, 30)) as pilot:
         from textual.widgets import TabbedContent
 
-        tabs = app.screen.query_one(TabbedContent)
+        tabs = (await menu_ready(pilot)).query_one(TabbedContent)
         await pilot.press("2")
         assert tabs.active == "sessions"
         await pilot.press("3")
@@ -121,18 +151,19 @@ async def test_menu_tabs_variables_and_replay(sessions):
         assert type(app.screen).__name__ == "VariablesScreen"
         await pilot.press("escape")
         assert type(app.screen).__name__ == "MenuScreen"
-        await pilot.press("2", "enter")  # newest session: the H100 one
-        assert type(app.screen).__name__ == "ReplayScreen"
-        assert app.screen.state.session.scenario["name"] == "nvidia-gpu"
+        await pilot.press("2", "enter")  # the newest session (by start time): demo-cpu, loaded in a worker
+        replay = await on_screen(pilot, "ReplayScreen")
+        assert replay.state.session.scenario["name"] == "demo" and replay.recorded.runs[0].label == "tinygrad CPU"
         await pilot.press("q")
-        assert type(app.screen).__name__ == "MenuScreen"
+        await menu_ready(pilot)
         await pilot.press("d")
-        assert type(app.screen).__name__ == "ReplayScreen"
+        await on_screen(pilot, "ReplayScreen")
         await pilot.press("escape")
+        await menu_ready(pilot)
         await pilot.press("2", "c", "down", "c")
-        assert type(app.screen).__name__ == "CompareScreen"
+        await on_screen(pilot, "CompareScreen")
         await pilot.press("escape")
-        assert type(app.screen).__name__ == "MenuScreen"
+        await on_screen(pilot, "MenuScreen")
 
 
 async def test_menu_deletes_a_session_after_asking(sessions):
@@ -141,17 +172,18 @@ async def test_menu_deletes_a_session_after_asking(sessions):
         def footer_has_delete():
             return any(ab.binding.action == "delete_session" for ab in app.screen.active_bindings.values())
 
+        await menu_ready(pilot)
         await pilot.press("1")
         assert not footer_has_delete()  # only in the sessions tab
-        await pilot.press("2")  # the cursor is on the newest: b.json.gz
+        await pilot.press("2")  # the cursor is on the newest (by start time): a.json
         assert footer_has_delete()
         await pilot.press("delete")
         assert type(app.screen).__name__ == "ConfirmScreen"
         await pilot.press("n")
-        assert (sessions / "b.json.gz").exists()
+        assert (sessions / "a.json").exists()
         await pilot.press("delete", "y")
-        await pilot.pause()
-        assert not (sessions / "b.json.gz").exists() and (sessions / "a.json").exists()
+        await until(pilot, lambda: len(app.screen.sessions) == 2)  # listed again in a worker
+        assert not (sessions / "a.json").exists() and (sessions / "b.json.gz").exists()
         assert [e.bundled for e in app.screen.sessions] == [False, True]
         await pilot.press("down", "delete")  # the bundled demo stays
         assert type(app.screen).__name__ == "MenuScreen"
@@ -159,14 +191,11 @@ async def test_menu_deletes_a_session_after_asking(sessions):
 
 
 async def test_menu_probes_the_device_without_waiting(orintui_home):
-    app = OrintuiApp(first_screen="menu")  # no device facts given: the real probes run
+    app = make_app(first_screen="menu")  # no device facts given: the real probes run
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("3")
-        for _ in range(100):
-            if app.screen.device_info is not None:
-                break
-            await pilot.pause(0.1)
-        await pilot.pause(0.2)
+        await until(pilot, lambda: app.screen.device_info is not None)
+        await pilot.pause()
         shot = app.export_screenshot()
         assert app.screen.device_info["sources"]["psutil"]["works"]
         assert "probing" not in shot and "psutil" in shot
@@ -183,8 +212,12 @@ async def test_compare_screen_rows_per_figure_with_ratios(tmp_path, orintui_home
     b_path = save_session(b, tmp_path / "b.json")
     app = menu_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        app.open_compare(str(DEMO_CPU), str(b_path))
-        await pilot.pause()
+        from orintui.tui.messages import OpenCompare
+
+        await menu_ready(pilot)
+        app.post_message(OpenCompare(str(DEMO_CPU), str(b_path)))
+        screen = await on_screen(pilot, "CompareScreen")
+        await until(pilot, lambda: any(t.row_count for t in screen.query(DataTable)))
         title = str(app.screen.query_one("#compare-title").render())
         assert " A: demo" in title and " B: demo" in title
         table = app.screen.query_one(DataTable)
@@ -197,13 +230,13 @@ async def test_compare_screen_rows_per_figure_with_ratios(tmp_path, orintui_home
         arrow, ratio, verdict = decode[4].split(" ")
         assert decode[1] == "Decode tok/s" and arrow == "↓" and 0.4 < float(ratio.rstrip("x")) < 0.55 and verdict == "worse"
         await pilot.press("r")
-        await pilot.pause()
         from orintui.compare import render_compare
 
-        written = (orintui_home / "data" / "reports" / f"{a.id}-vs-{b.id}.md").read_text()
-        assert written == render_compare([a, load_session(b_path)]) + "\n"
+        report = orintui_home / "data" / "reports" / f"{a.id}-vs-{b.id}.md"
+        await until(pilot, report.exists)
+        assert report.read_text() == render_compare([a, load_session(b_path)]) + "\n"
         await pilot.press("q")
-        assert type(app.screen).__name__ == "MenuScreen"
+        await on_screen(pilot, "MenuScreen")
 
 
 async def test_theme_key_cycles_and_is_remembered(orintui_home):
@@ -231,24 +264,24 @@ async def test_help_panel_lists_keys():
 
 
 async def test_first_start_opens_the_demo_replay(orintui_home):
-    app = OrintuiApp(device_info=DEVICE)
+    app = make_app(device_info=DEVICE)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
-        assert type(app.screen).__name__ == "ReplayScreen"
+        await on_screen(pilot, "ReplayScreen")  # loaded in a worker
         await pilot.press("q")
-        assert type(app.screen).__name__ == "MenuScreen"
-    second = OrintuiApp(device_info=DEVICE)
+        await on_screen(pilot, "MenuScreen")
+    second = make_app(device_info=DEVICE)
     async with second.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
+        await menu_ready(pilot)
         assert type(second.screen).__name__ == "MenuScreen"
+        assert not any(w.group == "load" for w in second.workers)  # no demo asked for
 
 
 # -- pilot: replay -----------------------------------------------------------------------------
 async def test_replay_keys():
     session = load_session(H100)
-    app = OrintuiApp(replay=session, speed=1.0)
+    app = make_app(replay=session, speed=1.0)
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = app.screen
+        screen = await on_screen(pilot, "ReplayScreen")
         clock = screen.clock
         await pilot.press("space", "home")
         assert clock.paused and clock.position == 0
@@ -266,22 +299,23 @@ async def test_replay_keys():
         await pilot.press("p")
         assert clock.position < starts[-1]
         await pilot.press("end")
+        await settled(pilot, screen)  # the state at the end is folded in a worker
         assert clock.finished and screen.state.lanes[2].tokens == 128
         await pilot.press("home")
+        await settled(pilot, screen)
         assert clock.position == 0 and screen.state.lanes[2].tokens == 0
-        for pane in ("g", "o", "t"):
+        for pane, name in (("g", "chart"), ("o", "output"), ("t", "table")):
             await pilot.press(pane)
-            await pilot.pause()
-        assert screen.query_one("ContentSwitcher").current == "table"
+            assert screen.query_one("ContentSwitcher").current == name
         await pilot.press("q")
     assert app.return_code in (0, None)
 
 
 async def test_replay_seek_keys_win_over_the_focused_lanes_at_80x24():
     """At 80x24 the five lanes overflow: their scroll view takes focus and binds left/right too."""
-    app = OrintuiApp(replay=load_session(H100), at=0.0, paused=True)
+    app = make_app(replay=load_session(H100), at=0.0, paused=True)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
+        await settled(pilot, await on_screen(pilot, "ReplayScreen"))
         assert app.focused is not None and app.focused.id == "lanes"
         await pilot.press("right", "right", "left")
         assert app.screen.clock.position == pytest.approx(10.0)
@@ -290,9 +324,9 @@ async def test_replay_seek_keys_win_over_the_focused_lanes_at_80x24():
 
 
 async def test_a_lane_without_tokens_says_how_long_it_has_loaded():
-    app = OrintuiApp(replay=load_session(H100), at=15.1, paused=True)  # tinygrad CUDA: started 3.1 s, prefill from 9.6 s
+    app = make_app(replay=load_session(H100), at=15.1, paused=True)  # tinygrad CUDA: started 3.1 s, prefill from 9.6 s
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause()
+        await settled(pilot, await on_screen(pilot, "ReplayScreen"))
         detail = str(app.screen.query_one("#lane-1 .lane-text").render())
         assert detail == "prefill for 12 s, no token yet", detail
 
@@ -301,21 +335,24 @@ async def test_replay_report_key_writes_the_whole_sessions_table(orintui_home):
     from orintui.report import render_report
 
     session = load_session(H100)
-    app = OrintuiApp(replay=session, at=0.0, paused=True)  # at the start: nothing replayed yet
+    app = make_app(replay=session, at=0.0, paused=True)  # at the start: nothing replayed yet
+    report = orintui_home / "data" / "reports" / f"{session.id}.md"
     async with app.run_test(size=(120, 40)) as pilot:
+        await on_screen(pilot, "ReplayScreen")
         await pilot.press("r")
-        await pilot.pause()
-    written = (orintui_home / "data" / "reports" / f"{session.id}.md").read_text()
+        await until(pilot, report.exists)
+    written = report.read_text()
     assert written == render_report([session]) + "\n" and "| llama.cpp CUDA | " in written
     assert "684.94" in written
 
 
 async def test_replay_as_fast_as_possible_reaches_the_end():
-    app = OrintuiApp(replay=load_session(DEMO_CPU), speed=float("inf"))
+    app = make_app(replay=load_session(DEMO_CPU), speed=float("inf"))
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause(0.4)
-        state = app.screen.state
-        assert app.screen.clock.finished
+        screen = await on_screen(pilot, "ReplayScreen")
+        await until(pilot, lambda: screen.clock.finished)
+        await settled(pilot, screen)
+        state = screen.state
         recorded = load_session(DEMO_CPU)
         expected = [sum(1 for e in recorded.run_events(i) if e["kind"] == "token") for i in (0, 1)]
         assert [lane.tokens for lane in state.lanes] == expected and expected[0] == 48
@@ -329,10 +366,11 @@ async def test_hostile_backend_text_appears_literally(tmp_path):
     session.events.append({**ev.token(session.events[-1]["t"] + 0.1, hostile), "run": 1})
     session.events.append({**ev.output(session.events[-1]["t"] + 0.1, hostile), "run": 1})
     path = save_session(session, tmp_path / "hostile.json")
-    app = OrintuiApp(replay=load_session(path), at=-1)
+    app = make_app(replay=load_session(path), at=-1)
     async with app.run_test(size=(160, 40)) as pilot:
+        screen = await on_screen(pilot, "ReplayScreen")
         await pilot.press("o")
-        await pilot.pause(0.3)
+        await settled(pilot, screen)
         rendered = app.export_screenshot()
         assert "[bold red]x[/]" in rendered.replace("&#160;", " ")
         assert "[link=http://e]y[/link]" in rendered.replace("&#160;", " ")
@@ -342,8 +380,9 @@ async def test_output_pane_keeps_following_past_its_line_limit():
     """The state keeps the last 2,000 lines; the pane must still show lines 2,001 and on."""
     from orintui.live_state import OUTPUT_LINES
 
-    app = OrintuiApp(replay=load_session(DEMO_CPU), at=0.0, paused=True)
+    app = make_app(replay=load_session(DEMO_CPU), at=0.0, paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
+        await on_screen(pilot, "ReplayScreen")
         await pilot.press("o")
         state, pane = app.screen.state, app.screen.query_one("OutputPane")
         for batch in (range(OUTPUT_LINES + 50), range(OUTPUT_LINES + 50, OUTPUT_LINES + 60)):
@@ -354,118 +393,114 @@ async def test_output_pane_keeps_following_past_its_line_limit():
             assert pane.lines[-1].text.endswith(f"line {batch[-1]}")
 
 
-# -- pilot: live -------------------------------------------------------------------------------
+# -- pilot: live (real tinygrad on CPU, the tiny model) ---------------------------------------------
 FAKE = FIXTURES / "fake_backends" / "misbehave.py"
+ENDLESS = 100_000  # tokens: a run that goes on until it is stopped
 
 
-def live_scenario(tmp_path, mode="exit0"):
-    text = f"""name = "fake-live"
-[[runs]]
-label = "first"
+def tinygrad_run(label, model, tokens):
+    return f"""[[runs]]
+label = "{label}"
 backend = "tinygrad-llm"
-argv = ["{sys.executable}", "{FAKE}", "{mode}"]
-idle_timeout = 30
-[[runs]]
-label = "second"
-backend = "tinygrad-llm"
-argv = ["{sys.executable}", "{FAKE}", "hang"]
-idle_timeout = 30
+argv = ["{sys.executable}", "-m", "tinygrad.llm", "--model", "{model}", "--benchmark", "{tokens}"]
+device = "CPU"
+model = "{model}"
+idle_timeout = 240
 """
-    return parse_scenario(text, str(tmp_path / "fake.toml"))
 
 
-async def _wait(pilot, condition, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        await pilot.pause(0.1)
-    return False
+def live_scenario(tmp_path, model, first_tokens):
+    """Two real tinygrad runs: the first of ``first_tokens`` tokens, the second endless."""
+    text = ('name = "tinygrad-live"\n[variables]\ndevice_style = "DEV"\n'
+            + tinygrad_run("first", model, first_tokens) + tinygrad_run("second", model, ENDLESS))
+    return parse_scenario(text, str(tmp_path / "live.toml"))
 
 
-async def test_live_skip_then_stop_and_quit(tmp_path, orintui_home):
+async def live_screen(pilot):
+    return await on_screen(pilot, "LiveScreen")  # the Execution is prepared in a worker
+
+
+@pytest.mark.real
+async def test_live_skip_then_stop_and_quit(tmp_path, orintui_home, tinygrad_ready, tiny_model):
     out = tmp_path / "live.json"
-    app = OrintuiApp(scenario=live_scenario(tmp_path, "exit0"), out=str(out), telemetry="psutil")
+    app = make_app(scenario=live_scenario(tmp_path, tiny_model, 8), out=str(out), telemetry="psutil")
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = app.screen
-        assert await _wait(pilot, lambda: screen.state.lanes[0].status == "ok")
-        assert screen.state.lanes[0].tokens == 5
-        assert await _wait(pilot, lambda: screen.state.lanes[1].tokens == 5)  # second run hangs after 5 tokens
+        screen = await live_screen(pilot)
+        await until(pilot, lambda: screen.state.lanes[0].status == "ok", 240)
+        assert screen.state.lanes[0].tokens == 8
+        await until(pilot, lambda: screen.state.lanes[1].tokens >= 3, 240)  # the endless second run
         await pilot.press("r")  # a report while the second run is live: what was recorded so far
-        report = (orintui_home / "data" / "reports" / f"{app.execution.session.id}.md").read_text()
-        assert "| first | " in report and "| second | " in report
+        report = orintui_home / "data" / "reports" / f"{app.execution.session.id}.md"
+        await until(pilot, report.exists)  # written in a worker
+        assert "| first | " in report.read_text() and "| second | " in report.read_text()
         await pilot.press("s")  # skip it
-        assert await _wait(pilot, lambda: app.execution.done.is_set())
-        await pilot.pause(0.3)
-        assert screen.state.lanes[1].status == "partial"  # skipped by the user after 5 tokens
+        await until(pilot, app.execution.done.is_set)
+        await settled(pilot, screen)
+        assert screen.state.lanes[1].status == "partial"  # skipped by the user after some tokens
         await pilot.press("w")
+        await until(pilot, lambda: any("saved so far" in str(n.message) for n in app._notifications))
         await pilot.press("q")
+        await until(pilot, lambda: not app.is_running)
     s = load_session(out)
     assert [r.status for r in s.runs] == ["ok", "partial"]
-    assert s.runs[1].by_user and s.runs[1].error == "skipped by the user after 5 tokens"
+    assert s.runs[1].by_user and s.runs[1].error.startswith("skipped by the user after ")
 
 
-async def test_live_quit_asks_first_and_leaves_no_backend(tmp_path):
+@pytest.mark.real
+async def test_live_quit_asks_first_and_leaves_no_backend(tmp_path, tinygrad_ready, tiny_model):
     import psutil
 
     out = tmp_path / "live.json"
-    app = OrintuiApp(scenario=live_scenario(tmp_path, "hang"), out=str(out), telemetry="none")
+    app = make_app(scenario=live_scenario(tmp_path, tiny_model, ENDLESS), out=str(out), telemetry="none")
     async with app.run_test(size=(80, 24)) as pilot:
-        screen = app.screen
-        assert await _wait(pilot, lambda: screen.state.lanes[0].tokens == 5)
+        screen = await live_screen(pilot)
+        await until(pilot, lambda: screen.state.lanes[0].tokens >= 3, 240)
         pid = app.execution.current.pid
         await pilot.press("q")
         assert type(app.screen).__name__ == "ConfirmScreen"
         await pilot.press("n")
         assert type(app.screen).__name__ == "LiveScreen"
-        await pilot.press("q", "y")
-        await pilot.pause(0.5)
+        await pilot.press("q", "y")  # stopped and saved in a worker; the app stays responsive meanwhile
+        await until(pilot, lambda: not app.is_running)
     assert app.execution.done.is_set()
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     assert [r.status for r in load_session(out).runs] == ["partial", "cancelled"]
 
 
-async def test_menu_runs_a_scenario_with_edited_variables(orintui_home, tmp_path):
+@pytest.mark.real
+async def test_menu_runs_a_scenario_with_edited_variables(orintui_home, tmp_path, tinygrad_ready, tiny_model):
     folder = orintui_home / "config" / "scenarios"
     folder.mkdir(parents=True)
-    (folder / "fake.toml").write_text(f"""name = "fake"
-description = "a fake backend through the menu"
-[variables]
-mode = "segfault"
-[[runs]]
-label = "fake"
-backend = "tinygrad-llm"
-argv = ["{sys.executable}", "{FAKE}", "{{mode}}"]
-""")
+    (folder / "tg.toml").write_text('name = "tg"\ndescription = "real tinygrad through the menu"\n'
+                                    '[variables]\ntokens = "100000"\ndevice_style = "DEV"\n'
+                                    + tinygrad_run("tinygrad", tiny_model, "{tokens}"))
     app = menu_app()
     async with app.run_test(size=(100, 30)) as pilot:
+        await menu_ready(pilot)
         await pilot.press("enter")  # user scenarios come first
         assert type(app.screen).__name__ == "VariablesScreen"
-        field = app.screen.query_one("#var-mode")
-        assert field.value == "segfault"
-        field.value = "exit0"  # edited before the run
+        field = app.screen.query_one("#var-tokens")
+        assert field.value == "100000"
+        field.value = "6"  # edited before the run
         app.screen.query_one("#session-label").value = "first try"
         await pilot.press("ctrl+r")
-        await pilot.pause(0.2)
-        assert type(app.screen).__name__ == "LiveScreen"
-        screen = app.screen
-        assert await _wait(pilot, lambda: app.execution.done.is_set())
-        await pilot.pause(0.3)
-        assert screen.state.lanes[0].status == "ok" and screen.state.lanes[0].tokens == 5
-        assert app.execution.session.runs[0].argv[-1] == "exit0"
-        assert "fake: first try" in str(screen.title_text())
+        screen = await live_screen(pilot)
+        await until(pilot, app.execution.done.is_set, 240)
+        await settled(pilot, screen)
+        assert screen.state.lanes[0].status == "ok" and screen.state.lanes[0].tokens == 6
+        assert app.execution.session.runs[0].argv[-1] == "6"
+        assert "tg: first try" in str(screen.title_text())
         await pilot.press("q")
-        assert type(app.screen).__name__ == "MenuScreen"  # back to the menu, which lists the new session
+        menu = await menu_ready(pilot)  # back to the menu, which lists the new session
         await pilot.press("2")
-        entry = app.screen.sessions[0]
-        assert entry.scenario == "fake" and entry.label == "first try"
+        entry = menu.sessions[0]
+        assert entry.scenario == "tg" and entry.label == "first try"
         await pilot.press("e")  # rename it
         assert type(app.screen).__name__ == "LabelScreen"
         app.screen.query_one("#label").value = "MAXN,   clocks locked "
         await pilot.press("enter")
-        await pilot.pause()
+        await until(pilot, lambda: menu.sessions[0].label == "MAXN, clocks locked")  # written in a worker
         assert load_session(entry.path).label == "MAXN, clocks locked"
-        assert app.screen.sessions[0].label == "MAXN, clocks locked"
         await pilot.press("e", "escape")  # cancelled: unchanged
         assert load_session(entry.path).label == "MAXN, clocks locked"
         await pilot.press("down", "e")  # the bundled demo (the last row) keeps its name
@@ -474,7 +509,8 @@ argv = ["{sys.executable}", "{FAKE}", "{{mode}}"]
 
 
 async def test_live_title_says_finished_when_saving_ends_after_the_last_event(tmp_path, monkeypatch):
-    """A slow save (big session, slow SD card): no event follows it, the screen must still update."""
+    """A slow save (big session, slow SD card): no event follows it, the screen must still update.
+    The backend is the fake streamer: the subject is the save, not the run."""
     from orintui.session.recorder import Recorder
 
     real_close = Recorder.close
@@ -490,12 +526,13 @@ label = "only"
 backend = "tinygrad-llm"
 argv = ["{sys.executable}", "{FAKE}", "exit0"]
 """
-    app = OrintuiApp(scenario=parse_scenario(text, str(tmp_path / "s.toml")), out=str(tmp_path / "s.json"),
-                     telemetry="none")
+    app = make_app(scenario=parse_scenario(text, str(tmp_path / "s.toml")), out=str(tmp_path / "s.json"),
+                   telemetry="none")
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = app.screen
-        assert await _wait(pilot, lambda: screen.state.lanes[0].status == "ok")
+        screen = await live_screen(pilot)
+        await until(pilot, lambda: screen.state.lanes[0].status == "ok")
+        await settled(pilot, screen)
         assert "LIVE" in str(screen.query_one("#title").render())
-        assert await _wait(pilot, lambda: app.execution.done.is_set())
-        await pilot.pause(0.3)
+        await until(pilot, app.execution.done.is_set)
+        await settled(pilot, screen)
         assert "finished" in str(screen.query_one("#title").render())

@@ -6,9 +6,12 @@ import asyncio
 import os
 import signal
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
+from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
@@ -17,13 +20,50 @@ from orintui import paths
 from orintui.sanitize import clean_line
 from orintui.session import SessionError, load_session
 from orintui.session.model import Session
+from orintui.session.replay import ReplayClock
 from orintui.session.status import failing_runs
 from orintui.tui import themes
+from orintui.tui.messages import (
+    CompareLoaded,
+    DeviceProbed,
+    GoBack,
+    Notice,
+    OpenCompare,
+    OpenReplay,
+    ReplayLoaded,
+    RunPrepared,
+    StartRun,
+)
 
 if TYPE_CHECKING:
     from orintui.engine import Execution
     from orintui.scenarios import Scenario
     from orintui.tui.screens.replay import ReplayScreen
+
+STOP_WAIT_S = 30.0  # a run's process group and the save get this long once a stop is asked
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """What the app is started for: the command line's choices (tests build the same)."""
+
+    replay: Session | None = None  # orintui replay: this session
+    scenario: Scenario | None = None  # orintui run: this scenario, live
+    out: str | None = None
+    telemetry: str = "auto"
+    interval: float = 0.5
+    label: str = ""
+    speed: float = 1.0
+    at: float | None = None  # replay from here (seconds; negative: the end)
+    paused: bool = False
+    theme: str | None = None
+    first_screen: str | None = None  # "menu" or "demo"; None: the demo on the very first start
+    device_info: dict | None = None  # the device's facts if known: the menu does not probe
+
+
+def make_app(config: AppConfig | None = None, *, handle_signals: bool = False, **fields: Any) -> OrintuiApp:
+    """The app for ``config`` (or for the AppConfig ``fields`` given)."""
+    return OrintuiApp(config if config is not None else AppConfig(**fields), handle_signals=handle_signals)
 
 
 class OrintuiApp(App):
@@ -36,32 +76,27 @@ class OrintuiApp(App):
     ]
     ENABLE_COMMAND_PALETTE = False
 
-    def __init__(self, *, replay: Session | None = None, scenario: Scenario | None = None, out: str | None = None,
-                 telemetry: str = "auto",
-                 interval: float = 0.5, speed: float = 1.0, at: float | None = None, theme: str | None = None,
-                 device_info: dict | None = None, first_screen: str | None = None, live_autostart: bool = True,
-                 paused: bool = False, handle_signals: bool = False, label: str = ""):
+    def __init__(self, config: AppConfig, handle_signals: bool = False):
         driver = None
         if handle_signals and hasattr(signal, "SIGHUP"):
             from orintui.tui.hangup import HangupAwareDriver
 
             driver = HangupAwareDriver
         super().__init__(driver_class=driver)
+        self.config = config
         self._handle_signals = handle_signals
-        self._label = label
         self.hung_up = False
         for t in themes.THEMES:
             self.register_theme(t)
         self.settings = themes.load_settings()  # as they were at start
-        chosen = theme or self.settings.get("theme") or themes.DEFAULT
+        chosen = config.theme or self.settings.get("theme") or themes.DEFAULT
         self.theme = chosen if chosen in themes.NAMES else themes.DEFAULT
-        self._replay, self._scenario, self._out = replay, scenario, out
-        self._telemetry, self._interval, self._speed, self._at = telemetry, interval, speed, at
-        self._device_info = device_info
-        self._first_screen = first_screen
-        self._live_autostart = live_autostart
-        self._paused = paused
+        self.device_info = config.device_info
+        self.live_autostart = True  # False: the live screen shows an Execution it does not start (snapshots)
         self.execution: Execution | None = None
+        self.preparing = False  # a scenario's Execution is being built in a worker
+        self.stopping = False  # a live run is being stopped and saved before the app leaves
+        self.leaving = False  # quit, Ctrl-C or a hang-up was asked
         self.exit_code = 0
         self.crash: str | None = None  # one line about an unexpected error; the traceback is in a log file
 
@@ -71,78 +106,156 @@ class OrintuiApp(App):
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGHUP, signal.SIGTERM):
                 loop.add_signal_handler(sig, self.hang_up, sig)
-        if self._scenario is not None:
-            self.start_live(self._scenario)
+        config = self.config
+        if config.scenario is not None:
+            self.post_message(StartRun(config.scenario, config.label))
             return
-        if self._replay is not None:
-            self.push_screen(self._replay_screen(self._replay))
+        if config.replay is not None:
+            self.push_screen(self._replay_screen(config.replay))
             return
         self.push_screen(self.menu())
-        if self._first_screen == "demo" or (self._first_screen is None and not self.settings.get("demo_seen")):
+        if config.first_screen == "demo" or (config.first_screen is None and not self.settings.get("demo_seen")):
             themes.save_settings(demo_seen=True)
             from orintui.catalog import demo_session_path
 
             demo = demo_session_path()
             if demo.exists():
-                self.open_replay(str(demo))
+                self.post_message(OpenReplay(str(demo)))
                 self.notify("A real session recorded on an H100: q returns to the menu", timeout=8)
 
     def menu(self) -> Screen:
         from orintui.tui.screens.menu import MenuScreen
 
-        return MenuScreen(self._device_info)  # None: the menu probes in the background
+        return MenuScreen(self.device_info)  # None: the menu probes in the background
 
-    def device_probed(self, info: dict) -> None:
-        self._device_info = info
-
-    def _replay_screen(self, session: Session) -> ReplayScreen:
+    def _replay_screen(self, session: Session, clock: ReplayClock | None = None) -> ReplayScreen:
         from orintui.tui.screens.replay import ReplayScreen
 
-        return ReplayScreen(session, speed=self._speed, at=self._at, paused=self._paused)
+        c = self.config
+        return ReplayScreen(session, clock, speed=c.speed, at=c.at, paused=c.paused)
 
-    # -- navigation -----------------------------------------------------------------------------
-    def open_replay(self, path: str) -> None:
+    # -- what screens ask for: slow parts in workers, which post the results back ---------------
+    def on_open_replay(self, message: OpenReplay) -> None:
+        self._load_replay(message.path)
+
+    @work(thread=True, exclusive=True, group="load")
+    def _load_replay(self, path: str) -> None:
         try:
             session = load_session(path)
         except SessionError as exc:
-            self.notify(clean_line(exc), severity="error", timeout=10, markup=False)
+            self.post_message(Notice(clean_line(exc), error=True))
             return
-        self.push_screen(self._replay_screen(session))
+        self.post_message(ReplayLoaded(session, ReplayClock(session, self.config.speed)))  # the clock sorts the events
 
-    def open_compare(self, *paths: str) -> None:
+    def on_replay_loaded(self, message: ReplayLoaded) -> None:
+        self.push_screen(self._replay_screen(message.session, message.clock))
+
+    def on_open_compare(self, message: OpenCompare) -> None:
+        self._load_compare(message.paths)
+
+    @work(thread=True, exclusive=True, group="load")
+    def _load_compare(self, paths: tuple[str, ...]) -> None:
+        try:
+            sessions = [load_session(p) for p in paths]
+        except SessionError as exc:
+            self.post_message(Notice(clean_line(exc), error=True))
+            return
+        self.post_message(CompareLoaded(sessions))
+
+    def on_compare_loaded(self, message: CompareLoaded) -> None:
         from orintui.tui.screens.compare import CompareScreen
 
-        try:
-            self.push_screen(CompareScreen(*(load_session(p) for p in paths)))
-        except SessionError as exc:
-            self.notify(clean_line(exc), severity="error", timeout=10, markup=False)
+        self.push_screen(CompareScreen(*message.sessions))
 
-    def start_live(self, scenario: Scenario, replace: Screen | None = None, label: str | None = None) -> None:
+    def on_start_run(self, message: StartRun) -> None:
+        if self.preparing or (self.execution is not None and not self.execution.done.is_set()):
+            self.notify("a scenario is starting or running already", severity="warning")
+            return
+        self.preparing = True
+        self.notify(clean_line(f"starting {message.scenario.name}: checking it, preparing models and telemetry"),
+                    markup=False)
+        self._prepare_run(message.scenario, message.label or self.config.label, message.replace)
+
+    @work(thread=True, group="start")
+    def _prepare_run(self, scenario: Scenario, label: str, replace: Screen | None) -> None:
+        # validation, model writing, nvpmodel/jetson_clocks probes and telemetry opening take seconds
         from orintui.engine import Execution
         from orintui.scenarios import ScenarioError
+
+        c = self.config
+        try:
+            execution = Execution(scenario, c.out, c.telemetry, c.interval, label)
+        except ScenarioError as exc:
+            self.post_message(RunPrepared(None, clean_line(exc), replace))
+            return
+        if self.leaving:
+            execution.recorder.discard()  # quit while it was being prepared: nothing ran, nothing to keep
+            return
+        self.post_message(RunPrepared(execution, None, replace))
+
+    def on_run_prepared(self, message: RunPrepared) -> None:
         from orintui.tui.screens.live import LiveScreen
 
-        try:
-            execution = self.execution = Execution(scenario, self._out, self._telemetry, self._interval,
-                                                   self._label if label is None else label)
-        except ScenarioError as exc:
-            self.notify(clean_line(exc), severity="error", timeout=12, markup=False)
-            if not self.screen_stack[1:]:
+        self.preparing = False
+        if message.execution is None:
+            self.notify(message.error or "", severity="error", timeout=12, markup=False)
+            if not self.screen_stack[1:]:  # started for this scenario: nothing else to show
                 self.exit_code = 2
-                self.exit(message=Text(f"orintui: {clean_line(exc)}"))
+                self.exit(message=Text(f"orintui: {message.error}"))
             return
-        if replace is not None:
-            replace.dismiss()
-        self.push_screen(LiveScreen(execution, autostart=self._live_autostart))
+        if self.leaving:
+            message.execution.recorder.discard()  # quit while it was being prepared: nothing ran
+            return
+        self.execution = message.execution
+        if message.replace is not None and message.replace in self.screen_stack:
+            message.replace.dismiss()
+        self.push_screen(LiveScreen(self.execution, autostart=self.live_autostart))
+
+    def on_go_back(self, message: GoBack) -> None:
+        screen = message.screen
+        if message.stop_reason is None:
+            self.exit_or_back(screen)
+        else:
+            self.stop_then(message.stop_reason, lambda: self.exit_or_back(screen))
+
+    def on_device_probed(self, message: DeviceProbed) -> None:
+        self.device_info = message.info
+
+    def on_notice(self, message: Notice) -> None:
+        self.notify(message.text, severity="error" if message.error else "information", timeout=15 if message.error else 5,
+                    markup=False)
 
     def exit_or_back(self, screen: Screen) -> None:
         """Back to the menu, or quit when the screen was what orintui was started for."""
+        if screen is not self.screen:
+            return  # already left (two quick presses)
         if len(self.screen_stack) > 2:
             self.pop_screen()
             if hasattr(self.screen, "action_reload"):
                 self.screen.action_reload()
         else:
             self.exit()
+
+    # -- stopping: the runner ends the process group and the recorder saves, off the UI loop ----
+    def stop_then(self, reason: str, then: Callable[[], object]) -> None:
+        """Stop a live run and call ``then`` (on the UI loop) once it has ended and been saved."""
+        execution = self.execution
+        if execution is None or execution.done.is_set():
+            then()
+            return
+        execution.stop(reason)
+        if not self.stopping:
+            self.stopping = True
+            self.notify("stopping the run and saving the session...", timeout=30)
+        self._wait_for_end(execution, then)
+
+    @work(thread=True, group="stop")
+    def _wait_for_end(self, execution: Execution, then: Callable[[], object]) -> None:
+        execution.wait(STOP_WAIT_S)
+        try:
+            self.call_from_thread(then)
+        except RuntimeError:
+            pass  # the app is already gone (its loop closed): run_app's own wait covers the save
 
     # -- app-wide keys -------------------------------------------------------------------------
     PLAIN_KEYS = {"left": "<", "right": ">", "up": "up", "down": "down", "enter": "enter", "escape": "esc"}
@@ -171,21 +284,18 @@ class OrintuiApp(App):
             self.hung_up = True
             signal.signal(signal.SIGCONT, signal.SIG_DFL)  # Textual's handler would redraw into nothing
         self.exit_code = 130
-        if self.execution is not None:
-            self.execution.stop_and_wait("the terminal hung up" if sig == signal.SIGHUP else "orintui was terminated")
-        self.exit()
+        self.leaving = True
+        self.stop_then("the terminal hung up" if sig == signal.SIGHUP else "orintui was terminated", self.exit)
 
     async def action_quit(self) -> None:
-        if self.execution is not None:
-            self.execution.stop_and_wait("orintui is quitting")
-        self.exit()
+        self.leaving = True
+        self.stop_then("orintui is quitting", self.exit)
 
     def action_interrupt(self) -> None:
         """Ctrl-C: like the headless command, stop the runs, save, exit 130."""
         self.exit_code = 130
-        if self.execution is not None:
-            self.execution.stop_and_wait("interrupted (Ctrl-C)")
-        self.exit()
+        self.leaving = True
+        self.stop_then("interrupted (Ctrl-C)", self.exit)
 
     def _handle_exception(self, error: Exception) -> None:
         # a crash is one line on exit and a log file with the traceback, never a screen of locals
@@ -213,21 +323,23 @@ def write_crash_log(error: BaseException) -> str:
         return f"orintui: the app crashed ({what}); no log could be written ({exc.strerror or exc})"
 
 
-def run_app(**kwargs: Any) -> int:
+def run_app(config: AppConfig | None = None, **fields: Any) -> int:
+    """The app on this terminal for ``config`` (or the AppConfig ``fields``): the exit status."""
+    config = config if config is not None else AppConfig(**fields)
     served = os.environ.get("TEXTUAL_DRIVER", "").endswith("web_driver:WebDriver")  # orintui serve: a browser tab
     if not served and (not sys.stdin.isatty() or not sys.stdout.isatty()):
         print("orintui: the app needs a terminal; use 'orintui run SCENARIO --headless' or 'orintui report'",
               file=sys.stderr)
         return 2
     os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")  # quieter over SSH
-    app = OrintuiApp(handle_signals=not served, **kwargs)  # served: Textual's web driver, not the terminal's
-    if kwargs.get("theme") is None and not app.settings.get("theme") and app.console.color_system == "standard":
+    app = make_app(config, handle_signals=not served)  # served: Textual's web driver, not the terminal's
+    if config.theme is None and not app.settings.get("theme") and app.console.color_system == "standard":
         app.theme = themes.BASIC  # 16 colours: the palette made for them, not the dark one rounded down
     try:
         app.run()
     finally:
         if app.execution is not None:
-            app.execution.stop_and_wait("orintui exited")
+            app.execution.stop_and_wait("orintui exited", STOP_WAIT_S)
             if problem := app.execution.recorder.listener_report():
                 print(clean_line(problem), file=sys.stderr)
     if app.crash:
@@ -239,6 +351,10 @@ def run_app(**kwargs: Any) -> int:
         elif app.execution.done.is_set():
             print(clean_line(f"orintui: session NOT saved: {recorder.save_error}; what was recorded is in "
                              f"{recorder.journal_path}"), file=sys.stderr)
+            return 1
+        else:  # the run did not end within the wait: never 'saved' without a file
+            print(clean_line(f"orintui: the run did not end in {STOP_WAIT_S:.0f} s; what was recorded is in "
+                             f"{recorder.journal_path} (recovered by the next start)"), file=sys.stderr)
             return 1
     if app.crash or (app.return_code or 0) not in (0, app.exit_code):
         return 1

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from textual.screen import Screen
-
 from orintui import paths
 from orintui.sanitize import UnsafePath, clean_line, inside
+from orintui.tui.messages import Notice
 
 
-def save_report(screen: Screen, filename: str, text: str, what: str) -> None:
-    """``filename`` is made from data (session ids): callers pass each id through safe_component,
+def save_report(filename: str, text: str, what: str) -> Notice:
+    """Writes the report (in a worker: any thread) and says how it went, for the screen to post.
+    ``filename`` is made from data (session ids): callers pass each id through safe_component,
     and the file must still land in the reports folder once links are resolved."""
     folder = paths.reports_dir()
     path = folder / filename
@@ -19,6 +19,5 @@ def save_report(screen: Screen, filename: str, text: str, what: str) -> None:
         path.write_text(text + "\n")
     except (OSError, UnsafePath) as exc:
         why = exc.strerror or exc if isinstance(exc, OSError) else exc
-        screen.notify(clean_line(f"could not write {path}: {why}"), severity="error", timeout=10, markup=False)
-        return
-    screen.notify(clean_line(f"{what} written: {path}"), timeout=10, markup=False)
+        return Notice(clean_line(f"could not write {path}: {why}"), error=True)
+    return Notice(clean_line(f"{what} written: {path}"))

@@ -14,9 +14,9 @@ if TYPE_CHECKING:
 
 
 async def _render(session: Session, size: tuple[int, int], at: float | None, theme: str | None, pane: str) -> str:
-    from orintui.tui.app import OrintuiApp
+    from orintui.tui.app import make_app
 
-    app = OrintuiApp(replay=session, at=-1 if at is None else at, theme=theme or "orintui-dark", paused=True)
+    app = make_app(replay=session, at=-1 if at is None else at, theme=theme or "orintui-dark", paused=True)
     async with app.run_test(size=size) as pilot:
         screen = cast("MonitorScreen", app.screen)
         screen.action_show(pane)

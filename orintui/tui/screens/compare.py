@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -17,7 +18,7 @@ from orintui.format import fmt
 from orintui.sanitize import safe_component
 from orintui.session.model import Session
 from orintui.tui.data import data_line
-from orintui.tui.owner import orintui_app
+from orintui.tui.messages import GoBack
 
 
 class CompareScreen(Screen):
@@ -71,13 +72,14 @@ class CompareScreen(Screen):
                               *(Text("n/a" if c is None else fmt(c["value"])) for c in cells.values()), *ratios)
                 first = False
 
+    @work(thread=True, exclusive=True, group="report")
     def action_report(self) -> None:
-        """Write `orintui compare`'s markdown to the reports folder."""
+        """Write `orintui compare`'s markdown to the reports folder (in a worker: every session's figures)."""
         from orintui.compare import render_compare
         from orintui.tui.save_report import save_report
 
         name = "-vs-".join(safe_component(s.id) for s in self.sessions)
-        save_report(self, f"{name}.md", render_compare(self.sessions), "comparison")
+        self.post_message(save_report(f"{name}.md", render_compare(self.sessions), "comparison"))
 
     def action_leave(self) -> None:
-        orintui_app(self).exit_or_back(self)
+        self.post_message(GoBack(self))

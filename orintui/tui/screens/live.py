@@ -7,11 +7,12 @@ from collections import deque
 from typing import Any
 
 from rich.text import Text
+from textual import work
 from textual.binding import Binding
 
 from orintui.engine import Execution
 from orintui.sanitize import clean_line
-from orintui.tui.owner import orintui_app
+from orintui.tui.messages import GoBack, Notice
 from orintui.tui.screens.confirm import ConfirmScreen
 from orintui.tui.screens.monitor import MonitorScreen
 
@@ -80,23 +81,24 @@ class LiveScreen(MonitorScreen):
         self.execution.stop()
         self.notify("stopping: the current run is ended, the rest are not started")
 
+    @work(thread=True, exclusive=True, group="save")
     def action_save(self) -> None:
-        # through the recorder (its lock, its error handling): a full disk is a message, not a crash
-        path, error = self.execution.recorder.save_now()
+        # through the recorder (its lock, its error handling): a full disk is a message, not a crash;
+        # in a worker: a long session takes a while to write, and the recorder's lock is held meanwhile
+        recorder = self.execution.recorder
+        path, error = recorder.save_now()
         if path is None:
-            self.notify(clean_line(f"NOT saved: {error}; the record is in {self.execution.recorder.journal_path}"),
-                        severity="error", timeout=15, markup=False)
+            self.post_message(Notice(clean_line(f"NOT saved: {error}; the record is in {recorder.journal_path}"), error=True))
         else:
-            self.notify(clean_line(f"saved so far: {path}"), markup=False)
+            self.post_message(Notice(clean_line(f"saved so far: {path}")))
 
     def action_leave(self) -> None:
         if self.execution.done.is_set():
-            orintui_app(self).exit_or_back(self)
+            self.post_message(GoBack(self))
             return
 
         def answer(stop: bool | None) -> None:
             if stop:
-                self.execution.stop_and_wait("orintui is quitting")
-                orintui_app(self).exit_or_back(self)
+                self.post_message(GoBack(self, stop_reason="orintui is quitting"))  # the app stops it off the loop
 
         self.app.push_screen(ConfirmScreen("A run is live. Stop it, save the session and leave?"), answer)

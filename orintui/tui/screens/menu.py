@@ -20,7 +20,7 @@ from orintui.scenarios import ScenarioEntry, list_scenarios
 from orintui.session import SessionError
 from orintui.tui.data import data_line, data_text
 from orintui.tui.keys import grouped
-from orintui.tui.owner import orintui_app
+from orintui.tui.messages import DeviceProbed, Notice, OpenCompare, OpenReplay, SessionsLoaded
 
 TABS = grouped("Tabs")
 
@@ -71,6 +71,7 @@ class MenuScreen(Screen):
         self.scenarios: list[ScenarioEntry] = []
         self.sessions: list[SessionEntry] = []
         self.compare_first: SessionEntry | None = None
+        self.loaded = False  # the lists are read in a worker: True once they are shown
 
     def compose(self) -> ComposeResult:
         yield Static(Text(" orintui: local LLM inference benchmarks", style="bold"), id="title")
@@ -100,13 +101,11 @@ class MenuScreen(Screen):
         # the probes take seconds on a Jetson (tegrastats' first line): the menu does not wait
         from orintui.telemetry.doctor import diagnose
 
-        info = diagnose()
-        self.app.call_from_thread(self.show_device, info)
+        self.post_message(DeviceProbed(diagnose()))
 
-    def show_device(self, info: dict) -> None:
-        self.device_info = info
-        orintui_app(self).device_probed(info)
-        self.query_one("#device-panel", Static).update(device_text(info))
+    def on_device_probed(self, message: DeviceProbed) -> None:
+        self.device_info = message.info
+        self.query_one("#device-panel", Static).update(device_text(message.info))  # and on to the app, which keeps it
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action in ("delete_session", "label_session"):  # only where the sessions are
@@ -117,8 +116,19 @@ class MenuScreen(Screen):
         self.refresh_bindings()
 
     def action_reload(self) -> None:
-        self.scenarios = list_scenarios()
+        self.loaded = False
+        self.load_lists()
+
+    @work(thread=True, exclusive=True, group="lists")
+    def load_lists(self) -> None:
+        # an uncached session file is read and its figures computed: seconds for a big one
+        self.post_message(SessionsLoaded(list_scenarios(), list_sessions()))
+
+    def on_sessions_loaded(self, message: SessionsLoaded) -> None:
+        message.stop()
+        self.scenarios = message.scenarios
         table = self.query_one("#scenario-table", DataTable)
+        scenario_row = table.cursor_row
         table.clear()
         for e in self.scenarios:
             if e.ready:
@@ -126,7 +136,9 @@ class MenuScreen(Screen):
             else:
                 state = Text("error", style="red") if e.error else Text("missing", style="yellow")
             table.add_row(data_line(e.name), state, key=e.name)
-        self.sessions = list_sessions()
+        if self.scenarios:
+            table.move_cursor(row=min(scenario_row, len(self.scenarios) - 1))
+        self.sessions = message.sessions
         sessions = self.query_one("#session-table", DataTable)
         row = sessions.cursor_row
         sessions.clear()
@@ -137,6 +149,7 @@ class MenuScreen(Screen):
         if self.sessions:
             sessions.move_cursor(row=min(row, len(self.sessions) - 1))
         self.show_scenario()
+        self.loaded = True
 
     def show_scenario(self) -> None:
         table = self.query_one("#scenario-table", DataTable)
@@ -194,7 +207,7 @@ class MenuScreen(Screen):
 
             self.app.push_screen(VariablesScreen(entry.path))
         elif tab == "sessions" and (chosen := self._selected_session()):
-            orintui_app(self).open_replay(chosen.path)
+            self.post_message(OpenReplay(chosen.path))
 
     def action_compare(self) -> None:
         entry = self._selected_session()
@@ -206,7 +219,7 @@ class MenuScreen(Screen):
             self.notify(clean_line(f"compare: A = {entry.scenario} {entry.started_at}; choose B and press c"), markup=False)
             return
         first, self.compare_first = self.compare_first, None
-        orintui_app(self).open_compare(first.path, entry.path)
+        self.post_message(OpenCompare(first.path, entry.path))
 
     def _user_session(self, refusal: str) -> SessionEntry | None:
         """The selected session if it is the user's own: the bundled demo is part of orintui."""
@@ -223,17 +236,21 @@ class MenuScreen(Screen):
         from orintui.tui.screens.label import LabelScreen
 
         def answered(label: str | None) -> None:
-            if label is None:
-                return
-            try:
-                label_session(entry, label)
-            except (OSError, SessionError) as exc:
-                self.notify(clean_line(f"could not label {entry.path}: {exc}"), severity="error", timeout=10, markup=False)
-                return
-            self.action_reload()
+            if label is not None:
+                self.write_label(entry, label)
 
         self.app.push_screen(LabelScreen(clean_line(f"{entry.scenario} of {entry.started_at}"), clean_line(entry.label)),
                              answered)
+
+    @work(thread=True, exclusive=True, group="label")
+    def write_label(self, entry: SessionEntry, label: str) -> None:
+        # the session file is read and written again: a big one takes a while
+        try:
+            label_session(entry, label)
+        except (OSError, SessionError) as exc:
+            self.post_message(Notice(clean_line(f"could not label {entry.path}: {exc}"), error=True))
+            return
+        self.post_message(SessionsLoaded(list_scenarios(), list_sessions()))
 
     def action_delete_session(self) -> None:
         entry = self._user_session("stays")
@@ -261,4 +278,4 @@ class MenuScreen(Screen):
     def action_demo(self) -> None:
         demo = next((e for e in self.sessions if e.bundled), None)
         if demo:
-            orintui_app(self).open_replay(demo.path)
+            self.post_message(OpenReplay(demo.path))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -108,9 +109,13 @@ class MonitorScreen(Screen):
 
     def action_report(self) -> None:
         """Write the results table (orintui report's markdown) to the reports folder."""
+        self.write_report(self.report_session())
+
+    @work(thread=True, exclusive=True, group="report")
+    def write_report(self, session: Session) -> None:
+        # every run's figures over the whole session: a while for a long one, never on the UI loop
         from orintui.report import render_report
         from orintui.tui.save_report import save_report
 
-        session = self.report_session()
-        save_report(self, f"{safe_component(session.id)}.md", render_report([session]), "report")
+        self.post_message(save_report(f"{safe_component(session.id)}.md", render_report([session]), "report"))
 

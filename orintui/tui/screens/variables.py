@@ -11,7 +11,7 @@ from textual.widgets import Input, Label, Static
 from orintui.sanitize import clean_line
 from orintui.scenarios import ScenarioError, load_scenario
 from orintui.tui.data import data_line
-from orintui.tui.owner import orintui_app
+from orintui.tui.messages import StartRun
 
 
 class VariablesScreen(ModalScreen):
@@ -40,7 +40,7 @@ class VariablesScreen(ModalScreen):
         label = " ".join(self.query_one("#session-label", Input).value.split())
         try:
             scenario = load_scenario(self.path, overrides)
-            orintui_app(self).start_live(scenario, replace=self, label=label)
+            self.post_message(StartRun(scenario, label, replace=self))  # the app prepares it in a worker
         except ScenarioError as exc:
             self.notify(clean_line(exc), severity="error", timeout=12, markup=False)
 

@@ -1,0 +1,53 @@
+"""Seeking a replay without folding it again from t=0: copies of the state every so many events
+(keyframes), made once in a worker; a seek restores the nearest one at or before the target and
+folds the few events after it."""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Callable, Sequence
+
+from orintui.live_state import LiveState
+from orintui.session.model import Session
+
+MIN_EVERY = 2_000  # events between keyframes at least: a short session needs few
+MAX_FRAMES = 32  # at most this many: each holds references to the events folded before it
+
+
+class Keyframes:
+    def __init__(self, session: Session, events: Sequence[dict]):
+        self.session, self.events = session, events
+        self.every = max(MIN_EVERY, -(-len(events) // MAX_FRAMES))
+        self.indexes: list[int] = [0]  # frames[i] is the state after events[:indexes[i]]
+        self.frames: list[LiveState] = [LiveState(session)]
+        self._lock = threading.Lock()  # the builder appends while a seek reads
+        self.complete = False
+
+    def build(self, cancelled: Callable[[], bool] = lambda: False) -> None:
+        """Fold every event once, keeping a copy every ``every`` events (run in a worker)."""
+        state = self.frames[0].copy()
+        for i, event in enumerate(self.events, 1):
+            state.apply(event)
+            if i % self.every == 0:
+                if cancelled():
+                    return
+                frame = state.copy()
+                with self._lock:
+                    self.indexes.append(i)
+                    self.frames.append(frame)
+        self.complete = True
+
+    def state_at(self, index: int, cancelled: Callable[[], bool] = lambda: False) -> LiveState | None:
+        """A new state after events[:index]: a copy of the nearest keyframe at or before it, plus a
+        fold of the rest (short once the keyframes are built). Keyframes are never changed once kept,
+        so this runs in any thread; None when ``cancelled`` (a newer seek) says so on the way."""
+        with self._lock:
+            k = bisect.bisect_right(self.indexes, index) - 1
+            start, frame = self.indexes[k], self.frames[k]
+        state = frame.copy()
+        for i in range(start, index):
+            if i % MIN_EVERY == 0 and cancelled():
+                return None
+            state.apply(self.events[i])
+        return state
