@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, llama_lost_its_tail, run_cli
+from conftest import FIXTURES, ROOT, llama_lost_its_tail, run_cli
 
 from orintui.pareto import Point, mark_front, points_of, render_svg
 from orintui.quiet_gate import GateConfig, QuietGate, Reading
@@ -445,3 +445,32 @@ def test_pareto_of_a_session_without_energy_says_why(tmp_path):
     proc = run_cli("pareto", str(FIXTURES / "sessions" / "demo-cpu.json"), "--out", str(tmp_path / "p.svg"))
     assert proc.returncode == 2 and "J/token needs a power source" in proc.stderr
     assert not (tmp_path / "p.svg").exists()
+
+
+async def test_the_replay_screen_opens_the_pareto_chart_with_e():
+    from orintui.session import load_session
+    from orintui.tui.app import OrintuiApp
+    from orintui.tui.widgets.pareto_plot import ParetoScreen
+
+    session = load_session(ROOT / "orintui" / "data" / "demo-session.json.gz")
+    app = OrintuiApp(replay=session, at=30.0, paused=True)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("e")
+        await pilot.pause()
+        assert isinstance(app.screen, ParetoScreen)
+        shown = str(app.screen.query_one("#pareto-plot").render())
+        assert "1 llama.cpp CUDA: 684.94 tok/s, 0.5102 J/token  (front)" in shown
+        assert "2 tinygrad CUDA: 34.27 tok/s, 4.996 J/token" in shown and shown.count("(front)") == 1
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, ParetoScreen)
+
+
+def test_the_app_plot_keeps_hostile_labels_as_text():
+    from orintui.tui.widgets.pareto_plot import plot_text
+
+    text = plot_text([Point("[bold]x\x1b]52;c;ZXZpbA==\x07", 10.0, 1.0, 2, True), Point("b", 5.0, 2.0, 1)])
+    assert "[bold]x: 10.00 tok/s, 1 J/token, 2 runs  (front)" in text.plain and "\x1b" not in text.plain
+    rows = text.plain.splitlines()[:12]
+    assert rows[0].rstrip().endswith("1") and rows[0].index("1") < 40  # the fastest at the top, half-way across
+    assert rows[6].endswith("2")  # the costliest at the right edge, half as fast

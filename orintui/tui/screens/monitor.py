@@ -37,6 +37,7 @@ class MonitorScreen(Screen):
         Binding("g", "show('chart')", "Chart", **PANES),
         Binding("o", "show('output')", "Output", **PANES),
         Binding("r", "report", "Report"),
+        Binding("e", "pareto", "Energy chart", show=False),  # tok/s against J/token (widgets/pareto_plot.py)
     ]
 
     def __init__(self, session: Session, **kwargs: Any):
@@ -106,6 +107,11 @@ class MonitorScreen(Screen):
     def report_session(self) -> Session:
         """The session the report key writes (the state's own copy holds no events)."""
         raise NotImplementedError
+
+    def action_pareto(self) -> None:
+        from orintui.tui.widgets.pareto_plot import ParetoScreen
+
+        self.app.push_screen(ParetoScreen(self.report_session()))
 
     def action_report(self) -> None:
         """Write the results table (orintui report's markdown) to the reports folder."""
