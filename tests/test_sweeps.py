@@ -449,12 +449,15 @@ def test_pareto_of_a_session_without_energy_says_why(tmp_path):
 
 async def test_the_replay_screen_opens_the_pareto_chart_with_e():
     from orintui.session import load_session
-    from orintui.tui.app import OrintuiApp
+    from orintui.tui.app import make_app
+    from orintui.tui.screens.replay import ReplayScreen
     from orintui.tui.widgets.pareto_plot import ParetoScreen
 
     session = load_session(ROOT / "orintui" / "data" / "demo-session.json.gz")
-    app = OrintuiApp(replay=session, at=30.0, paused=True)
+    app = make_app(replay=session, at=30.0, paused=True)
     async with app.run_test(size=(100, 40)) as pilot:
+        while not isinstance(app.screen, ReplayScreen):  # the replay is prepared in a worker
+            await pilot.pause(0.05)
         await pilot.press("e")
         await pilot.pause()
         assert isinstance(app.screen, ParetoScreen)
