@@ -42,6 +42,7 @@ from orintui.session import status as st
 from orintui.session.model import RunInfo, Session
 
 BUCKETS_PER_DOUBLING = 70  # log histogram of ms/token: each bucket 1 % wide
+BIAS = 1 << 20  # keeps the log positive so int() floors it
 HEAD = 16  # leading tokens kept to tell warm-up from the enqueue times while live
 SLOW_WINDOW = 64  # recent enqueue times whose median the leading ones are held against while live
 NAN = float("nan")
@@ -55,8 +56,11 @@ class Histogram:
         self.n = 0
 
     def add(self, value: float, count: int = 1) -> None:
-        if value > 0 and math.isfinite(value):
-            key = math.floor(math.log2(value) * BUCKETS_PER_DOUBLING)
+        if value > 0:
+            try:
+                key = int(math.log2(value) * BUCKETS_PER_DOUBLING + BIAS) - BIAS  # floor, for negative logs too
+            except OverflowError:  # infinity
+                return
             self.counts[key] = self.counts.get(key, 0) + count
             self.n += count
 
@@ -204,39 +208,40 @@ class RunAccumulator:
             self.ended = event
 
     def _token(self, e: dict[str, Any]) -> None:
-        t, ms = e["t"], e.get("ms")
+        t, ms, enq = e["t"], e.get("ms"), e.get("enqueue_ms")
         if self.first_t is None:
             self.first_t = t
             if self.first_work_t is None:
                 self.first_work_t = t
             self.ttft_ms, self.ttft_origin = ttft_ms(t, self.prefill_starts, self.run.started_t)
         self.tokens += 1
-        enq = e.get("enqueue_ms")
+        numeric = isinstance(enq, (int, float))
         if self.keep_record:
             self.t.append(t)
             self.ms.append(NAN if ms is None else ms)
             self.warm.append(1 if e.get("warmup") else 0)
             if enq is not None and self.enq is None:
-                self.enq = array("d", [NAN] * (len(self.t) - 1))
+                self.enq = array("d", [NAN]) * (len(self.t) - 1)
             if self.enq is not None:
-                self.enq.append(enq if isinstance(enq, (int, float)) else NAN)
-        if not isinstance(enq, (int, float)):
-            self.enq_numeric = False
-        else:
+                self.enq.append(enq if numeric else NAN)
+        if isinstance(enq, (int, float)):
             self.recent_enq.append(enq)
+        else:
+            self.enq_numeric = False
         if len(self.head) < HEAD:
             self.head.append((t, ms, enq))
         if e.get("warmup"):
             return
-        if self.steady == 0:
+        last = self.steady_last_t
+        if last is None:
             self.steady_first_t, self.first_steady_ms = t, ms
-        elif not ms:
-            self.ms_falsy += 1
+        else:
+            self.gap_hist.add((t - last) * 1000.0)
+            if not ms:
+                self.ms_falsy += 1
         if ms:
             self.ms_hist.add(ms)
             self.ms_sum += ms
-        if self.steady_last_t is not None:
-            self.gap_hist.add((t - self.steady_last_t) * 1000.0)
         self.steady += 1
         self.steady_last_t = t
         self.recent.append((t, ms))
@@ -312,23 +317,21 @@ class RunAccumulator:
 
     def events(self) -> list[dict[str, Any]]:
         """The run's events rebuilt from the record, in recorded order (output lines left out)."""
+        run, kind = self.run.index, ev.TOKEN
+        ms = [None if m != m else m for m in self.ms]  # NaN: the token had no ms
+        tokens = [{"t": t, "kind": kind, "run": run, "ms": m, "warmup": w}
+                  for t, m, w in zip(self.t, ms, map(bool, self.warm))]
+        if self.enq is not None:
+            for token, enq in zip(tokens, self.enq):
+                if enq == enq:
+                    token["enqueue_ms"] = enq
         out: list[dict[str, Any]] = []
-        run = self.run.index
-        others = iter(self.others)
-        pending = next(others, None)
-        for i in range(len(self.t) + 1):
-            while pending is not None and pending[0] == i:
-                out.append(pending[1])
-                pending = next(others, None)
-            if i == len(self.t):
-                break
-            ms = self.ms[i]
-            token = {"t": self.t[i], "kind": ev.TOKEN, "run": run, "ms": None if math.isnan(ms) else ms,
-                     "warmup": bool(self.warm[i])}
-            if self.enq is not None and not math.isnan(self.enq[i]):
-                token["enqueue_ms"] = self.enq[i]
-            out.append(token)
-        return out
+        done = 0
+        for position, event in self.others:
+            out += tokens[done:position]
+            out.append(event)
+            done = position
+        return out + tokens[done:]
 
     def live_metrics(self, session: Session | None = None, telemetry: TelemetryIndex | None = None) -> RunMetrics:
         """The figures so far from the running state: O(1), percentiles O(histogram buckets)."""
