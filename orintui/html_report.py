@@ -10,8 +10,9 @@ import math
 from collections.abc import Sequence
 
 from orintui import __version__
+from orintui.analysis.findings import session_findings
 from orintui.metrics import label_stats, session_metrics
-from orintui.report import COLUMNS, device_line, flag_notes, fmt, host_line, rows, versions_line
+from orintui.report import COLUMNS, device_line, flag_notes, fmt, host_line, rows, session_name, versions_line
 from orintui.session.events import TELEMETRY, TOKEN
 from orintui.session.model import Session
 from orintui.svg_chart import Band, Chart, Series, esc, render
@@ -90,14 +91,15 @@ def session_header(session: Session) -> list[str]:
     return out
 
 
-def findings_section(findings: Sequence[str] | None) -> list[str]:
-    """The analysis' Findings, one item each, when the report data carries them."""
+def findings_section(findings: Sequence[str], name: str = "") -> list[str]:
+    """The analysis' Findings (analysis/findings.py), one sentence each, as the markdown report has them."""
     if not findings:
         return []
-    return ["<h2>Findings</h2>", "<ul>" + "".join(f"<li>{esc(f)}</li>" for f in findings) + "</ul>"]
+    return [f"<h2>Findings{esc(f' ({name})') if name else ''}</h2>",
+            "<ul>" + "".join(f"<li>{esc(f)}</li>" for f in findings) + "</ul>"]
 
 
-def render_html(sessions: list[Session], findings: Sequence[str] | None = None) -> str:
+def render_html(sessions: list[Session]) -> str:
     measured = [(session, session_metrics(session)) for session in sessions]
     title = " vs ".join(s.title for s in sessions)
     parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
@@ -117,7 +119,9 @@ def render_html(sessions: list[Session], findings: Sequence[str] | None = None) 
         parts.append(_table(["Backend", "Repetitions", "Decode tok/s (mean ± sd)", "Prefill tok/s (mean ± sd)"],
                             [[label, str(st.repetitions), f"{fmt(st.decode_mean)} ± {fmt(st.decode_stddev)}",
                               f"{fmt(st.prefill_mean)} ± {fmt(st.prefill_stddev)}"] for label, st in reps]))
-    parts += findings_section(findings)
+    for session, metrics in measured:
+        parts += findings_section(session_findings(session, metrics).sentences(),
+                                  session_name(session) if len(sessions) > 1 else "")
     for session in sessions:
         prefix = f"{session.title}: " if len(sessions) > 1 else ""
         parts.append("<h2>Charts</h2>" if session is sessions[0] else "")

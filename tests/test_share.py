@@ -285,6 +285,7 @@ def test_html_report_in_headless_chromium(tmp_path, chromium):
     assert "<script" not in text.lower() and "&lt;script&gt;alert(1)&lt;/script&gt;" in text  # still text in the DOM
     assert text.count("<polyline") == 2 + 2 + 1  # ms/token per measured run of each session, the H100's power
     assert "ms per token (log scale)" in text and "GPU board power (instant)" in text
+    assert "<h2>Findings (20261120-233840-78b2db)</h2>" in text and "<li>NV vs CUDA: not answered: tinygrad NV failed" in text
     shot = tmp_path / "report.png"
     r = run_chromium(chromium, tmp_path, "--hide-scrollbars", "--window-size=1280,2000", f"--screenshot={shot}", page.as_uri())
     assert r.returncode == 0 and shot.exists(), r.stderr[-2000:]
