@@ -193,12 +193,17 @@ def test_gate_passes_when_its_conditions_hold(tmp_path, tiny_argv):
     from orintui.session import load_session
 
     out = tmp_path / "s.json"
-    proc = run_cli("run", str(gated(tmp_path, "cpu_pct = 100\nwindow_s = 1\nmax_wait_s = 600", tiny_argv())), "--headless",
-                   "--telemetry", "psutil", "--out", str(out), env={"ORINTUI_GATE": ""})
-    session = load_session(out)  # the run's own outcome is not this test's subject
-    e = started_event(session)
-    assert e["gate_passed"] is True and 1 <= e["gate_waited_s"] < 600 and 0 <= e["gate_cpu_pct"] <= 100
-    assert "dirty-start" not in session.runs[0].flags and "waiting for a quiet machine" not in proc.stdout
+    scenario = gated(tmp_path, "cpu_pct = 100\nwindow_s = 1\nmax_wait_s = 600\ncooldown_s = 2", tiny_argv())
+    scenario.write_text(scenario.read_text() + "repetitions = 2\n")
+    proc = run_cli("run", str(scenario), "--headless", "--telemetry", "psutil", "--out", str(out), env={"ORINTUI_GATE": ""})
+    session = load_session(out)  # the runs' own outcome is not this test's subject
+    started = [e for e in session.events if e["kind"] == "run_started"]
+    for e in started:
+        assert e["gate_passed"] is True and 1 <= e["gate_waited_s"] < 600 and 0 <= e["gate_cpu_pct"] <= 100
+    assert all("dirty-start" not in r.flags for r in session.runs) and "waiting for a quiet machine" not in proc.stdout
+    # the cool-down, then the gate's window, lie between the first run's end and the second's start
+    ended = next(e for e in session.events if e["kind"] == "run_ended" and e["run"] == 0)
+    assert started[1]["t"] - ended["t"] >= 2 + 1
 
 
 @pytest.mark.parametrize("gate, env", [("enabled = false", ""), ("cpu_pct = 50", "off")])

@@ -36,11 +36,11 @@ def plot_text(points: list[Point]) -> Text:
         axis = f"{top_s:8.1f} |" if row == 0 else (f"{0.0:8.1f} |" if row == PLOT_H - 1 else "         |")
         text.append(axis)
         for col in range(PLOT_W):
-            i = where.get((row, col))
-            if i is None:
+            at = where.get((row, col))
+            if at is None:
                 text.append(" ")
             else:
-                text.append(MARKERS[i], style="bold red" if shown[i].front else "dim")
+                text.append(MARKERS[at], style="bold red" if shown[at].front else "dim")
         text.append("\n")
     text.append("         +" + "-" * PLOT_W + "\n")
     text.append(f"          0{'J/token (lower is better)':^{PLOT_W - 12}}{top_j:>10.3g}\n")
