@@ -323,3 +323,22 @@ def test_scenario_compare_pairs_are_checked(tmp_path):
         parse_scenario('name = "t"\ncompare = [["a", "c"]]\n' + base, "t.toml")
     with pytest.raises(ScenarioError, match="two different labels"):
         parse_scenario('name = "t"\ncompare = [["a", "a"]]\n' + base, "t.toml")
+
+
+async def test_findings_pane_in_the_app():
+    from textual.widgets import ContentSwitcher, Static
+
+    from orintui.tui.app import make_app
+
+    app = make_app(replay=load_session(H100), at=30.0, paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f")
+        await pilot.pause()
+        assert app.screen.query_one(ContentSwitcher).current == "findings"
+        shown = str(app.screen.query_one("#findings-text", Static).render())
+        assert shown.startswith("Findings for the whole recorded session (5 of 5 runs ended)")
+        assert "- NV vs CUDA: not answered: tinygrad NV failed (exit code 1: StopIteration)." in shown
+        assert "- Bottleneck of tinygrad CUDA: kernel-bound" in shown
+        await pilot.press("t")  # back to the table
+        await pilot.pause()
+        assert app.screen.query_one(ContentSwitcher).current == "table"

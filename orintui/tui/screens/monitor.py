@@ -19,6 +19,7 @@ from orintui.session.model import Session
 from orintui.tui.data import data_line
 from orintui.tui.keys import grouped
 from orintui.tui.widgets.comparison import ComparisonTable
+from orintui.tui.widgets.findings import FindingsPane
 
 if TYPE_CHECKING:
     from orintui.tui.widgets.token_chart import TokenChart
@@ -36,6 +37,7 @@ class MonitorScreen(Screen):
         Binding("t", "show('table')", "Table", **PANES),
         Binding("g", "show('chart')", "Chart", **PANES),
         Binding("o", "show('output')", "Output", **PANES),
+        Binding("f", "show('findings')", "Findings", show=False),  # verdicts and diagnoses (orintui/analysis)
         Binding("r", "report", "Report"),
         Binding("e", "pareto", "Energy chart", show=False),  # tok/s against J/token (widgets/pareto_plot.py)
     ]
@@ -57,6 +59,7 @@ class MonitorScreen(Screen):
 
             yield TokenChart(id="chart")
             yield OutputPane(id="output")
+            yield FindingsPane(id="findings")
         yield Footer(compact=True)  # every key fits at 80 columns
 
     def on_mount(self) -> None:
@@ -97,8 +100,15 @@ class MonitorScreen(Screen):
             self.query_one(ComparisonTable).show(self.state.metrics())
         elif current == "chart":
             cast("TokenChart", self.query_one("#chart")).show(self.state, force=force)
+        elif current == "findings":
+            ended = tuple(str(lane.status) for lane in self.state.lanes)
+            self.query_one(FindingsPane).show(self.report_session, ended, self.findings_note())
         else:
             self.query_one(OutputPane).show(self.state)
+
+    def findings_note(self) -> str:
+        """What the Findings pane covers, where it is not simply this session so far."""
+        return ""
 
     def action_show(self, pane: str) -> None:
         self.query_one(ContentSwitcher).current = pane

@@ -72,6 +72,9 @@ class ReplayScreen(MonitorScreen):
     def report_session(self) -> Session:
         return self.recorded  # the whole session, wherever the replay is
 
+    def findings_note(self) -> str:
+        return " for the whole recorded session"
+
     def compose(self) -> ComposeResult:
         yield from super().compose()
         yield PositionBar(id="position")
