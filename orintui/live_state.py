@@ -3,6 +3,7 @@ events, so every panel replays. Standard library only: the UI reads it, never pa
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from dataclasses import dataclass, field, replace
 
@@ -86,6 +87,7 @@ class LiveState:
         self.t = 0.0
         self.current: int | None = None
         self.version = 0
+        self._shown: dict[int, tuple[float, int, RunMetrics]] = {}  # run -> (when, its version, figures)
 
     def copy(self) -> LiveState:
         """An independent snapshot (a replay keyframe): applying events to either leaves the other as
@@ -99,6 +101,7 @@ class LiveState:
         new.lanes = [lane.copy(acc) for lane, acc in zip(self.lanes, new.figures.runs)]
         new.history = {k: deque(v, maxlen=v.maxlen) for k, v in self.history.items()}
         new.output = deque(self.output, maxlen=self.output.maxlen)
+        new._shown = dict(self._shown)
         return new
 
     # -- folding --------------------------------------------------------------------------------
@@ -154,7 +157,17 @@ class LiveState:
         lane.text = (lane.text + event.get("text", ""))[-TEXT_CHARS:]
 
     # -- derived --------------------------------------------------------------------------------
-    def metrics(self) -> list[RunMetrics]:
-        """Per-run figures (metrics_live): a live run's from running state, O(1) whatever its length;
-        an ended run's are run_metrics over its record, computed once."""
-        return [self.figures.metrics(r.index) for r in self.session.runs]
+    def metrics(self, max_age_s: float = 1.0) -> list[RunMetrics]:
+        """Per-run figures (metrics_live): a live run's from running state, O(1) whatever its length,
+        refreshed at most once per ``max_age_s`` (a table that changes ten times a second costs
+        repaints, not figures); an ended run's are run_metrics over its record, at once, computed once."""
+        now = time.monotonic()
+        out = []
+        for acc in self.figures.runs:
+            i = acc.run.index
+            cached = self._shown.get(i)
+            if acc.final or cached is None or (cached[1] != acc.version and now - cached[0] >= max_age_s):
+                cached = (now, acc.version, self.figures.metrics(i))
+                self._shown[i] = cached
+            out.append(cached[2])
+        return out
