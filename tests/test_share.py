@@ -472,3 +472,8 @@ def test_serve_binds_loopback_by_default_and_refuses_bad_sessions(tmp_path):
     bad.write_text("{not json")
     r = run_cli("serve", str(bad), "--port", str(free_port()))
     assert r.returncode == 2 and r.stderr.startswith("orintui: ") and r.stderr.count("\n") == 1
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        r = run_cli("serve", "--port", str(taken.getsockname()[1]))
+    assert r.returncode == 1 and r.stderr.endswith("address already in use\n") and r.stderr.count("\n") == 1, r.stderr
