@@ -24,6 +24,33 @@ def orintui_home(tmp_path, monkeypatch):
     return home
 
 
+@pytest.fixture
+def cli(capsys):
+    """orintui's command line in this process (``main(argv)``, output captured), returning what
+    ``run_cli`` returns: for the error contract, where starting a process per case adds nothing."""
+    import signal
+
+    from orintui.cli import main
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        handlers = {s: signal.getsignal(s) for s in (signal.SIGHUP, signal.SIGTERM)}
+        environ = dict(os.environ)
+        capsys.readouterr()
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse's usage errors
+            code = exc.code if isinstance(exc.code, int) else 1
+        finally:
+            for s, handler in handlers.items():  # main() installs orintui's own
+                signal.signal(s, handler)
+            os.environ.clear()
+            os.environ.update(environ)
+        out, err = (text.replace("\r\n", "\n").replace("\r", "\n") for text in capsys.readouterr())
+        return subprocess.CompletedProcess(["orintui", *args], code, out, err)  # newlines as run_cli's text mode reads them
+
+    return run
+
+
 def run_cli(*args: str, env: dict | None = None, timeout: float = 120, cwd: str | None = None,
             input: str | None = None) -> subprocess.CompletedProcess:
     full_env = {**os.environ, **(env or {})}

@@ -75,10 +75,10 @@ def test_sanitiser_keeps_text_and_flattens_lines():
 
 
 # -- report, compare: md and csv ---------------------------------------------------------------
-def test_report_and_compare_print_no_control_characters(tmp_path):
+def test_report_and_compare_print_no_control_characters(tmp_path, cli):
     path = write(tmp_path / "hostile.json", hostile_doc())
     for args in (["report", str(path)], ["report", str(path), "--format", "csv"], ["compare", str(path), str(path)]):
-        r = run_cli(*args)
+        r = cli(*args)
         assert r.returncode == 0, r.stderr
         assert not CONTROL.search(r.stdout.replace("\n", "")) and not CONTROL.search(r.stderr.replace("\n", "")), args
         assert "tinygrad CPU" in r.stdout and "hostvm" not in r.stdout, args
@@ -86,11 +86,11 @@ def test_report_and_compare_print_no_control_characters(tmp_path):
             assert f"demo: MAXN {SHOWN}" in r.stdout, args  # the session's label, as text
         if args[0] == "report":
             assert "boom ok [bold]x[/]" in r.stdout, args  # the run's error
-    r = run_cli("report", str(path), "--format", "json")  # JSON escapes what it carries: \u001b, never a raw ESC
+    r = cli("report", str(path), "--format", "json")  # JSON escapes what it carries: \u001b, never a raw ESC
     assert r.returncode == 0 and "\x1b" not in r.stdout and "\\u001b" in r.stdout
 
 
-def test_csv_formulas_are_neutralised_and_numbers_stay_numbers(tmp_path):
+def test_csv_formulas_are_neutralised_and_numbers_stay_numbers(tmp_path, cli):
     doc = json.loads(DEMO_CPU.read_text())
     doc["runs"][0]["label"] = "=HYPERLINK(\"http://evil\",\"x\")"
     doc["runs"][1]["label"] = "@SUM(A1:A9)"
@@ -103,7 +103,7 @@ def test_csv_formulas_are_neutralised_and_numbers_stay_numbers(tmp_path):
         if e["kind"] == "summary" and e.get("run") == 1 and "eval_tok_s" in e:
             e["eval_tok_s"] = -1234.5  # a negative figure is a number, not a formula
     path = write(tmp_path / "formulas.json", doc)
-    r = run_cli("report", str(path), "--format", "csv")
+    r = cli("report", str(path), "--format", "csv")
     assert r.returncode == 0, r.stderr
     rows = list(csv.reader(io.StringIO(r.stdout)))
     col = {name: i for i, name in enumerate(rows[0])}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import run_cli
 
 from orintui.compare import compare_sessions
 from orintui.metrics import energy_joules, label_stats, mean_stddev, percentile, run_metrics, session_metrics
@@ -101,10 +100,10 @@ def test_repetitions_mean_and_sample_stddev_warmups_excluded():
     assert "7.50 ± 3.54" in md
 
 
-def test_report_json_shape(tmp_path):
+def test_report_json_shape(tmp_path, cli):
     s = build([("a", False, [1.0, 1.1, 1.2], None, None)])
     path = save_session(s, tmp_path / "s.json")
-    r = run_cli("report", str(path), "--format", "json")
+    r = cli("report", str(path), "--format", "json")
     assert r.returncode == 0, r.stderr
     run = json.loads(r.stdout)["runs"][0]
     for key in ("label", "backend", "status", "repetition", "warmup", "tokens", "decode_tok_s", "prefill_tok_s",
@@ -112,11 +111,11 @@ def test_report_json_shape(tmp_path):
         assert key in run
     assert set(run["decode_tok_s"]) == {"reported", "observed"} and set(run["itl_ms"]) == {"p50", "p95", "p99"}
     assert run["prefill_tok_s"] is None and run["decode_tok_s"]["observed"] == pytest.approx(10.0)
-    csv = run_cli("report", str(path), "--format", "csv")
+    csv = cli("report", str(path), "--format", "csv")
     assert csv.stdout.splitlines()[0].startswith("Session,Backend,Repetition,Warm-up,Status,Model,Tokens,Prefill tok/s")
 
 
-def test_compare_flags_moves_beyond_spread(tmp_path):
+def test_compare_flags_moves_beyond_spread(tmp_path, cli):
     a = build([("x", False, [1.0, 1.1, 1.2, 1.3], None, None), ("x", False, [2.0, 2.1, 2.2, 2.3], None, None),
                ("y", False, [3.0, 3.1, 3.2], None, None), ("y", False, [4.0, 4.1, 4.2], None, None)])
     b = build([("x", False, [1.0, 1.2, 1.4, 1.6], None, None), ("x", False, [2.0, 2.2, 2.4, 2.6], None, None),
@@ -127,7 +126,7 @@ def test_compare_flags_moves_beyond_spread(tmp_path):
     assert dx["direction"] == "down" and dx["verdict"] == "worse"
     assert not rows["y"]["figures"]["decode"]["moved"]
     pa, pb = save_session(a, tmp_path / "a.json"), save_session(b, tmp_path / "b.json")
-    r = run_cli("compare", str(pa), str(pb))
+    r = cli("compare", str(pa), str(pb))
     assert r.returncode == 0 and "5.00 (↓ 0.50x worse)" in r.stdout
 
 

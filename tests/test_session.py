@@ -135,19 +135,26 @@ def test_corrupt_files_refused_in_process(tmp_path):
 
 
 @pytest.mark.parametrize("command", ["report", "replay", "screenshot"])
-def test_corrupt_files_exit_2_with_one_line(tmp_path, command):
+def test_corrupt_files_exit_2_with_one_line(tmp_path, command, cli):
     for name, path in _corrupt(tmp_path).items():
         extra = ["--out", str(tmp_path / "x.svg")] if command == "screenshot" else []
-        r = run_cli(command, str(path), *extra, timeout=60)
+        r = cli(command, str(path), *extra)
         assert r.returncode == 2, (name, r.stderr)
         assert r.stderr.count("\n") == 1 and r.stderr.startswith("orintui: "), (name, r.stderr)
         assert "Traceback" not in r.stderr
 
 
-def test_missing_file_and_directory(tmp_path):
-    r = run_cli("report", str(tmp_path / "nope.json"))
+def test_a_corrupt_file_exits_2_with_one_line_from_a_real_process(tmp_path):
+    """The in-process cases above, once as a real process: exit status and stderr as a shell sees them."""
+    path = _corrupt(tmp_path)["truncated.json"]
+    r = run_cli("report", str(path), timeout=60)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and r.stderr.startswith("orintui: ") and not r.stdout
+
+
+def test_missing_file_and_directory(tmp_path, cli):
+    r = cli("report", str(tmp_path / "nope.json"))
     assert r.returncode == 2 and "no such file" in r.stderr
-    r = run_cli("report", str(tmp_path))
+    r = cli("report", str(tmp_path))
     assert r.returncode == 2 and "directory" in r.stderr
 
 
