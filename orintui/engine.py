@@ -282,8 +282,11 @@ class Execution:
             try:
                 self.power_line = self.power.begin(clocks)
             except PowerModeError:
+                if self.sampler is not None:
+                    self.sampler.stop()
                 self.recorder.discard()
                 raise
+            self.recorder.record(ev.note(0.0, f"power-mode sweep: {self.power_line}", "info"))
         self.gate: QuietGate | None = None
         self.gate_line: str | None = None
         self._last_sample: dict | None = None
@@ -293,6 +296,7 @@ class Execution:
             self.gate_line = (f"quiet gate before each run: CPU <= {c.cpu_pct:g}%, GPU <= {c.gpu_pct:g}%, temperature "
                               f"within {c.temp_band_c:g} C for {c.window_s:g} s, waiting up to {c.max_wait_s:g} s")
             self.recorder.subscribe(self._keep_sample)
+            self.recorder.record(ev.note(0.0, self.gate_line, "info"))  # in the app's output pane, and the session
 
     def _keep_sample(self, event: dict) -> None:
         if event["kind"] == ev.TELEMETRY:
