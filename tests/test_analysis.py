@@ -342,3 +342,26 @@ async def test_findings_pane_in_the_app():
         await pilot.press("t")  # back to the table
         await pilot.pause()
         assert app.screen.query_one(ContentSwitcher).current == "table"
+
+
+def test_headless_end_summary_has_findings(llama_bin, small_model, tmp_path):
+    """A real run: two llama.cpp labels on CPU, three repetitions each; the summary after the runs
+    carries the Findings above the table (their verdict varies with this shared machine's load)."""
+    from conftest import run_cli
+
+    run = ('[[runs]]\nlabel = "{label}"\nbackend = "llama-completion"\nrepetitions = 3\n'
+           'argv = ["{bin}/llama-completion", "-m", "{model}", "-p", "Hello", "-n", "24", "--ignore-eos", "-no-cnv",'
+           ' "--temp", "0", "-t", "{threads}"]\n')
+    text = 'name = "two-llamas"\ncompare = [["llama.cpp 1 thread", "llama.cpp 2 threads"]]\n' + "".join(
+        run.format(label=label, bin=llama_bin, model=small_model, threads=n)
+        for label, n in (("llama.cpp 1 thread", 1), ("llama.cpp 2 threads", 2)))
+    (tmp_path / "two.toml").write_text(text)
+    r = run_cli("run", str(tmp_path / "two.toml"), "--headless", "--telemetry", "none", "--out", str(tmp_path / "s.json"),
+                timeout=300)
+    summary = r.stdout[r.stdout.index("Findings:"):]
+    assert summary.index("Findings:") < summary.index("| Backend |")
+    verdict = next(line for line in summary.splitlines() if "llama.cpp 1 thread" in line and "llama.cpp 2 threads" in line)
+    assert any(kind in verdict for kind in ("% faster than", "x as fast as", "no difference we can detect",
+                                            "not enough repetitions to say"))
+    assert "repetitions, Fieller" in verdict or "repetition(s)" in verdict  # partial runs may leave one
+    assert "- Bottleneck of llama.cpp 1 thread: not diagnosed (GPU rules not applied" in summary
