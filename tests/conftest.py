@@ -15,6 +15,26 @@ FIXTURES = ROOT / "tests" / "fixtures"
 SHARED = ROOT.parent / "shared"
 
 
+def _nvml_answers() -> bool:
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        try:
+            return pynvml.nvmlDeviceGetCount() > 0
+        finally:
+            pynvml.nvmlShutdown()
+    except Exception:
+        return False
+
+
+# What this machine is, for assertions that hold only off a Jetson or off an NVIDIA GPU: on a real
+# Jetson the jtop service answers and tegrastats is on PATH; on a GPU host NVML works.
+JTOP_SERVICE = os.path.exists("/run/jtop.sock")  # the socket jetson-stats' service listens on
+TEGRASTATS = shutil.which("tegrastats") is not None
+NVML = _nvml_answers()
+
+
 @pytest.fixture(autouse=True)
 def orintui_home(tmp_path, monkeypatch):
     home = tmp_path / "home"

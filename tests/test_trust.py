@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, run_cli
+from conftest import FIXTURES, JTOP_SERVICE, NVML, TEGRASTATS, run_cli
 
 from orintui.backends import get_adapter
 from orintui.backends.runner import BackendRunner
@@ -234,7 +234,8 @@ def test_generated_model_only_at_the_default_path_in_the_model_folder(orintui_ho
     assert any("model not found" in why for _, why in moved.problems())
 
 
-@pytest.mark.parametrize("source", ["nvml", "jtop", "tegrastats"])
+@pytest.mark.parametrize("source", [pytest.param(name, marks=pytest.mark.skipif(works, reason=f"{name} works on this machine"))
+                                    for name, works in (("nvml", NVML), ("jtop", JTOP_SERVICE), ("tegrastats", TEGRASTATS))])
 def test_named_telemetry_source_that_cannot_start_exits_2(tmp_path, source):
     out = tmp_path / "s.json"
     scenario = tmp_path / "one.toml"
