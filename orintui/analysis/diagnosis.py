@@ -79,7 +79,8 @@ def diagnose(session: Session, m: RunMetrics, telemetry: list[dict[str, Any]] | 
         d.not_judged.append(f"no diagnosis: the run is {m.status}")
         return d
     if len(steady) < 2:  # llama-bench: totals only, so the roofline alone
-        d.not_judged.append(f"{len(steady)} steady token(s) with times: only the roofline is judged")
+        d.not_judged.append("no per-token times (llama-bench gives totals): the roofline alone is judged"
+                            if m.bench else f"{len(steady)} steady token(s): the roofline alone is judged")
         _roofline(d, m, session, None, run)
         return d
     start, end = steady[0]["t"], steady[-1]["t"]
