@@ -119,6 +119,15 @@ def test_scenario_names_the_pairs_to_compare():
     assert compared_pairs(s, metrics) == [("tinygrad CUDA", "llama.cpp CUDA")]
 
 
+def test_a_sweep_compares_each_label_with_the_fastest():
+    # the real CPU session's runs relabelled as if each repetition were a sweep cell: 12 measured labels
+    s = load_session(CPU_REPS)
+    for r in s.runs:
+        r.label = f"{r.label} cell {r.repetition}"
+    pairs = compared_pairs(s, session_metrics(s))
+    assert len(pairs) == 11 and len({a for a, _ in pairs}) == 1
+
+
 # -- diagnosis: each rule on a case that triggers it and one that must not -------------------------
 def codes(session, label):
     m = by_label(session)[label]

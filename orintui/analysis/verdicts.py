@@ -163,12 +163,21 @@ def ranked_labels(metrics: Sequence[RunMetrics]) -> list[str]:
     return list(dict.fromkeys(m.label for m in metrics if m.ranks and m.decode))
 
 
+ALL_PAIRS_UP_TO = 6  # labels; beyond (a sweep's cells), each label against the fastest only
+
+
 def compared_pairs(session: Session, metrics: Sequence[RunMetrics]) -> list[tuple[str, str]]:
-    """The pairs a scenario names (``compare = [["A", "B"]]``), else every pair of labels with a rate."""
+    """The pairs a scenario names (``compare = [["A", "B"]]``), else every pair of labels with a rate
+    (with more than ALL_PAIRS_UP_TO labels: the fastest label against each other one)."""
     named = (session.scenario or {}).get("compare") if isinstance(session.scenario, dict) else None
     if isinstance(named, list) and named:
         return [(str(p[0]), str(p[1])) for p in named if isinstance(p, (list, tuple)) and len(p) == 2]
-    return list(itertools.combinations(ranked_labels(metrics), 2))
+    labels = ranked_labels(metrics)
+    if len(labels) <= ALL_PAIRS_UP_TO:
+        return list(itertools.combinations(labels, 2))
+    rate = {x: statistics.fmean([m.decode for m in measured(metrics, x) if m.decode]) for x in labels}
+    best = max(labels, key=lambda x: rate[x])
+    return [(best, x) for x in labels if x != best]
 
 
 def session_verdicts(session: Session, metrics: Sequence[RunMetrics]) -> list[Verdict]:
