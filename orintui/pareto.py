@@ -97,6 +97,19 @@ def layout(points: list[Point]) -> tuple[list[float], list[float], Callable[[flo
     return xs, ys, at
 
 
+LABEL_CHAR_W, LABEL_H = 6.5, 13.0  # roughly, at font-size 12
+
+
+def label_y(placed: list[tuple[float, float, float]], x: float, y: float, width: float) -> float:
+    """A baseline for a label at x that does not overlap those placed (moved down a line at a time)."""
+    for _ in range(len(placed) + 1):
+        if not any(abs(y - py) < LABEL_H and x < px + pw and px < x + width for px, py, pw in placed):
+            break
+        y += LABEL_H
+    placed.append((x, y, width))
+    return round(y, 1)
+
+
 def render_svg(points: list[Point], title: str) -> str:
     if not points:
         raise ParetoError("no run has both a decode rate and J/token (J/token needs a power source: jtop, "
@@ -123,13 +136,16 @@ def render_svg(points: list[Point], title: str) -> str:
     if len(front) > 1:
         path = " ".join(f"{x},{y}" for x, y in (at(p.j_per_token, p.tok_s) for p in front))
         out.append(f'<polyline points="{path}" fill="none" stroke="#c0392b" stroke-width="1.5"/>')
+    placed: list[tuple[float, float, float]] = []  # labels drawn so far: x, baseline y, width
     for p in sorted(points, key=lambda p: (p.j_per_token, -p.tok_s, p.label)):
         x, y = at(p.j_per_token, p.tok_s)
         colour = "#c0392b" if p.front else "#2c3e50"
         tip = f"{p.label}: {p.tok_s:.2f} tok/s, {p.j_per_token:.4g} J/token, {p.runs} run(s)"
+        label = _short(p.label)
+        ly = label_y(placed, x + 8, y + 4, LABEL_CHAR_W * len(label))
         out.append(f'<circle cx="{x}" cy="{y}" r="{5 if p.front else 4}" fill="{colour}">'
                    f'<title>{escape(_text(tip))}</title></circle>'
-                   f'<text x="{x + 8}" y="{y + 4}" fill="{colour}">{escape(_short(p.label))}</text>')
+                   f'<text x="{x + 8}" y="{ly}" fill="{colour}">{escape(label)}</text>')
     out.append(f'<text x="{W - RIGHT + 10}" y="{TOP}" fill="#c0392b">● Pareto front</text>')
     out.append(f'<text x="{W - RIGHT + 10}" y="{TOP + 16}" fill="#2c3e50">● beaten on both</text>')
     out.append("</svg>")

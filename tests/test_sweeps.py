@@ -429,6 +429,19 @@ def test_pareto_svg_snapshot_of_the_bundled_h100_session():
     ET.fromstring(svg)
 
 
+def test_pareto_svg_snapshot_of_a_power_sweep():
+    """Figures shaped like a Jetson power sweep (made up: no Jetson here): a front of three, labels that
+    would overlap moved down a line."""
+    pts = [Point("llama t=2 fa=off @mode=0 clocks=on", 25.6, 0.71, 3), Point("llama t=2 fa=on @mode=0 clocks=on", 27.8, 0.69, 3),
+           Point("llama @mode=2 clocks=on", 19.1, 0.52, 3), Point("llama @mode=3 clocks=off", 22.0, 0.66, 3),
+           Point("tinygrad NV", 7.6, 2.1, 3), Point("tinygrad CUDA <b>&", 7.4, 2.2, 3), Point("llama @mode=1 15W", 9.8, 0.61, 3)]
+    mark_front(pts)
+    svg = render_svg(pts, "jetson-power-sweep")
+    assert svg == (FIXTURES / "pareto-sweep.svg").read_text()
+    assert '<polyline points="163.6,167.2 188.8,133.3 194.2,65.7"' in svg  # the front, cheapest first
+    assert 'y="305.3" fill="#2c3e50">tinygrad NV<' in svg and 'y="320.7" fill="#2c3e50">tinygrad CUDA &lt;b&gt;&amp;<' in svg
+
+
 def test_pareto_labels_are_escaped():
     hostile = '<script>alert(1)</script> & "\x1b]52;c;ZXZpbA==\x07\x1b[31m\ud800'
     svg = render_svg([Point(hostile, 10.0, 1.0, 1), Point("b", 5.0, 2.0, 1)], hostile)
