@@ -5,7 +5,8 @@ Ctrl-C, SIGTERM, a failure; not SIGKILL, which nothing survives).
 How a group is set: ``nvpmodel -m ID`` (which also resets clocks to the mode's DVFS defaults, so
 this is the "clocks off" state), then ``jetson_clocks`` when the group wants clocks locked. Before
 the first switch orintui reads the original mode (``nvpmodel -q``: a line ``NV Power Mode: NAME``,
-then the mode's id) and saves the clock state (``jetson_clocks --store FILE``); at the end it runs
+then the mode's id) and saves the clock state (``jetson_clocks --store FILE``, whenever the tool is
+there: a mode switch drops a clock lock even in a sweep of modes alone); at the end it runs
 ``nvpmodel -m ORIGINAL`` then ``jetson_clocks --restore FILE``. Both tools need root.
 """
 
@@ -87,7 +88,7 @@ class PowerModes:
         self.original_id, self.original_name = nvpmodel_id(text), nvpmodel_mode(text)
         if self.original_id is None:
             raise PowerModeError(f"nvpmodel -q printed no mode id: {text.strip()[:200]!r}")
-        if clocks:
+        if clocks or shutil.which("jetson_clocks"):  # nvpmodel -m resets clocks: a lock the user had comes back too
             fd, self._clocks_file = tempfile.mkstemp(prefix="orintui-clocks-", suffix=".conf")
             os.close(fd)
             _run(["jetson_clocks", "--store", self._clocks_file])

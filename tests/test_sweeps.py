@@ -344,6 +344,18 @@ def test_power_sweep_switches_groups_records_the_mode_and_restores(tmp_path, tin
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root, as a power-mode sweep does")
+def test_a_modes_only_sweep_still_restores_the_clocks(tmp_path, tiny_argv, fake_jetson):
+    """nvpmodel -m returns clocks to the mode's DVFS: a jetson_clocks lock the user had is put back too."""
+    env, log, state = fake_jetson
+    scenario = power_scenario(tmp_path, tiny_argv())
+    scenario.write_text(scenario.read_text().replace("jetson_clocks = [true, false]\n", ""))
+    run_cli("run", str(scenario), "--headless", "--telemetry", "none", "--out", str(tmp_path / "s.json"), env=env)
+    assert calls(log) == ["nvpmodel -q", "jetson_clocks --store", "nvpmodel -m 1", "nvpmodel -q", "nvpmodel -m 2",
+                          "nvpmodel -q", "nvpmodel -m 0", "jetson_clocks --restore"]
+    assert state.read_text().strip() == "0"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root, as a power-mode sweep does")
 def test_power_sweep_restores_the_mode_on_sigterm(tmp_path, tiny_argv, fake_jetson):
     env, log, state = fake_jetson
     scenario = power_scenario(tmp_path, tiny_argv(10_000_000))
