@@ -3,9 +3,11 @@
 1. CPU used by the app (percent of one core) while replaying at 1x a session with a 100 tokens/s
    stream and 2 telemetry samples/s, over 30 s.
 2. Time from `orintui replay` of a session with 200,000 token events and 20,000 telemetry samples
-   to the first full frame, and the process's peak memory (VmHWM) by then.
+   to the first full frame, and the process's peak memory (VmHWM) by then and once the seek
+   keyframes are built (--before DIR measures another source tree beside this one, interleaved).
+3. Seeking in that session: fold from t=0 against keyframe + short fold, in process.
 
-    python benchmarks/replay_cost.py [--seconds 30]
+    python benchmarks/replay_cost.py [--seconds 30] [--rounds 3] [--before DIR] [--skip-cpu]
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import time
 from pathlib import Path
 
 import psutil
-from common import synthetic_session
+from common import ROOT, synthetic_session
 
 from orintui.session import save_session
 
@@ -29,10 +31,12 @@ def tmux(*args: str) -> str:
     return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False).stdout
 
 
-def launch(name: str, session_path: Path, home: str) -> int:
-    cmd = (f"ORINTUI_HOME={shlex.quote(home)} TERM=xterm-256color exec {shlex.quote(sys.executable)} "
-           f"-m orintui replay {shlex.quote(str(session_path))}")
-    tmux("new-session", "-d", "-s", name, "-x", "120", "-y", "40", cmd)
+def launch(name: str, session_path: Path, home: str, tree: Path = ROOT) -> int:
+    # started in the data folder, with the tree on the path: `python -m` puts its working directory first
+    cmd = (f"ORINTUI_HOME={shlex.quote(home)} PYTHONPATH={shlex.quote(str(tree))} TERM=xterm-256color "
+           f"exec {shlex.quote(sys.executable)} -m orintui replay {shlex.quote(str(session_path))}")
+    os.makedirs(home, exist_ok=True)
+    tmux("new-session", "-d", "-s", name, "-x", "120", "-y", "40", "-c", home, cmd)
     return int(tmux("display-message", "-p", "-t", name, "#{pane_pid}").strip())
 
 
@@ -48,49 +52,111 @@ def vm_hwm_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_at_1x(tmp: str, home: str, seconds: float) -> None:
+    """1. CPU at 1x: 100 tok/s for 60 s, telemetry at 2 Hz (benchmarks/app_cpu.py sets it against Textual's floor)."""
+    steady = Path(tmp) / "steady.json"
+    save_session(synthetic_session(tokens=6000, tok_s=100.0, samples=120, sample_hz=2.0), steady)
+    name = f"orintui-bench-{os.getpid()}"
+    pid = launch(name, steady, home)
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline and not full_frame(name):
+            time.sleep(0.1)
+        time.sleep(2.0)
+        proc = psutil.Process(pid)
+        t0 = proc.cpu_times()
+        time.sleep(seconds)
+        t1 = proc.cpu_times()
+        used = (t1.user - t0.user) + (t1.system - t0.system)
+        print(f"replay at 1x, 100 tok/s + 2 samples/s, {seconds:.0f} s under tmux 120x40: "
+              f"{100 * used / seconds:.1f}% of one core ({used:.2f} s CPU)")
+    finally:
+        tmux("kill-session", "-t", name)
+
+
+def big_session(tmp: str) -> Path:
+    big = Path(tmp) / "big.json"
+    start = time.perf_counter()
+    save_session(synthetic_session(tokens=200_000, tok_s=100.0, samples=20_000, sample_hz=10.0, runs=4), big)
+    print(f"wrote a session of 200,000 token + 20,000 telemetry events: {big.stat().st_size / 2**20:.1f} MiB "
+          f"in {time.perf_counter() - start:.1f} s")
+    return big
+
+
+def first_frame(big: Path, home: str, tree: Path, settle_s: float) -> tuple[float, float, float]:
+    """2. Seconds to the first full frame of the big session's replay, peak memory then, and peak memory
+    ``settle_s`` later (once the replay's seek keyframes are built)."""
+    name = f"orintui-bench-big-{os.getpid()}"
+    start = time.perf_counter()
+    pid = launch(name, big, home, tree)
+    try:
+        while time.perf_counter() - start < 120 and not full_frame(name):
+            time.sleep(0.02)
+        seconds, at_frame = time.perf_counter() - start, vm_hwm_mb(pid)
+        time.sleep(settle_s)
+        return seconds, at_frame, vm_hwm_mb(pid)
+    finally:
+        tmux("kill-session", "-t", name)
+
+
+def seek_cost(big: Path, targets: int = 20) -> None:
+    """3. Seeking in the big session, in process: the state at random points folded from t=0 (the old
+    seek) against a copy of the nearest keyframe plus a short fold (the replay screen's seek)."""
+    import random
+    import statistics
+
+    from orintui.live_state import LiveState
+    from orintui.session import load_session
+    from orintui.session.replay import ReplayClock
+    from orintui.tui.keyframes import Keyframes
+
+    session = load_session(big)
+    clock = ReplayClock(session)
+    points = random.Random(1).sample(range(len(clock.events)), targets)
+    start = time.perf_counter()
+    keyframes = Keyframes(session, clock.events)
+    keyframes.build()
+    built = time.perf_counter() - start
+    old, new = [], []
+    for index in points:  # interleaved
+        start = time.perf_counter()
+        state = LiveState(session)
+        for event in clock.events[:index]:
+            state.apply(event)
+        old.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        keyframes.state_at(index)
+        new.append(time.perf_counter() - start)
+    print(f"seek to {targets} random points of {len(clock.events):,} events: keyframes built once in "
+          f"{built:.2f} s ({len(keyframes.frames)} frames, one every {keyframes.every:,} events)")
+    for label, values in (("fold from t=0 (before)", old), ("keyframe + fold (now)", new)):
+        print(f"  {label:24} median {statistics.median(values):.3f} s, max {max(values):.3f} s")
+    print(f"  ratio of medians {statistics.median(old) / statistics.median(new):.0f}x")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seconds", type=float, default=30.0)
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the big session's first frame")
+    p.add_argument("--before", type=Path, help="another source tree whose first frame to measure beside this one")
+    p.add_argument("--skip-cpu", action="store_true", help="only the big session (first frame, memory, seek)")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         home = os.path.join(tmp, "home")
-        # 1. CPU at 1x: 100 tok/s for 60 s, telemetry at 2 Hz
-        steady = Path(tmp) / "steady.json"
-        save_session(synthetic_session(tokens=6000, tok_s=100.0, samples=120, sample_hz=2.0), steady)
-        name = f"orintui-bench-{os.getpid()}"
-        pid = launch(name, steady, home)
-        try:
-            deadline = time.time() + 30
-            while time.time() < deadline and not full_frame(name):
-                time.sleep(0.1)
-            time.sleep(2.0)
-            proc = psutil.Process(pid)
-            proc.cpu_percent(None)
-            t0 = proc.cpu_times()
-            time.sleep(args.seconds)
-            t1 = proc.cpu_times()
-            used = (t1.user - t0.user) + (t1.system - t0.system)
-            print(f"replay at 1x, 100 tok/s + 2 samples/s, {args.seconds:.0f} s under tmux 120x40: "
-                  f"{100 * used / args.seconds:.1f}% of one core ({used:.2f} s CPU)")
-        finally:
-            tmux("kill-session", "-t", name)
-
-        # 2. a big session: first full frame and peak memory
-        big = Path(tmp) / "big.json"
-        start = time.perf_counter()
-        save_session(synthetic_session(tokens=200_000, tok_s=100.0, samples=20_000, sample_hz=10.0, runs=4), big)
-        print(f"wrote a session of 200,000 token + 20,000 telemetry events: {big.stat().st_size / 2**20:.1f} MiB "
-              f"in {time.perf_counter() - start:.1f} s")
-        name = f"orintui-bench-big-{os.getpid()}"
-        start = time.perf_counter()
-        pid = launch(name, big, home)
-        try:
-            while time.perf_counter() - start < 120 and not full_frame(name):
-                time.sleep(0.02)
-            first_frame = time.perf_counter() - start
-            print(f"replay of it: first full frame after {first_frame:.2f} s; peak memory {vm_hwm_mb(pid):.0f} MiB")
-        finally:
-            tmux("kill-session", "-t", name)
+        if not args.skip_cpu:
+            cpu_at_1x(tmp, home, args.seconds)
+        big = big_session(tmp)
+        trees = [("now", ROOT)] + ([("before", args.before.resolve())] if args.before else [])
+        figures: dict[str, list[tuple[float, float, float]]] = {label: [] for label, _ in trees}
+        for _ in range(args.rounds):
+            for label, tree in trees:
+                figures[label].append(first_frame(big, home, tree, settle_s=8.0))
+        for label, rounds in figures.items():
+            frames = sorted(r[0] for r in rounds)
+            print(f"replay of it ({label}): first full frame after {frames[len(frames) // 2]:.2f} s (median of "
+                  f"{len(rounds)}: {', '.join(f'{f:.2f}' for f in frames)}); peak memory "
+                  f"{max(r[1] for r in rounds):.0f} MiB at the first frame, {max(r[2] for r in rounds):.0f} MiB 8 s later")
+        seek_cost(big)
     return 0
 
 

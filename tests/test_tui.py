@@ -536,3 +536,48 @@ argv = ["{sys.executable}", "{FAKE}", "exit0"]
         await until(pilot, app.execution.done.is_set)
         await settled(pilot, screen)
         assert "finished" in str(screen.query_one("#title").render())
+
+
+SAVE_THEN_KILLED = """
+import sys, time
+sys.path.insert(0, {root!r})
+from orintui.session import events as ev
+from orintui.session.model import RunInfo
+from orintui.session.recorder import Recorder, new_session
+s = new_session({{}}, {{"name": "saved-then-killed"}}, [RunInfo(index=0, label="a", backend="llama-completion", argv=["x"])])
+rec = Recorder(s, sys.argv[1])
+rec.record(ev.make(ev.RUN_STARTED, rec.now(), 0, label="a"))
+for i in range(50):
+    rec.record({{**ev.token(rec.now(), "tok%d" % i), "run": 0}})
+print(rec.save_now()[0], flush=True)  # 'w'
+for i in range(50, 100):
+    rec.record({{**ev.token(rec.now(), "tok%d" % i), "run": 0}})
+print("written", flush=True)
+time.sleep(60)
+"""
+
+
+def test_save_now_then_a_kill_leaves_one_session_with_everything(tmp_path):
+    """'w' writes the session so far through the Recorder; after a later kill the recovered journal
+    replaces that copy (it holds all of it and more) instead of landing beside it as a second file."""
+    import signal
+    import subprocess
+
+    from orintui.session.store import recover_orphans
+
+    out = tmp_path / "sessions" / "s.json"
+    out.parent.mkdir()
+    child = subprocess.Popen([sys.executable, "-c", SAVE_THEN_KILLED.format(root=str(ROOT)), str(out)],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == str(out)
+        assert len([e for e in load_session(out).events if e["kind"] == "token"]) == 50
+        assert child.stdout.readline().strip() == "written"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    assert recover_orphans(out.parent) == [out]
+    assert sorted(p.name for p in out.parent.iterdir()) == ["s.json"]
+    s = load_session(out)
+    texts = [e["text"] for e in s.events if e["kind"] == "token"]  # a kill may cut the journal's unflushed tail
+    assert s.recovered and len(texts) >= 50 and texts == [f"tok{i}" for i in range(len(texts))]

@@ -174,6 +174,16 @@ def save_session(session: Session, path: str | os.PathLike) -> Path:
     return path
 
 
+def _snapshot_of(path: Path, session_id: str) -> bool:
+    """Whether ``path`` holds a 'save now' ('w') copy of this journal's session: the journal holds all of
+    it and more, so the recovered session replaces it instead of landing beside it."""
+    try:
+        saved = load_session(path)
+    except SessionError:
+        return False
+    return saved.id == session_id and not saved.ended_at
+
+
 def recover_journal(journal: Path) -> Path | None:
     """A stale journal (its lock free: the writer is gone) saved as a session; None when it is live,
     unreadable, or another orintui is recovering it at this moment (that one wins, this one skips)."""
@@ -194,7 +204,7 @@ def recover_journal(journal: Path) -> Path | None:
         except (OSError, ValueError):
             return None
         final = Path(str(journal)[: -len(JOURNAL_SUFFIX)])
-        if final.exists():
+        if final.exists() and not _snapshot_of(final, session.id):
             final = final.with_name(final.stem + "-recovered" + final.suffix)
         try:
             save_session(finish_recovered(session), final)

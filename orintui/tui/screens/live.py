@@ -1,5 +1,5 @@
 """The live screen: a scenario running now. Events come from the recorder's listener (another
-thread) into a queue; the 10 Hz tick drains it, so redraws stay batched whatever the rate."""
+thread) into a queue; the 5 Hz tick drains it, so redraws stay batched whatever the rate."""
 
 from __future__ import annotations
 

@@ -29,7 +29,9 @@ from orintui.tui.widgets.run_lane import RunLane
 from orintui.tui.widgets.telemetry_strip import TelemetryStrip
 
 PANES = grouped("Panes")  # t table, g chart, o output: the help panel says which
-REDRAW_S = 0.1  # at most 10 redraws a second, whatever the token rate
+# at most 5 redraws a second, whatever the token rate: Textual re-renders every widget whose clip overlaps
+# a change, so a redraw costs in proportion to the screen's widgets, not to what changed
+REDRAW_S = 0.2
 
 
 class MonitorScreen(Screen):
@@ -73,7 +75,9 @@ class MonitorScreen(Screen):
     def title_text(self) -> Text:
         s = self.state.session
         host = s.host.get("gpu_name") or s.host.get("model") or s.host.get("hostname") or ""
-        title = data_line(f" {s.title}  |  {host}  |  t={self.state.t:7.1f}s", style="bold")
+        # whole seconds: the title is the top row, and a change there every tick would have Textual repaint
+        # everything between it and the lanes (it repaints the span of all changed regions)
+        title = data_line(f" {s.title}  |  {host}  |  t={self.state.t:5.0f}s", style="bold")
         h = s.host
         if h.get("nvpmodel") or h.get("jetson_clocks"):  # a Jetson: where the numbers are made
             title.append(data_line(f"  |  {h.get('nvpmodel') or 'power mode n/a'}, ", style="bold"))

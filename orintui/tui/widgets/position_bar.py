@@ -16,7 +16,9 @@ def speed_text(speed: float) -> str:
 class PositionBar(Static):
     def show(self, clock: ReplayClock) -> None:
         state = "paused" if clock.paused else ("end" if clock.finished else "playing")
-        label = f" {clock.position:7.1f}/{clock.duration:.1f}s {speed_text(clock.speed):>4} {state:7} "
+        # whole seconds, like the title: the bottom row changing every tick would have Textual repaint the
+        # whole screen between it and the lanes (the span of all changed regions)
+        label = f" {clock.position:5.0f}/{clock.duration:.0f}s {speed_text(clock.speed):>4} {state:7} "
         width = max(10, (self.size.width or 80) - len(label) - 3)
         frac = clock.position / clock.duration if clock.duration else 1.0
         filled = int(round(frac * width))
