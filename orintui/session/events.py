@@ -9,7 +9,7 @@ they go to JSON as they are. Once recorded an event is never mutated.
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 
 class Kind(str, Enum):
@@ -60,7 +60,41 @@ def end_phase(status: str) -> Phase:
         return Phase(status)
     return Phase.FAILED
 
-Event = dict[str, Any]
+Event = dict[str, Any]  # what travels (recorder, journal, listeners); the kinds' shapes are the TypedDicts below
+
+
+class EventFields(TypedDict):
+    t: float  # seconds since the session started (monotonic clock)
+    kind: str  # a Kind
+    run: int | None  # the run's index; None for session-wide events (telemetry, notes)
+
+
+class PhaseEvent(EventFields):
+    phase: str  # a Phase
+    detail: str | None
+
+
+class TokenEvent(EventFields):
+    """Backends add their own figures beside these (index, stream, device_ms ...)."""
+
+    text: str
+    ms: float | None  # the backend's own figure for this token, when it prints one
+    warmup: bool
+
+
+class PrefillEvent(EventFields):
+    tokens: int | None
+    ms: float | None
+    source: str
+
+
+class OutputEvent(EventFields):
+    line: str  # one line of the backend's output, sanitised, cut at 2,000 characters
+
+
+class NoteEvent(EventFields):
+    text: str
+    level: str  # info or warning
 
 
 class _SampleFields(TypedDict):
@@ -93,17 +127,22 @@ def make(kind: str, t: float, run: int | None = None, **fields: Any) -> Event:
     return {"t": round(t, 6), "kind": kind, "run": run, **fields}
 
 
+# Each constructor builds its kind's TypedDict (mypy checks the fields) and hands it on as an Event,
+# the one type the recorder, the journal and the listeners take (no copy: it is the same dict).
 def phase(t: float, name: str, detail: str | None = None) -> Event:
-    return make(PHASE, t, phase=name, detail=detail)
+    event: PhaseEvent = {"t": round(t, 6), "kind": PHASE, "run": None, "phase": name, "detail": detail}
+    return cast(Event, event)
 
 
 def token(t: float, text: str, ms: float | None = None, warmup: bool = False, **extra: Any) -> Event:
     """One generated token. ``ms`` is the backend's own figure for it, when it prints one."""
-    return make(TOKEN, t, text=text, ms=ms, warmup=warmup, **extra)
+    event: TokenEvent = {"t": round(t, 6), "kind": TOKEN, "run": None, "text": text, "ms": ms, "warmup": warmup}
+    return {**event, **extra} if extra else cast(Event, event)
 
 
 def prefill(t: float, tokens: int | None, ms: float | None, source: str = "backend") -> Event:
-    return make(PREFILL, t, tokens=tokens, ms=ms, source=source)
+    event: PrefillEvent = {"t": round(t, 6), "kind": PREFILL, "run": None, "tokens": tokens, "ms": ms, "source": source}
+    return cast(Event, event)
 
 
 def summary(t: float, **figures: Any) -> Event:
@@ -112,11 +151,13 @@ def summary(t: float, **figures: Any) -> Event:
 
 
 def output(t: float, line: str) -> Event:
-    return make(OUTPUT, t, line=line)
+    event: OutputEvent = {"t": round(t, 6), "kind": OUTPUT, "run": None, "line": line}
+    return cast(Event, event)
 
 
 def note(t: float, text: str, level: str = "info") -> Event:
-    return make(NOTE, t, text=text, level=level)
+    event: NoteEvent = {"t": round(t, 6), "kind": NOTE, "run": None, "text": text, "level": level}
+    return cast(Event, event)
 
 
 def validate(event: Any) -> str | None:
