@@ -33,6 +33,14 @@ def wait_for(session: str, predicate, timeout: float) -> str:
     raise AssertionError(f"timed out; the screen was:\n{screen}")
 
 
+def until(condition, timeout: float, what: str) -> None:
+    """Poll ``condition()`` until it holds; the timeout only bounds a failure."""
+    deadline = time.time() + timeout
+    while not condition():
+        assert time.time() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
 def backends_of(marker: str) -> list[psutil.Process]:
     """Backends: processes with ``marker`` as one argument of their own (tinygrad's --model PATH,
     llama.cpp's -m PATH); the app (-m orintui, --set model=PATH) and tmux's command string are not."""
@@ -94,9 +102,7 @@ def test_demo_live_in_tmux(terminal, tmp_path, orintui_home, tinygrad_ready, lla
     assert any("tinygrad CPU" in line and " ok " in line and "24 tok" in line for line in lines), screen
     assert "1.00x" in screen  # the comparison table shows figures and the ratio to the best
     tmux("send-keys", "-t", terminal, "q")
-    deadline = time.time() + 20
-    while time.time() < deadline and not (tmp_path / "exit").exists():
-        time.sleep(0.2)
+    until((tmp_path / "exit").exists, 20, "orintui to exit")
     assert out.exists() and not backends_of(str(small_model))
     if any("llama.cpp CPU" in line and " partial " in line for line in lines) and llama_lost_its_tail(load_session(out)):
         # llama.cpp dropped its own last lines (see conftest): shown as partial, and the command fails
@@ -114,13 +120,11 @@ def test_quit_while_live_leaves_no_backend(terminal, tmp_path, orintui_home, tin
     assert backends_of(str(small_model)), "the backend should be running"
     tmux("send-keys", "-t", terminal, "q")
     wait_for(terminal, lambda s: "A run is live" in s, 10)
-    tmux("send-keys", "-t", terminal, "y")
-    deadline = time.time() + 30
-    while time.time() < deadline and not (tmp_path / "exit").exists():
-        time.sleep(0.2)
-    assert (tmp_path / "exit").exists()
-    time.sleep(0.5)
-    assert not backends_of(str(small_model)), "a backend outlived orintui"
+    tmux("send-keys", "-t", terminal, "y")  # the app stops the run and saves in a worker, then exits
+    until((tmp_path / "exit").exists, 30, "orintui to exit")
+    # the process group is ended before the app exits: a backend left now outlived it (the kernel may
+    # still be reaping one that was killed, so it gets a few seconds to disappear, never to be killed)
+    until(lambda: not backends_of(str(small_model)), 5, "the backend to be gone")
     from orintui.session import load_session
 
     assert load_session(out).runs[0].status == "partial"  # the user stopped it after tokens

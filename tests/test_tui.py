@@ -581,3 +581,30 @@ def test_save_now_then_a_kill_leaves_one_session_with_everything(tmp_path):
     s = load_session(out)
     texts = [e["text"] for e in s.events if e["kind"] == "token"]  # a kill may cut the journal's unflushed tail
     assert s.recovered and len(texts) >= 50 and texts == [f"tok{i}" for i in range(len(texts))]
+
+
+def test_keyframe_seek_equals_a_fold_from_the_start(monkeypatch):
+    """A seek restores the nearest keyframe and folds the rest: what it shows must be what folding every
+    event from t=0 shows, at any point (keyframes every 50 events here, so most points fall between)."""
+    from orintui.live_state import LiveState
+    from orintui.session.replay import ReplayClock
+    from orintui.tui import keyframes
+
+    monkeypatch.setattr(keyframes, "MIN_EVERY", 50)
+    session = load_session(H100)
+    clock = ReplayClock(session)
+    frames = keyframes.Keyframes(session, clock.events)
+    frames.build()
+    assert frames.complete and len(frames.frames) > 5
+
+    def shown(state):
+        return ([(lane.status, lane.phase, lane.tokens, lane.ttft_ms, list(lane.ms), lane.text) for lane in state.lanes],
+                state.t, state.current, list(state.output), [m.decode_tok_s for m in state.metrics()])
+
+    for index in (0, 1, 49, 50, 51, 777, len(clock.events) // 2, len(clock.events)):
+        folded = LiveState(session)
+        for event in clock.events[:index]:
+            folded.apply(event)
+        restored = frames.state_at(index)
+        assert shown(restored) == shown(folded), index
+    assert frames.state_at(10, cancelled=lambda: True) is None  # a newer seek: this one gives up

@@ -59,7 +59,8 @@ class ReplayScreen(MonitorScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.build_keyframes()
+        # once the first frame is out: the build holds the GIL for a while on a long session
+        self.call_after_refresh(self.build_keyframes)
 
     @work(thread=True, exclusive=True, group="keyframes")
     def build_keyframes(self) -> None:
