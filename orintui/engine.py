@@ -209,14 +209,13 @@ class Execution:
                 self._execute(run)
                 if self.gate is not None and run is not self.session.runs[-1]:
                     self.gate.cooldown()
-            self._store_flags()
         finally:
             try:
                 if self.power is not None and (why := self.power.restore()):
                     self.recorder.record(ev.note(self.recorder.now(), f"power mode NOT restored: {why}", "error"))
                 if self.sampler is not None:
                     self.sampler.stop()
-                self.recorder.close()
+                self.recorder.close(finish=self._store_flags)
             finally:
                 self.done.set()  # whatever happened, nobody waits forever for a session that ended
 
@@ -225,11 +224,13 @@ class Execution:
         self.recorder.record(ev.make(ev.RUN_ENDED, self.recorder.now(), run.index, status=status,
                                      exit_code=code, signal=sig, error=error, by_user=by_user, **process))
 
-    def _store_flags(self) -> None:
-        """The validity flags of every run, as the metrics layer sees the whole session, kept in the
-        run table so that readers of the JSON need not recompute them."""
-        for m in session_metrics(self.session):
-            self.session.runs[m.run].flags = [flag.code for flag in m.flags]
+    @staticmethod
+    def _store_flags(session) -> None:
+        """The validity flags of every run, as the metrics layer sees the whole session (read back
+        from the journal at the end), kept in the run table so that readers of the JSON need not
+        recompute them."""
+        for m in session_metrics(session):
+            session.runs[m.run].flags = [flag.code for flag in m.flags]
 
     def _execute(self, run: RunInfo) -> None:
         spec = next(s for s in self.scenario.runs if s.label == run.label)

@@ -99,8 +99,9 @@ def run_headless(scenario: Scenario, out: str | None, telemetry: str, interval: 
             say(f"[{run.index + 1}/{total}] {run_label(run, session.runs)}: started")
         elif event["kind"] == RUN_ENDED:
             heartbeat.run = None
-            run = session.runs[event["run"]]
-            m = run_metrics(session, run)
+            view = execution.recorder.run_view(event["run"])  # its events, read back from the journal
+            run = view.runs[event["run"]]
+            m = run_metrics(view, run)
             figures = f"{m.tokens} tokens, decode {fmt(m.decode)} tok/s" if m.tokens or m.bench else ""
             if m.bench:
                 figures = "; ".join(f"{r.get('test')} {fmt(r.get('avg_ts'))} t/s" for r in m.bench)

@@ -18,6 +18,7 @@ import pytest
 from orintui.engine import Execution
 from orintui.metrics import session_metrics
 from orintui.scenarios import ScenarioError, parse_scenario
+from orintui.session import load_session
 
 FAKE = Path(__file__).parent / "fixtures" / "fake_servers" / "openai_fake.py"
 sys.path.insert(0, str(FAKE.parent))
@@ -45,7 +46,7 @@ def execute(tmp_path, run_toml: str, name: str = "serving"):
     execution = Execution(parse_scenario(text, str(path)), out=tmp_path / "s.json", telemetry="none")
     execution.start()
     assert execution.wait(120)
-    session = execution.session
+    session = load_session(tmp_path / "s.json")  # the record, output lines included
     return session, session.runs[0], session.run_events(0), session_metrics(session)[0]
 
 
@@ -323,9 +324,11 @@ def test_cancel_mid_stream_is_partial(tmp_path):
     with FakeServer("stall") as fake:
         text = f'name = "x"\n[[runs]]\nlabel = "served"\nbackend = "openai"\nurl = "{fake.url}"\nmax_tokens = 8\n'
         execution = Execution(parse_scenario(text, str(tmp_path / "x.toml")), out=tmp_path / "x.json", telemetry="none")
+        seen: list = []
+        execution.recorder.subscribe(seen.append)
         execution.start()
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and len(of(execution.session.run_events(0), "token")) < 3:
+        while time.monotonic() < deadline and len(of(seen, "token")) < 3:
             time.sleep(0.05)
         execution.skip_current()
         assert execution.wait(20)
@@ -473,9 +476,11 @@ def test_stop_while_waiting_for_the_server_ends_it(tmp_path):
     text = (f'name = "x"\n[[runs]]\nlabel = "served"\nbackend = "openai"\nserver = {toml_list(argv)}\n'
             f'url = "http://127.0.0.1:{port}"\n')
     execution = Execution(parse_scenario(text, str(tmp_path / "x.toml")), out=tmp_path / "x.json", telemetry="none")
+    seen: list = []
+    execution.recorder.subscribe(seen.append)
     execution.start()
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not any(e.get("line") == "loading forever" for e in execution.session.run_events(0)):
+    while time.monotonic() < deadline and not any(e.get("line") == "loading forever" for e in seen):
         time.sleep(0.05)
     execution.stop("stopped by the user")
     assert execution.wait(30)

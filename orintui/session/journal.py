@@ -17,11 +17,12 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
-from orintui.session.events import Event
+from orintui.session.codec import decode, encode
+from orintui.session.events import OUTPUT, Event
 from orintui.session.model import FORMAT, VERSION, RunInfo, Session
 from orintui.session.schema import check_event, check_header
 
@@ -109,7 +110,8 @@ def registered_journals() -> list[Path]:
 
 
 class JournalWriter:
-    """Appends events; thread-safe; a background thread flushes what is buffered."""
+    """Appends events. One thread writes (the recorder's writer); the lock only keeps ``close`` and a
+    reader's ``flush`` from meeting a write half-way. ``offset`` is how many bytes are written."""
 
     def __init__(self, final_path: str | os.PathLike, session: Session,
                  on_error: Callable[[str], None] | None = None):
@@ -122,34 +124,44 @@ class JournalWriter:
             os.close(fd)
             raise JournalBusy(f"{self.path}: another orintui is recording to this file now")
         os.ftruncate(fd, 0)
-        self._file = open(fd, "w", encoding="utf-8")  # the lock lives as long as this descriptor
+        self._file = open(fd, "wb")  # the lock lives as long as this descriptor
         register(self.path)
         header = session.to_dict()
         del header["events"]
         header["journal_pid"] = os.getpid()
-        self._file.write(json.dumps(header) + "\n")
+        line = encode(header) + b"\n"
+        self._file.write(line)
         self._file.flush()
-        self._dirty = False
-        self._last_flush = time.monotonic()
-        self._closed = threading.Event()
-        self._flusher = threading.Thread(target=self._flush_loop, name="journal-flush", daemon=True)
-        self._flusher.start()
+        self.offset = len(line)
+        self.dirty = False
+        self.last_flush = time.monotonic()
 
     error: str | None = None  # the first failed write ("No space left on device"): later writes are dropped
 
     def append(self, event: Event) -> None:
-        line = json.dumps(event, ensure_ascii=False) + "\n"
+        line = encode(event) + b"\n"
         with self._lock:
             if self._file.closed or self.error:
                 return
             self._guard(self._file.write, line)
-            self._dirty = True
-            if time.monotonic() - self._last_flush >= FLUSH_EVERY_S:
-                self._flush_locked()
+            self.offset += len(line)
+            self.dirty = True
+
+    @property
+    def closed(self) -> bool:
+        return self._file.closed
+
+    def flush(self) -> None:
+        """What is buffered to the OS (a kill loses nothing written before)."""
+        with self._lock:
+            if self.dirty and not self._file.closed and not self.error:
+                self._guard(self._file.flush)
+            self.dirty = False
+            self.last_flush = time.monotonic()
 
     def _guard(self, op: Callable[..., Any], *args: Any) -> None:
-        """A failed write (a full disk) must not stop the runs: the events stay in memory, the
-        journal keeps what it has, and the error is reported when the session ends."""
+        """A failed write (a full disk) must not stop the runs: the journal keeps what it has, and
+        the error is reported when the session ends."""
         try:
             op(*args)
         except (OSError, ValueError) as exc:
@@ -162,19 +174,7 @@ class JournalWriter:
                 except Exception:
                     pass
 
-    def _flush_locked(self) -> None:
-        self._guard(self._file.flush)
-        self._dirty = False
-        self._last_flush = time.monotonic()
-
-    def _flush_loop(self) -> None:
-        while not self._closed.wait(FLUSH_EVERY_S / 2):
-            with self._lock:
-                if self._dirty and not self._file.closed and not self.error:
-                    self._flush_locked()
-
     def close(self, remove: bool = False) -> None:
-        self._closed.set()
         with self._lock:
             if not self._file.closed:
                 if not self.error:
@@ -192,14 +192,14 @@ class JournalWriter:
 MAX_JOURNAL_LINE = 16 << 20  # a longer line is not one orintui wrote: it is skipped, never held whole
 
 
-def _lines(f):
-    """The file's lines, each cut at MAX_JOURNAL_LINE characters (the rest of a longer one is skipped)."""
+def _lines(f) -> Iterator[bytes]:
+    """The file's lines, each cut at MAX_JOURNAL_LINE bytes (the rest of a longer one is skipped)."""
     while True:
         line = f.readline(MAX_JOURNAL_LINE)
         if not line:
             return
-        if len(line) == MAX_JOURNAL_LINE and not line.endswith("\n"):
-            while (rest := f.readline(MAX_JOURNAL_LINE)) and not rest.endswith("\n"):
+        if len(line) == MAX_JOURNAL_LINE and not line.endswith(b"\n"):
+            while (rest := f.readline(MAX_JOURNAL_LINE)) and not rest.endswith(b"\n"):
                 pass
             if not rest:
                 return  # cut mid-write at the end
@@ -207,53 +207,86 @@ def _lines(f):
         yield line
 
 
-def _refuse_constant(name: str) -> NoReturn:
-    raise ValueError(f"{name} is not a finite number")
-
-
-def read_journal(path: str | os.PathLike) -> tuple[Session, int | None]:
-    """The session a journal holds, and its writer's pid. Raises ValueError on a bad header; an
-    event line that is not JSON or not a well-typed event is skipped."""
-    path = Path(path)
-    with open(path, encoding="utf-8", errors="replace") as f:
-        lines = _lines(f)
-        first = next(lines, "")
-        try:
-            header = json.loads(first, parse_constant=_refuse_constant)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"journal header is not JSON ({exc.msg})") from None
-        except (ValueError, RecursionError) as exc:
-            raise ValueError(f"journal header is not usable ({exc.__class__.__name__})") from None
-        if not isinstance(header, dict) or header.get("format") != FORMAT:
-            raise ValueError("not an orintui journal")
-        if header.get("version") != VERSION:
-            raise ValueError(f"journal version {header.get('version')!r} is not supported (this orintui reads {VERSION})")
-        problem = check_header(header)
-        if problem:
-            raise ValueError(f"journal header: {problem}")
-        pid = header.get("journal_pid")
-        if pid is not None and (type(pid) is not int or pid < 0):
-            raise ValueError("journal header: journal_pid must be a process id")
-        session = Session(
-            id=header.get("id") or path.stem,
-            started_at=header.get("started_at") or "",
-            host=header.get("host") or {},
-            scenario=header.get("scenario") or {},
-            runs=[RunInfo.from_dict(r) for r in header.get("runs") or []],
-            orintui_version=header.get("orintui_version") or "",
-            label=header.get("label") or "",
-        )
-        for line in lines:
-            if not line.endswith("\n"):
-                break  # cut mid-write by a kill: everything before it is whole
-            try:
-                event = json.loads(line, parse_constant=_refuse_constant)
-            except (ValueError, RecursionError):
-                continue
-            if check_event(event, len(session.runs)) is None:
-                session.events.append(event)
-                session.apply(event)
+def session_from_header(header: object, fallback_id: str) -> tuple[Session, int | None]:
+    """The one way from a journal's first line to a session (runs queued, no events yet), and its
+    writer's pid. Raises ValueError with the reason when the header is not usable."""
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ValueError("not an orintui journal")
+    if header.get("version") != VERSION:
+        raise ValueError(f"journal version {header.get('version')!r} is not supported (this orintui reads {VERSION})")
+    problem = check_header(header)
+    if problem:
+        raise ValueError(f"journal header: {problem}")
+    pid = header.get("journal_pid")
+    if pid is not None and (type(pid) is not int or pid < 0):
+        raise ValueError("journal header: journal_pid must be a process id")
+    session = Session(
+        id=header.get("id") or fallback_id,
+        started_at=header.get("started_at") or "",
+        host=header.get("host") or {},
+        scenario=header.get("scenario") or {},
+        runs=[RunInfo.from_dict(r) for r in header.get("runs") or []],
+        orintui_version=header.get("orintui_version") or "",
+        label=header.get("label") or "",
+    )
     return session, pid
+
+
+def journal_events(f, runs: int) -> Iterator[tuple[Event, bytes]]:
+    """Every whole, well-typed event line from the file position on, with the line's JSON (as
+    written, or re-encoded when only the standard decoder could read it). A line that is not JSON or
+    not a valid event is skipped; a last line cut mid-write by a kill ends it."""
+    for line in _lines(f):
+        if not line.endswith(b"\n"):
+            return  # cut mid-write by a kill: everything before it is whole
+        raw = line[:-1]
+        try:
+            event = decode(raw)
+        except (ValueError, RecursionError):
+            continue
+        if check_event(event, runs) is None:
+            yield event, raw if raw.isascii() or _utf8(raw) else encode(event)
+
+
+def _utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def read_header(f, where: str) -> tuple[Session, int | None]:
+    first = next(_lines(f), b"")
+    try:
+        header = decode(first)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"journal header is not JSON ({exc.msg})") from None
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"journal header is not usable ({exc.__class__.__name__})") from None
+    return session_from_header(header, where)
+
+
+def read_journal(path: str | os.PathLike, since: int = 0, skip: frozenset[str] = frozenset(),
+                 keep: bool = True) -> tuple[Session, int | None]:
+    """The session a journal holds, and its writer's pid. Raises ValueError on a bad header; an
+    event line that is not JSON or not a well-typed event is skipped. ``since``: a byte offset to
+    read events from (the header is always read); ``skip``: event kinds left out (``OUTPUT`` for a
+    measurement view: metrics never read output lines, which a flooding backend makes millions of);
+    ``keep=False``: the run table only, no events held."""
+    path = Path(path)
+    with open(path, "rb") as f:
+        session, pid = read_header(f, path.stem)
+        if since > f.tell():
+            f.seek(since)
+        for event, _raw in journal_events(f, len(session.runs)):
+            session.apply(event)
+            if keep and event["kind"] not in skip:
+                session.events.append(event)
+    return session, pid
+
+
+MEASURED = frozenset({OUTPUT})  # what a measurement view of a journal leaves out
 
 
 def finish_recovered(session: Session) -> Session:

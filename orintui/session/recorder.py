@@ -1,27 +1,36 @@
 """The recorder: the one place events enter a session.
 
-Backends and telemetry threads call ``record``; the recorder appends to the session, writes the
-journal (never coalesced) and hands the event to listeners (the UI or the headless printer,
-which may coalesce). ``t`` is seconds on the monotonic clock since the recorder started.
+Backends and telemetry threads call ``record``, which only puts the event on a queue: the reader
+thread that stamps token times does no encoding, no writing and no printing, and shares no lock with
+the telemetry thread. The recorder's writer thread takes events off in order, keeps the run table in
+step, appends each to the journal (never coalesced, flushed at least every 0.5 s) and hands it to
+listeners (the UI or the headless printer, which may coalesce).
+
+The journal is the record: the recorder keeps no list of events, so its memory stays flat however
+long the session runs and however much a backend prints. The final document is written from the
+journal (``save_from_journal``); views that need a run's events read them back from it.
+``t`` is seconds on the monotonic clock since the recorder started.
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 from orintui import __version__
 from orintui.errorlog import log_error
 from orintui.session import events as ev
-from orintui.session.events import Event
-from orintui.session.journal import JournalWriter
+from orintui.session.events import RUN_ENDED, RUN_STARTED, Event
+from orintui.session.journal import FLUSH_EVERY_S, MEASURED, JournalWriter, read_journal
 from orintui.session.model import RunInfo, Session
-from orintui.session.store import save_session
+from orintui.session.store import save_from_journal
 
 Listener = Callable[[Event], None]
 
@@ -39,15 +48,23 @@ def new_session(host: dict, scenario: dict, runs: list[RunInfo], label: str = ""
     )
 
 
+_STOP = object()
+
+
 class Recorder:
     def __init__(self, session: Session, final_path: str | os.PathLike):
-        self.session = session
+        self.session = session  # its header and run table; events live in the journal
         self.final_path = Path(final_path)
         self._t0 = time.monotonic()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the run table and the journal file, never the stamp path
         self._listeners: list[Listener] = []
         self._error_listeners: list[Callable[[str], None]] = []
         self._journal = JournalWriter(self.final_path, session, on_error=self._write_failed)
+        self._since_last_run = self._journal.offset  # where the events after the last run's end begin
+        self._run_offsets: dict[int, int] = {}  # run -> journal offset from which its events (and idle baseline) are
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._writer = threading.Thread(target=self._write_loop, name="recorder", daemon=True)
+        self._writer.start()
         self.saved = False
         self.save_error: str | None = None  # why the final document could not be written
         self.listener_failures: dict[str, int] = {}  # listener name -> how many events it raised on
@@ -64,7 +81,7 @@ class Recorder:
 
     def on_write_error(self, callback: Callable[[str], None]) -> None:
         """``callback(why)`` once when the journal first fails to write (a full disk). It runs on the
-        writing thread with the recorder locked: it may stop runs, never record."""
+        writer thread: it may stop runs, never wait for the recorder."""
         self._error_listeners.append(callback)
 
     def _write_failed(self, why: str) -> None:
@@ -87,21 +104,37 @@ class Recorder:
         return (f"a view of the run failed ({type(error).__name__}: {error}); every event is still recorded; "
                 + (f"details in {where}" if where else "no log file could be written"))
 
-    def save_now(self) -> tuple[Path | None, str | None]:
-        """The session so far written to the final path ('w' in the app): (path, None), or
-        (None, "PATH: reason") when it cannot be written. The journal goes on either way."""
-        with self._lock:
-            try:
-                save_session(self.session, self.final_path)
-            except (OSError, ValueError) as exc:
-                return None, f"{self.final_path}: {getattr(exc, 'strerror', None) or exc}"
-        return self.final_path, None
-
+    # -- the stamp path: one queue put ----------------------------------------------------------
     def record(self, event: Event) -> None:
+        self._queue.put(event)
+
+    # -- the writer thread -----------------------------------------------------------------------
+    def _write_loop(self) -> None:
+        get, journal = self._queue.get, self._journal
+        while True:
+            try:
+                item = get(timeout=FLUSH_EVERY_S / 2)
+            except queue.Empty:
+                item = None
+            if item is _STOP:
+                return
+            if isinstance(item, threading.Event):  # sync(): everything before it is written
+                journal.flush()
+                item.set()
+            elif item is not None:
+                self._write(item)
+            if journal.dirty and time.monotonic() - journal.last_flush >= FLUSH_EVERY_S:
+                journal.flush()
+
+    def _write(self, event: Event) -> None:
         with self._lock:
-            self.session.events.append(event)
             self.session.apply(event)
+            kind, run = event["kind"], event.get("run")
+            if kind == RUN_STARTED and run is not None:
+                self._run_offsets[run] = self._since_last_run
             self._journal.append(event)
+            if kind == RUN_ENDED:
+                self._since_last_run = self._journal.offset
         notes = []
         for listener in self._listeners:
             try:
@@ -109,17 +142,75 @@ class Recorder:
             except Exception as exc:  # a broken view must never lose data: logged, and said once
                 if (note := self._listener_failed(listener, event, exc)) is not None:
                     notes.append(note)
-        for note in notes:  # a listener that fails again on its own note is only counted
+        for note in notes:  # queued behind this event; a listener that fails again on it is only counted
             self.record(ev.note(self.now(), note, "warning"))
+
+    def sync(self, timeout: float | None = 10.0) -> bool:
+        """Wait until every event recorded so far is in the journal (flushed to the OS)."""
+        if not self._writer.is_alive():
+            return True
+        done = threading.Event()
+        self._queue.put(done)
+        return done.wait(timeout)
+
+    # -- views of what is recorded ------------------------------------------------------------------
+    def run_view(self, index: int) -> Session:
+        """The session with run ``index``'s events (and the telemetry since the previous run ended,
+        its idle baseline) read back from the journal, output lines left out: what its figures need.
+        Called from a listener (the writer thread) it reads up to the event being handed out."""
+        with self._lock:
+            self._journal.flush()
+            since = self._run_offsets.get(index, 0)
+            runs = [replace(r) for r in self.session.runs]
+        view, _pid = read_journal(self._journal.path, since=since, skip=MEASURED)
+        view.runs = runs
+        return view
+
+    def snapshot(self) -> Session:
+        """The whole session so far (a report of a live session): read back from the journal, or
+        once the recorder is closed, what it holds."""
+        if threading.current_thread() is not self._writer:
+            self.sync()
+        with self._lock:
+            runs = [replace(r) for r in self.session.runs]
+            if self._journal.closed:
+                return replace(self.session, events=list(self.session.events), runs=runs)
+            self._journal.flush()
+            view, _pid = read_journal(self._journal.path, skip=MEASURED)
+        view.runs = runs
+        return view
+
+    def save_now(self) -> tuple[Path | None, str | None]:
+        """The session so far written to the final path ('w' in the app): (path, None), or
+        (None, "PATH: reason") when it cannot be written. The journal goes on either way."""
+        self.sync()
+        with self._lock:
+            self._journal.flush()
+            try:
+                save_from_journal(self.session, self._journal.path, self.final_path)
+            except (OSError, ValueError) as exc:
+                return None, f"{self.final_path}: {getattr(exc, 'strerror', None) or exc}"
+        return self.final_path, None
+
+    # -- the end ---------------------------------------------------------------------------------
+    def _stop_writer(self) -> None:
+        if self._writer.is_alive():
+            self._queue.put(_STOP)
+            self._writer.join()
 
     def discard(self) -> None:
         """Nothing was run (the session could not start): leave no journal and no file behind."""
+        self._stop_writer()
         with self._lock:
             self._journal.close(remove=True)
             self.saved = True
 
-    def close(self) -> Path:
-        """Write the final document by atomic rename, then drop the journal."""
+    def close(self, finish: Callable[[Session], None] | None = None) -> Path:
+        """Write every queued event, then the final document from the journal by atomic rename, then
+        drop the journal. Afterwards ``session.events`` holds the session's events without output
+        lines (what reports and figures read; the saved file has them all). ``finish(session)`` runs
+        before the document is written and may set figures in the run table (validity flags)."""
+        self._stop_writer()
         with self._lock:
             if self.saved:
                 return self.final_path
@@ -129,7 +220,17 @@ class Recorder:
                     log_error(f"session {self.session.id}: listener {name} raised on {count} events in all")
             self._journal.close()
             try:
-                save_session(self.session, self.final_path)
+                view, _pid = read_journal(self._journal.path, skip=MEASURED)
+                self.session.events = view.events
+            except (OSError, ValueError) as exc:
+                self.log_path = log_error(f"session {self.session.id}: the journal could not be read back", exc)
+            if finish is not None:
+                try:
+                    finish(self.session)
+                except Exception as exc:  # figures that cannot be computed must not cost the session
+                    self.log_path = log_error(f"session {self.session.id}: finishing the session failed", exc)
+            try:
+                save_from_journal(self.session, self._journal.path, self.final_path)
             except OSError as exc:
                 # keep the journal: it is the record now, and the next start recovers it
                 self.save_error = f"{self.final_path}: {exc.strerror or exc}"

@@ -99,6 +99,21 @@ OTHER: dict[str, frozenset[Any]] = {SUMMARY: SCALAR | {_L}}  # what fields orint
 REQUIRED: dict[str, tuple[str, ...]] = {PHASE: ("phase",), OUTPUT: ("line",)}
 
 
+def check_summary(d: dict, what: str, fields: dict = SUMMARY_FIELDS) -> str | None:
+    """A summary's figures: scalars and lists of them, and ``streams`` (a served run's concurrent
+    streams: a list of objects of scalars, one per stream)."""
+    streams = d.get("streams")
+    if streams is not None:
+        if type(streams) is not _L or not all(type(x) is _D for x in streams):
+            return f"{what}streams must be a list of objects"
+        for x in streams:
+            problem = check_fields(x, SUMMARY_FIELDS, SCALAR, f"{what}streams: ")
+            if problem:
+                return problem
+        d = {k: v for k, v in d.items() if k != "streams"}
+    return check_fields(d, fields, OTHER[SUMMARY], what)
+
+
 def check_event(event: Any, runs: int) -> str | None:
     """Why ``event`` cannot be replayed or measured, or None. ``runs``: how many runs the session has."""
     if type(event) is not dict:
@@ -110,8 +125,11 @@ def check_event(event: Any, runs: int) -> str | None:
     for key in ("t", *REQUIRED.get(str(kind), ())):
         if key not in event:
             return f"{kind} event has no {key}"
-    problem = check_fields(event, fields, OTHER.get(str(kind), SCALAR), f"{kind} event: ",
-                           "numbers" if kind == TELEMETRY else "scalars")
+    if kind == SUMMARY:
+        problem = check_summary(event, f"{kind} event: ", fields)
+    else:
+        problem = check_fields(event, fields, OTHER.get(str(kind), SCALAR), f"{kind} event: ",
+                               "numbers" if kind == TELEMETRY else "scalars")
     if problem:
         return problem
     run = event.get("run")
@@ -158,7 +176,7 @@ def check_run(i: int, run: Any) -> str | None:
     for key in ("repetition", "model_bytes"):
         if (run.get(key) or 0) < 0:
             return f"{what}{key} cannot be negative"
-    return check_fields(run.get("summary", {}), SUMMARY_FIELDS, OTHER[SUMMARY], f"{what}summary ")
+    return check_summary(run.get("summary", {}), f"{what}summary ")
 
 
 def check_header(doc: dict) -> str | None:

@@ -10,10 +10,15 @@ import zlib
 from pathlib import Path
 from typing import NoReturn
 
+import msgspec
+
+from orintui.session.codec import encode
 from orintui.session.journal import (
     JOURNAL_SUFFIX,
     finish_recovered,
+    journal_events,
     journal_locked,
+    read_header,
     read_journal,
     registered_journals,
     try_lock,
@@ -58,7 +63,7 @@ def _inflate(path: Path, limit: int, keep: bool) -> bytes:
     return b"".join(chunks)
 
 
-def _read_text(path: Path, limit: int = MAX_SESSION_BYTES) -> str:
+def _read_bytes(path: Path, limit: int = MAX_SESSION_BYTES) -> bytes:
     if not path.is_file():
         raise SessionError(f"{path}: not a regular file")
     with open(path, "rb") as f:
@@ -74,10 +79,7 @@ def _read_text(path: Path, limit: int = MAX_SESSION_BYTES) -> str:
             raw = f.read(limit + 1)
         if len(raw) > limit:
             raise SessionError(f"{path}: larger than {_limit(limit)}")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise SessionError(f"{path}: not a session file (not UTF-8 text)") from None
+    return raw
 
 
 def session_from_dict(doc: object, where: str) -> Session:
@@ -138,11 +140,26 @@ def load_session(path: str | os.PathLike, limit: int = MAX_SESSION_BYTES) -> Ses
             session.recovered = True  # a live session, read as it stands
             return session
         return finish_recovered(session)
-    text = _read_text(path, limit)
+    raw = _read_bytes(path, limit)
+    try:
+        doc = _decoder.decode(raw)  # the common case: a well-formed document, decoded in C
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+        doc = _decode_slowly(raw, path)  # the standard decoder's answer and message for everything else
+    return session_from_dict(doc, str(path))
+
+
+_decoder = msgspec.json.Decoder()
+
+
+def _decode_slowly(raw: bytes, path: Path) -> object:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SessionError(f"{path}: not a session file (not UTF-8 text)") from None
     if not text.strip():
         raise SessionError(f"{path}: file is empty")
     try:
-        doc = json.loads(text, parse_constant=_refuse_constant)
+        return json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         hint = " (truncated?)" if exc.pos >= len(text.rstrip()) - 1 else ""
         raise SessionError(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}{hint}") from None
@@ -150,20 +167,27 @@ def load_session(path: str | os.PathLike, limit: int = MAX_SESSION_BYTES) -> Ses
         raise SessionError(f"{path}: {exc}") from None
     except RecursionError:
         raise SessionError(f"{path}: nested too deeply to be a session") from None
-    return session_from_dict(doc, str(path))
 
 
 def save_session(session: Session, path: str | os.PathLike) -> Path:
     """Write the whole document by atomic rename (gzip when the name ends in .gz)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = json.dumps(session.to_dict(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    if path.suffix == ".gz":
-        data = gzip.compress(data, mtime=0)
+    data = encode(session.to_dict())
+    return _write_atomically(path, lambda f: f.write(data))
+
+
+def _write_atomically(path: Path, write) -> Path:
+    """``write(file)`` into a temporary file beside ``path`` (through gzip when the name ends in
+    .gz), synced, then renamed over ``path``: a reader never sees half a document."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            if path.suffix == ".gz":
+                with gzip.GzipFile(fileobj=f, mode="wb", mtime=0) as g:
+                    write(g)
+            else:
+                write(f)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
@@ -184,6 +208,29 @@ def _snapshot_of(path: Path, session_id: str) -> bool:
     return saved.id == session_id and not saved.ended_at
 
 
+def save_from_journal(session: Session, journal: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """The final document written from the journal, streamed: ``session``'s header and run table
+    (it holds no events while recording), then every whole, valid event line of the journal as it
+    stands. Memory stays flat however long the session ran."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    head = session.to_dict()
+    del head["events"]  # the last key: the document goes on with the journal's events
+    opening = encode(head)[:-1] + b',"events":['
+
+    def stream(out) -> None:
+        out.write(opening)
+        with open(journal, "rb") as f:
+            read_header(f, path.stem)  # the events start after it
+            sep = b""
+            for _event, raw in journal_events(f, len(session.runs)):
+                out.write(sep + raw)
+                sep = b","
+        out.write(b"]}")
+
+    return _write_atomically(path, stream)
+
+
 def recover_journal(journal: Path) -> Path | None:
     """A stale journal (its lock free: the writer is gone) saved as a session; None when it is live,
     unreadable, or another orintui is recovering it at this moment (that one wins, this one skips)."""
@@ -200,14 +247,14 @@ def recover_journal(journal: Path) -> Path | None:
         except FileNotFoundError:
             return None
         try:
-            session, _pid = read_journal(journal)
+            session, _pid = read_journal(journal, keep=False)  # the run table; the events are streamed
         except (OSError, ValueError):
             return None
         final = Path(str(journal)[: -len(JOURNAL_SUFFIX)])
         if final.exists() and not _snapshot_of(final, session.id):
             final = final.with_name(final.stem + "-recovered" + final.suffix)
         try:
-            save_session(finish_recovered(session), final)
+            save_from_journal(finish_recovered(session), journal, final)
             journal.unlink()
         except OSError:
             return None  # a full disk: the journal stays, a later start tries again

@@ -67,11 +67,8 @@ class LiveScreen(MonitorScreen):
         return text
 
     def report_session(self):
-        from dataclasses import replace
-
-        # the recording goes on in another thread: report a copy of what it holds now
-        live = self.execution.session
-        return replace(live, events=list(live.events), runs=[replace(r) for r in live.runs])
+        # the recording goes on in another thread; the journal is the record: read it back
+        return self.execution.recorder.snapshot()
 
     def action_skip(self) -> None:
         self.execution.skip_current()
