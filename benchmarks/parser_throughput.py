@@ -1,13 +1,18 @@
 """Parser throughput (lines/s) for every adapter, and the observed-vs-reported decode time of a
 real llama.cpp run (the figure orintui's per-token timings rest on).
 
-    python benchmarks/parser_throughput.py [--llama-bin DIR --model small.gguf]
+    python benchmarks/parser_throughput.py [--rounds 3] [--llama-bin DIR --model small.gguf]
+
+Each adapter is fed its recorded transcript, one read per line as a PTY delivers them; the median
+of ``--rounds`` rounds is printed. ``tinygrad-llm 2k`` is tinygrad.llm's own form over a 2,000-token
+run: every line reprints the whole text so far (lines grow to about 14,000 characters).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import time
 
 from common import ROOT
@@ -16,6 +21,7 @@ from orintui.backends import ADAPTERS
 from orintui.backends.runner import BackendRunner
 
 T = ROOT / "tests" / "fixtures" / "transcripts"
+LONG = "tinygrad-llm 2k"
 TRANSCRIPTS = {
     "tinygrad-llm": "tinygrad-llm-cuda-h100.txt",
     "tinygrad-gpt2": "tinygrad-gpt2-debug2.txt",
@@ -25,11 +31,25 @@ TRANSCRIPTS = {
 }
 
 
+def long_cumulative_run(tokens: int = 2000) -> list[str]:
+    """tinygrad.llm's per-token lines for a long run, words taken from the recorded transcript."""
+    recorded = (T / TRANSCRIPTS["tinygrad-llm"]).read_text(errors="replace")
+    words = recorded.split("--  ")[-1].split()[1:] or ["w1"]
+    text, lines = "<|begin_of_text|>", []
+    for i in range(tokens):
+        text += " " + words[i % len(words)]
+        lines.append(f"  20.{i % 100:02d} ms,  49.90 tok/s,   12.31 GB/s, 2504/2744 MB  --  {text}\n")
+    return lines
+
+
 def throughput(name: str, target_lines: int = 50_000) -> tuple[float, int]:
-    text = (T / TRANSCRIPTS[name]).read_bytes().decode("utf-8", errors="replace")
-    lines = text.splitlines(keepends=True)
+    if name == LONG:
+        lines, adapter, target_lines = long_cumulative_run(), ADAPTERS["tinygrad-llm"], 2000
+    else:
+        text = (T / TRANSCRIPTS[name]).read_bytes().decode("utf-8", errors="replace")
+        lines = text.splitlines(keepends=True)
+        adapter = ADAPTERS[name]
     reps = max(1, target_lines // len(lines))
-    adapter = ADAPTERS[name]
     argv = ["llama-completion", "-p", "Hello from orintui"] if name == "llama-completion" else ["--benchmark"]
     start = time.perf_counter()
     fed = 0
@@ -65,11 +85,18 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--llama-bin", default=os.environ.get("ORINTUI_LLAMA_BIN"))
     p.add_argument("--model", default=os.path.join(os.environ.get("ORINTUI_TEST_MODELS", ""), "small.gguf"))
+    p.add_argument("--rounds", type=int, default=3)
     args = p.parse_args()
-    print(f"{'adapter':18} {'lines/s':>12} {'lines':>8}")
-    for name in TRANSCRIPTS:
-        rate, n = throughput(name)
-        print(f"{name:18} {rate:12,.0f} {n:8,}")
+    print(f"{'adapter':18} {'lines/s':>12} {'lines':>8}  (median of {args.rounds} rounds)")
+    names = [*TRANSCRIPTS, LONG]
+    rates: dict[str, list[float]] = {name: [] for name in names}
+    fed: dict[str, int] = {}
+    for _ in range(args.rounds):  # interleaved: a noisy machine slows every adapter alike
+        for name in names:
+            rate, fed[name] = throughput(name)
+            rates[name].append(rate)
+    for name in names:
+        print(f"{name:18} {statistics.median(rates[name]):12,.0f} {fed[name]:8,}")
     if args.llama_bin and os.path.exists(args.model):
         print("observed vs reported decode time (real llama-completion, CPU):")
         observed_vs_reported(args.llama_bin, args.model)

@@ -23,10 +23,22 @@ DEPRECATED = re.compile(r"AssertionError: (\w+)=1 is deprecated, use DEV=(\w+) i
 NUMBER = r"(nan|-?inf|[-+]?\d+(?:\.\d+)?)"
 
 
+# every character clean_text would remove or that starts a sequence it removes: text without one
+# is returned as it is, and this search (in C) is the common case on every line
+_NEEDS_CLEANING = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CONTROL_BYTES = bytes([*range(0x09), 0x0b, 0x0c, *range(0x0e, 0x20), 0x7f])
+_BREAK = re.compile(r"\r\n|\n|\r")
+_ALNUM = re.compile(r"[^\W_]")  # a letter or a digit (str.isalnum's characters)
+
+
 def strip_ansi(text: str) -> str:
     """Backend text without escape sequences or control characters (the one sanitiser; CR kept,
-    since lines are split on it)."""
-    return clean_text(text)
+    since lines are split on it). Text with none is returned as it is, found out in C: for ASCII
+    text (nearly every line) by a byte table, which keeps tinygrad.llm's 14,000-character lines cheap."""
+    if text.isascii():
+        raw = text.encode("ascii")
+        return text if len(raw.translate(None, _CONTROL_BYTES)) == len(raw) else clean_text(text)
+    return text if _NEEDS_CLEANING.search(text) is None else clean_text(text)
 
 
 def to_float(text: str) -> float | None:
@@ -34,7 +46,7 @@ def to_float(text: str) -> float | None:
         value = float(text)
     except ValueError:
         return None
-    return value if value == value and value not in (float("inf"), float("-inf")) else None
+    return value if value - value == 0.0 else None  # NaN and infinities give NaN here: refused
 
 
 class Parser:
@@ -118,15 +130,16 @@ class Parser:
 
     def emit_token(self, out: list[Event], t: float, text: str, ms: float | None = None,
                    warmup: bool = False, **extra: Any) -> None:
-        self.token_count += 1
-        out.append(ev.token(t, text, ms, warmup, index=self.token_count - 1, **extra))
+        self.token_count += 1  # ev.token, inlined (the same keys in the same order): once per token
+        out.append({"t": round(t, 6), "kind": ev.TOKEN, "run": None, "text": text, "ms": ms, "warmup": warmup,
+                    "index": self.token_count - 1, **extra})
 
     # -- helpers -----------------------------------------------------------------------------
     def split_lines(self, text: str, t: float, out: list[Event]) -> None:
         if not self._pending:
             self._pending_t = t
-        buf = self._pending + text
-        parts = re.split(r"\r\n|\n|\r", buf)
+        buf = self._pending + text if self._pending else text
+        parts = buf.split("\n") if "\r" not in buf else _BREAK.split(buf)
         self._pending = parts.pop()
         for part in parts:
             self._line(part, t, out)
@@ -140,7 +153,7 @@ class Parser:
         buf = self._pending + text
         self._pending = ""
         while not stop():
-            m = re.search(r"\r\n|\n|\r", buf)
+            m = _BREAK.search(buf)
             if not m:
                 self._pending = buf
                 return None
@@ -151,12 +164,12 @@ class Parser:
     def _line(self, raw: str, t: float, out: list[Event]) -> None:
         line = strip_ansi(raw)
         shown = line if len(line) <= MAX_LINE else f"{line[:MAX_LINE]}... ({len(line) - MAX_LINE} more characters)"
-        out.append(ev.output(t, shown))
+        out.append({"t": round(t, 6), "kind": ev.OUTPUT, "run": None, "line": shown})  # ev.output, inlined: every line
         self.lines_seen += 1
-        if m := DEPRECATED.search(line):  # tinygrad 0.13 and master refuse the 0.12 device variables
+        if "deprecated" in line and (m := DEPRECATED.search(line)):  # tinygrad 0.13 and master refuse 0.12's variables
             self.hint = (f"this tinygrad wants DEV={m.group(2)}, not {m.group(1)}=1: "
                          "set device_style = \"DEV\" in the scenario (\"legacy\" is for tinygrad 0.12 and older)")
-        if any(c.isalnum() for c in line):  # not a traceback's ^^^^ marker line
+        if _ALNUM.search(line):  # not a traceback's ^^^^ marker line
             self._tail.append(shown)
         self.line(line, t, out)
 
@@ -197,11 +210,20 @@ def flag_int(argv: list[str], flags: tuple[str, ...]) -> int | None:
 
 
 def common_prefix_len(a: str, b: str) -> int:
+    """How many leading characters a and b share. Comparisons run in C: the common case (b goes on
+    from a) is one ``startswith``; otherwise a binary search over prefix lengths, so a run of
+    cumulative lines costs what reading them costs, not a Python loop over every character."""
     n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
+    if b.startswith(a[:n]) if n == len(a) else a.startswith(b):
+        return n
+    lo, hi = 0, n  # a[:lo] == b[:lo]; a[:hi] != b[:hi]
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if a.startswith(b[:mid]):
+            lo = mid
+        else:
+            hi = mid
+    return lo
 
 
 class CumulativeText:

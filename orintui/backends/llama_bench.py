@@ -13,6 +13,8 @@ import json
 import re
 from typing import Any
 
+import msgspec
+
 from orintui.backends.base import Adapter, Parser, to_float
 from orintui.session import events as ev
 
@@ -22,6 +24,26 @@ RATE = re.compile(r"^([\d.]+)\s*±\s*([\d.]+)$")
 KEEP = ("model_type", "model_size", "model_n_params", "backends", "gpu_info", "cpu_info", "n_gpu_layers",
         "flash_attn", "n_threads", "n_batch", "n_ubatch", "type_k", "type_v", "build_commit", "build_number",
         "n_prompt", "n_gen", "n_depth", "avg_ns", "stddev_ns", "avg_ts", "stddev_ts", "samples_ns", "samples_ts")
+
+
+# a -o jsonl row decoded straight into the fields orintui keeps (msgspec skips the rest in C)
+_Row = msgspec.defstruct("_Row", [(k, Any, msgspec.UNSET) for k in KEEP])
+_row_decoder = msgspec.json.Decoder(_Row)
+
+
+def _jsonl_row(text: str) -> dict | None:
+    """The kept fields of one JSON row with an avg_ts, or None (not JSON, not a result row)."""
+    try:
+        row = msgspec.to_builtins(_row_decoder.decode(text))  # the fields the row has (UNSET left out)
+    except (msgspec.DecodeError, RecursionError):  # not an object, or what only the standard decoder reads (NaN)
+        try:
+            obj = json.loads(text)
+        except (ValueError, RecursionError):
+            return None
+        if not isinstance(obj, dict):
+            return None
+        row = {k: obj[k] for k in KEEP if k in obj}
+    return row if "avg_ts" in row else None
 
 
 def test_name(n_prompt: int, n_gen: int, n_depth: int = 0) -> str:
@@ -60,12 +82,9 @@ class LlamaBenchParser(Parser):
             self._csv_row(stripped, t, out)
             return
         if stripped.startswith("{") and stripped.endswith("}"):
-            try:
-                row = json.loads(stripped)
-            except json.JSONDecodeError:
-                return
-            if isinstance(row, dict) and "avg_ts" in row:
-                self._row(t, out, {k: row[k] for k in KEEP if k in row})
+            row = _jsonl_row(stripped)
+            if row is not None:
+                self._row(t, out, row)
             return
         if m := PROGRESS.search(line):
             self.recognised = True

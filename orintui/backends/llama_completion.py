@@ -149,8 +149,10 @@ class LlamaCompletionParser(Parser):
             self._rest = rest
 
     def line(self, line: str, t: float, out: list) -> None:
-        body = LOG_PREFIX.sub("", line)
-        if m := GENERATE.search(body):
+        # each pattern is tried only when a word it needs is in the line: most log lines match none
+        first = line[:1]
+        body = LOG_PREFIX.sub("", line) if first.isdigit() or (first in "IWED" and line[1:2] == " ") else line
+        if "generate:" in body and (m := GENERATE.search(body)):
             self.recognised = True
             self.state = "gen"
             self.figures["n_predict"] = int(m.group(3))
@@ -158,25 +160,25 @@ class LlamaCompletionParser(Parser):
             if self.prompt is None or not self.echo:
                 self.echo_buffer = None
             return
-        if m := PERF.search(body):
+        if "_print" in body and (m := PERF.search(body)):
             self.recognised = True
             self._perf(m.group(1).strip(), t, out)
             return
-        if m := DEVICE.match(body):
+        if "Device " in body and (m := DEVICE.match(body)):
             self.devices.append(m.group(2))
             out.append(ev.summary(t, device=m.group(2), compute_capability=m.group(3)))
-        elif m := OFFLOAD.search(body):
+        elif "offloaded " in body and (m := OFFLOAD.search(body)):
             out.append(ev.summary(t, offloaded_layers=int(m.group(1)), total_layers=int(m.group(2))))
-        elif m := FILE_SIZE.search(body):
-            if body.startswith("print_info") or "file size" in body:
-                out.append(ev.summary(t, model_bytes=int(float(m.group(1)) * UNITS[m.group(2)])))
+        elif "file size" in body and (m := FILE_SIZE.search(body)):
+            out.append(ev.summary(t, model_bytes=int(float(m.group(1)) * UNITS[m.group(2)])))
         elif "Interrupted by user" in body:
             self.stopped_by = "interrupted (SIGINT)"
             out.append(ev.note(t, "llama.cpp: interrupted by user (SIGINT)"))
         elif "invalid argument: -no-cnv" in body:
             self.hint = ("this llama-cli is the chat program and refuses -no-cnv: use llama-completion for a "
                          "one-shot completion, or backend \"llama-cli\" without -no-cnv")
-        elif "context full" in body or CONTEXT_FULL.search(body):
+        elif ("context" in body or "n_past" in body or "failed to decode" in body) \
+                and ("context full" in body or CONTEXT_FULL.search(body)):
             self.stopped_by = "context full"
             out.append(ev.note(t, f"llama.cpp: {body.strip()}", "warning"))
 
