@@ -22,7 +22,7 @@ from orintui.scenarios import RunSpec, Scenario, ScenarioError, how_to_get
 from orintui.session import events as ev
 from orintui.session import status as st
 from orintui.session.journal import JournalBusy, journal_locked, journal_path
-from orintui.session.model import RunInfo
+from orintui.session.model import RunInfo, Session
 from orintui.session.recorder import Recorder, new_session
 from orintui.session.store import recover_journal, recover_orphans
 from orintui.telemetry.profiles import host_facts, match_profile
@@ -225,7 +225,7 @@ class Execution:
                                      exit_code=code, signal=sig, error=error, by_user=by_user, **process))
 
     @staticmethod
-    def _store_flags(session) -> None:
+    def _store_flags(session: Session) -> None:
         """The validity flags of every run, as the metrics layer sees the whole session (read back
         from the journal at the end), kept in the run table so that readers of the JSON need not
         recompute them."""

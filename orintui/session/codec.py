@@ -11,7 +11,7 @@ handling).
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NoReturn
 
 import msgspec
 
@@ -24,7 +24,7 @@ def encode(value: Any) -> bytes:
     return _encoder.encode(value)
 
 
-def _refuse_constant(name: str):
+def _refuse_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a number orintui accepts (numbers must be finite)")
 
 

@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import IO, Any
 
 from orintui.session.codec import decode, encode
 from orintui.session.events import OUTPUT, Event
@@ -192,7 +192,7 @@ class JournalWriter:
 MAX_JOURNAL_LINE = 16 << 20  # a longer line is not one orintui wrote: it is skipped, never held whole
 
 
-def _lines(f) -> Iterator[bytes]:
+def _lines(f: IO[bytes]) -> Iterator[bytes]:
     """The file's lines, each cut at MAX_JOURNAL_LINE bytes (the rest of a longer one is skipped)."""
     while True:
         line = f.readline(MAX_JOURNAL_LINE)
@@ -232,7 +232,7 @@ def session_from_header(header: object, fallback_id: str) -> tuple[Session, int 
     return session, pid
 
 
-def journal_events(f, runs: int) -> Iterator[tuple[Event, bytes]]:
+def journal_events(f: IO[bytes], runs: int) -> Iterator[tuple[Event, bytes]]:
     """Every whole, well-typed event line from the file position on, with the line's JSON (as
     written, or re-encoded when only the standard decoder could read it). A line that is not JSON or
     not a valid event is skipped; a last line cut mid-write by a kill ends it."""
@@ -256,7 +256,7 @@ def _utf8(raw: bytes) -> bool:
     return True
 
 
-def read_header(f, where: str) -> tuple[Session, int | None]:
+def read_header(f: IO[bytes], where: str) -> tuple[Session, int | None]:
     first = next(_lines(f), b"")
     try:
         header = decode(first)

@@ -117,6 +117,7 @@ class Recorder:
             except queue.Empty:
                 item = None
             if item is _STOP:
+                self._drain()
                 return
             if isinstance(item, threading.Event):  # sync(): everything before it is written
                 journal.flush()
@@ -125,6 +126,19 @@ class Recorder:
                 self._write(item)
             if journal.dirty and time.monotonic() - journal.last_flush >= FLUSH_EVERY_S:
                 journal.flush()
+
+    def _drain(self) -> None:
+        """At close: what is still queued, including what this thread queued itself while handing
+        out the events before (a listener's error note)."""
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, threading.Event):
+                item.set()
+            elif item is not _STOP:
+                self._write(item)
 
     def _write(self, event: Event) -> None:
         with self._lock:

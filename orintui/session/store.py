@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import tempfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
@@ -177,7 +179,7 @@ def save_session(session: Session, path: str | os.PathLike) -> Path:
     return _write_atomically(path, lambda f: f.write(data))
 
 
-def _write_atomically(path: Path, write) -> Path:
+def _write_atomically(path: Path, write: Callable[[io.BufferedIOBase], object]) -> Path:
     """``write(file)`` into a temporary file beside ``path`` (through gzip when the name ends in
     .gz), synced, then renamed over ``path``: a reader never sees half a document."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".tmp")
@@ -218,7 +220,7 @@ def save_from_journal(session: Session, journal: str | os.PathLike, path: str | 
     del head["events"]  # the last key: the document goes on with the journal's events
     opening = encode(head)[:-1] + b',"events":['
 
-    def stream(out) -> None:
+    def stream(out: io.BufferedIOBase) -> None:
         out.write(opening)
         with open(journal, "rb") as f:
             read_header(f, path.stem)  # the events start after it
