@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -140,7 +141,10 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the big session's first frame")
     p.add_argument("--before", type=Path, help="another source tree whose first frame to measure beside this one")
     p.add_argument("--skip-cpu", action="store_true", help="only the big session (first frame, memory, seek)")
+    p.add_argument("--load-only", action="store_true", help="only save and load the 200,000-token session, no app")
     args = p.parse_args()
+    if args.load_only:
+        return load_and_save(args.rounds)
     with tempfile.TemporaryDirectory() as tmp:
         home = os.path.join(tmp, "home")
         if not args.skip_cpu:
@@ -157,6 +161,27 @@ def main() -> int:
                   f"{len(rounds)}: {', '.join(f'{f:.2f}' for f in frames)}); peak memory "
                   f"{max(r[1] for r in rounds):.0f} MiB at the first frame, {max(r[2] for r in rounds):.0f} MiB 8 s later")
         seek_cost(big)
+    return 0
+
+
+def load_and_save(rounds: int) -> int:
+    """The document alone: save and load of the 200,000-token session (medians of ``rounds``)."""
+    from orintui.session import load_session
+
+    session = synthetic_session(tokens=200_000, tok_s=100.0, samples=20_000, sample_hz=10.0, runs=4)
+    saves, loads = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        big = Path(tmp) / "big.json"
+        for _ in range(rounds):
+            start = time.perf_counter()
+            save_session(session, big)
+            saves.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            load_session(big)
+            loads.append(time.perf_counter() - start)
+        size = big.stat().st_size / 2**20
+    print(f"200,000 token + 20,000 telemetry events ({size:.1f} MiB): save {statistics.median(saves):.3f} s, "
+          f"load {statistics.median(loads):.3f} s (medians of {rounds})")
     return 0
 
 
