@@ -26,7 +26,6 @@ from orintui.metrics import (
     BUSY_CPU_PCT,
     IDLE_WINDOW_S,
     MAX_POWER_MODES,
-    MIN_STEADY_TOKENS,
     ROLLING_TOKENS,
     SLOW_FACTOR,
     Flag,
@@ -428,14 +427,12 @@ class RunAccumulator:
             m.emc_gbs, m.sources["emc_gbs"] = emc, "telemetry: EMC"
 
     def _live_flags(self, host: dict[str, Any], steady: int, merged: int) -> list[Flag]:
-        """The flags a live run can already carry; the ones that need the whole decode window come
-        with the final figures (metrics.run_flags)."""
+        """The flags a live run can already carry; few-tokens and those that need the whole decode
+        window come with the final figures (metrics.run_flags)."""
         flags = []
         busy = self.started.get("cpu_load_before_pct") if self.started else None
         if isinstance(busy, (int, float)) and busy > BUSY_CPU_PCT:
             flags.append(Flag("busy", f"CPU {busy:.0f}% busy before the run started (above {BUSY_CPU_PCT:.0f}%)"))
-        if self.tokens and steady < MIN_STEADY_TOKENS and self.final:
-            flags.append(Flag("few-tokens", f"{steady} steady-state tokens (fewer than {MIN_STEADY_TOKENS})"))
         if merged:
             flags.append(Flag("merged-reads", f"{merged} tokens arrived inside other tokens' reads"))
         if self.tokens and host.get("jetson_clocks") == "OFF":
