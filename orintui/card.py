@@ -7,6 +7,7 @@ session always gives the same bytes (the card is snapshot-tested); PNG goes thro
 from __future__ import annotations
 
 from orintui import __version__
+from orintui.format import abbreviate
 from orintui.metrics import best_run, session_metrics
 from orintui.report import fmt, versions_line
 from orintui.session.model import Session
@@ -19,10 +20,7 @@ MAX_ROWS = 6
 
 def cut(text: str, width: int) -> str:
     """At most ``width`` characters, cut in the middle so both ends stay readable."""
-    if len(text) <= width:
-        return text
-    keep = width - 1
-    return text[: (keep + 1) // 2] + "…" + text[len(text) - keep // 2:]
+    return abbreviate(text, width)
 
 
 def conditions(session: Session) -> list[str]:

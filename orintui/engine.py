@@ -18,7 +18,7 @@ from orintui.backends.runner import BackendRunner
 from orintui.metrics import IDLE_WINDOW_S, cpu_busy_pct, session_metrics
 from orintui.power_modes import PowerModeError, PowerModes, check_can_switch, needs
 from orintui.quiet_gate import QuietGate, gate_disabled_here
-from orintui.scenarios import RunSpec, Scenario, ScenarioError, how_to_get
+from orintui.scenarios import MISSING_MODEL, RunSpec, Scenario, ScenarioError, how_to_get
 from orintui.session import events as ev
 from orintui.session import status as st
 from orintui.session.journal import JournalBusy, journal_locked, journal_path
@@ -103,7 +103,10 @@ class Execution:
         self.scenario = scenario
         check_can_switch(scenario.runs, scenario.path)  # a power sweep needs root: refused before anything
         problems = scenario.problems()
-        fatal = [(r, why) for r, why in problems if not r.optional]
+        # optional: this machine may lack the program; a model the user named that is not there is a mistake
+        fatal = [(r, why) for r, why in problems if not r.optional or why.startswith(MISSING_MODEL)]
+        if not fatal and problems and {r.label for r, _ in problems} >= {r.label for r in scenario.runs}:
+            fatal = problems  # nothing could run here: said now, not as a session of skipped runs
         if fatal:
             run, why = fatal[0]
             more = f" (and {len(fatal) - 1} more)" if len(fatal) > 1 else ""

@@ -98,19 +98,28 @@ def telemetry_line(s: dict[str, Any], gauges: bool = True) -> str:
             parts.append(f"GPU {gpu_text(s)}")
         if _known(s, "emc_util_pct"):
             parts.append(f"EMC {emc_text(s)}")
+    # temperature, RAM and CPU before the rail breakdown: what an 80-column strip must not lose
+    temps = {k: v for k, v in (s.get("temp_c") or {}).items() if v is not None}
+    if temps:
+        hottest = max(temps, key=lambda k: temps[k])
+        parts.append(f"{hottest} {temps[hottest]:.1f}C")
+    if _known(s, "ram_used_mb", "ram_total_mb"):
+        parts.append(f"RAM {s['ram_used_mb'] / 1024:.1f}/{s['ram_total_mb'] / 1024:.1f}GB")
+    cpu = [c for c in (s.get("cpu_load_pct") or []) if c is not None]
+    if cpu:
+        parts.append(f"CPU {sum(cpu) / len(cpu):.0f}%")
     if _known(s, "power_total_mw"):
         label = s.get("power_total_label")
         parts.append(f"{power_text(s)} ({label})" if gauges else f"power = {label}")
     rails = s.get("power_mw") or {}
     if len(rails) > 1:
         parts.append(" ".join(f"{k} {v / 1000:.1f}W" for k, v in rails.items() if v is not None))
-    if _known(s, "ram_used_mb", "ram_total_mb"):
-        parts.append(f"RAM {s['ram_used_mb'] / 1024:.1f}/{s['ram_total_mb'] / 1024:.1f}GB")
-    cpu = [c for c in (s.get("cpu_load_pct") or []) if c is not None]
-    if cpu:
-        parts.append(f"CPU {sum(cpu) / len(cpu):.0f}%")
-    temps = {k: v for k, v in (s.get("temp_c") or {}).items() if v is not None}
-    if temps:
-        hottest = max(temps, key=lambda k: temps[k])
-        parts.append(f"{hottest} {temps[hottest]:.1f}C")
     return "  ".join(parts)
+
+
+def abbreviate(text: str, width: int, mark: str = "…") -> str:
+    """At most ``width`` characters, cut in the middle so both ends stay readable ('llama-b…fa off')."""
+    if len(text) <= width:
+        return text
+    keep = max(0, width - len(mark))
+    return text[: (keep + 1) // 2] + mark + text[len(text) - keep // 2:]

@@ -86,6 +86,9 @@ class RunSpec:
 GPU_NODES = ("/dev/nvidiactl", "/dev/nvgpu/igpu0/ctrl", "/dev/nvidia0", "/dev/nvhost-ctrl-gpu")
 
 
+MISSING_MODEL = "model not found"  # fatal even for an optional run: the user named a file that is not there
+
+
 def how_to_get(why: str) -> str:
     """The next step for a missing part, appended to what is missing ('' when orintui has none to give)."""
     if "binary not found" in why and "llama-" in why:
@@ -95,7 +98,7 @@ def how_to_get(why: str) -> str:
         return f" (build llama.cpp there, or run orintui setup and --set llama_bin={paths.llama_cpp_dir(flavour)})"
     if "module tinygrad" in why:
         return "; pip install tinygrad, or set python to a tinygrad checkout's interpreter"
-    if why.startswith("model not found"):
+    if why.startswith(MISSING_MODEL):
         return " (orintui models lists where each model comes from and fetches it)"
     return ""
 
@@ -174,7 +177,7 @@ class Scenario:
                 found.append((run, why))
             generated = {self.variables.get(k) for k in self.generate}
             if run.model and not os.path.exists(run.model) and run.model not in generated:
-                found.append((run, f"model not found: {run.model}"))
+                found.append((run, f"{MISSING_MODEL}: {run.model}"))
         return found
 
 
@@ -723,7 +726,7 @@ def list_scenarios() -> list[ScenarioEntry]:
                                        {f"{run.label}: {why}{how_to_get(why)}" for run, why in fatal})
                 skipped: dict[str, str] = {}
                 for run, why in problems:
-                    if run.optional:
+                    if run.optional and not why.startswith(MISSING_MODEL):
                         skipped.setdefault(run.label, f"{run.label}: {why}{how_to_get(why)}")
                 entry.skipped = list(skipped.values())
                 entry.notes = list(dict.fromkeys(f"{run.label}: {run.notes}" for run in s.runs if run.notes))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import json
 import os
 import shutil
@@ -254,13 +255,38 @@ async def test_theme_key_cycles_and_is_remembered(orintui_home):
         assert again.theme == "orintui-basic"
 
 
-async def test_help_panel_lists_keys():
+async def test_help_panel_lists_the_screens_keys_first():
+    from orintui.tui.keys_panel import KeysPanel, ordered_bindings
+
     app = menu_app()
     async with app.run_test(size=(100, 30)) as pilot:
+        await menu_ready(pilot)
+        assert app.focused is not None and app.focused.id == "scenario-table"  # the list has the keys at once
         await pilot.press("question_mark")
-        assert app.screen.query("HelpPanel")
+        assert app.screen.query(KeysPanel)
+        rows = ordered_bindings(app, app.screen)
+        ranks = [rank for rank, _, _ in rows]
+        assert ranks == sorted(ranks) and ranks[0] == 0 and 2 in ranks  # screen, app, then the table's cursor keys
+        assert {"Scenarios", "Sessions", "Device", "Open", "Compare"} <= {d for rank, _, d in rows if rank == 0}
         await pilot.press("question_mark")
-        assert not app.screen.query("HelpPanel")
+        assert not app.screen.query(KeysPanel)
+
+
+async def test_command_palette_offers_the_screens_actions():
+    from orintui.tui.keys_panel import binding_commands
+
+    app = menu_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await menu_ready(pilot)
+        names = {c.title: c.help for c in binding_commands(app, app.screen)}
+        assert {"Scenarios", "Sessions", "Device", "Compare", "Demo", "Quit", "Theme", "Keys"} <= set(names)
+        assert names["Device"] == "key 3"
+        result = next(c for c in binding_commands(app, app.screen) if c.title == "Device").callback()
+        if inspect.isawaitable(result):  # the palette awaits what a command returns; so does this test
+            await result
+        await until(pilot, lambda: app.screen.query_one("TabbedContent").active == "device")
+        await pilot.press("ctrl+p")  # the palette itself opens
+        await until(pilot, lambda: type(app.screen).__name__ == "CommandPalette")
 
 
 async def test_first_start_opens_the_demo_replay(orintui_home):
@@ -608,3 +634,57 @@ def test_keyframe_seek_equals_a_fold_from_the_start(monkeypatch):
         restored = frames.state_at(index)
         assert shown(restored) == shown(folded), index
     assert frames.state_at(10, cancelled=lambda: True) is None  # a newer seek: this one gives up
+
+
+async def test_a_failed_lane_says_its_exit_and_enter_opens_its_last_lines():
+    from textual.widgets import Static
+
+    from orintui.tui.screens.last_lines import LastLinesScreen
+    from orintui.tui.widgets.run_lane import RunLane
+
+    app = make_app(replay=load_session(H100), at=38.0, paused=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await on_screen(pilot, "ReplayScreen")
+        await until(pilot, lambda: screen.state.lanes[0].status == "failed")
+        lane = screen.query_one("#lane-0", RunLane)
+        await until(pilot, lambda: "exit code 1: StopIteration" in str(lane.query_one(".lane-text", Static).render()))
+        lane.focus()
+        await pilot.press("enter")
+        last = await on_screen(pilot, "LastLinesScreen")
+        assert isinstance(last, LastLinesScreen)
+        body = "".join(str(w.render()) for w in last.query(Static))
+        assert "Traceback (most recent call last)" in body and "StopIteration" in body and "last " in body
+        await pilot.press("escape")
+        await on_screen(pilot, "ReplayScreen")
+
+
+async def test_at_80x24_every_lane_shows_on_one_line(tmp_path):
+    app = make_app(replay=load_session(H100), at=38.0, paused=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await on_screen(pilot, "ReplayScreen")
+        await until(pilot, lambda: screen.has_class("compact"))
+        await pilot.pause()
+        lanes = screen.query(".lane")
+        assert len(lanes) == 5 and all(lane.region.height == 1 for lane in lanes)
+        assert all(lane.region.y + 1 <= screen.query_one("#lanes").region.bottom for lane in lanes)  # none scrolled away
+        table = screen.query_one("#table")
+        assert [str(c.label) for c in table.columns.values()] == ["Backend", "Decode", "vs best", "TTFT ms", "p95",
+                                                                  "J/tok", "BW%", "Status"]
+        assert table.fixed_columns == 1
+
+
+async def test_the_variables_dialog_focuses_its_first_field_and_enter_runs(tmp_path):
+    from textual.widgets import Input
+
+    app = menu_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await menu_ready(pilot)
+        await pilot.press("enter")  # the demo, first in the list
+        dialog = await on_screen(pilot, "VariablesScreen")
+        assert isinstance(app.focused, Input) and app.focused.id == "session-label"
+        assert dialog.query("Footer")
+        descriptions = [b.description for _, b, _, _ in dialog.active_bindings.values() if b.show]
+        assert "Run" in descriptions and "Cancel" in descriptions
+        await pilot.press("escape")
+        await on_screen(pilot, "MenuScreen")
+        assert app.focused is not None and app.focused.id == "scenario-table"  # focus back on the list

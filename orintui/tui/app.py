@@ -6,13 +6,13 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
@@ -72,9 +72,10 @@ class OrintuiApp(App):
     BINDINGS = [
         Binding("f2", "cycle_theme", "Theme"),
         Binding("question_mark,f1", "toggle_help", "Keys"),
+        Binding("ctrl+p", "command_palette", "Commands", show=False),  # in `?` and the palette, not the footer
         Binding("ctrl+c", "interrupt", "Quit", show=False, priority=True),
     ]
-    ENABLE_COMMAND_PALETTE = False
+    # ctrl+p: every action of the screen and the app by name (tui/keys_panel.py)
 
     def __init__(self, config: AppConfig, handle_signals: bool = False):
         driver = None
@@ -271,10 +272,19 @@ class OrintuiApp(App):
         self.notify(f"theme: {self.theme}")
 
     def action_toggle_help(self) -> None:
-        if self.screen.query("HelpPanel"):
-            self.action_hide_help_panel()
+        from orintui.tui.keys_panel import KeysPanel
+
+        panels = self.screen.query(KeysPanel)
+        if panels:
+            panels.remove()
         else:
-            self.action_show_help_panel()
+            self.screen.mount(KeysPanel())
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        from orintui.tui.keys_panel import binding_commands
+
+        yield from binding_commands(self, screen)
+        yield from super().get_system_commands(screen)
 
     def hang_up(self, sig: int) -> None:
         """A dropped SSH connection (SIGHUP) or a kill (SIGTERM): stop the runs, save, exit 130."""

@@ -30,6 +30,14 @@ def ascii_spark(data: list[float], width: int) -> str:
     return "".join(RAMP[1 + round((v - low) / span * (len(RAMP) - 2))] for v in buckets)
 
 
+def fit(text: str, width: int) -> str:
+    """A label in ``width`` cells, abbreviated from the middle (format.abbreviate); '~' where console
+    fonts lack the ellipsis."""
+    from orintui.format import abbreviate
+
+    return abbreviate(text, width, "~" if ascii_mode() else "…")
+
+
 class Spark(Sparkline):
     """Textual's sparkline, or its ASCII form in ASCII mode."""
 

@@ -42,7 +42,7 @@ class CompareScreen(Screen):
         yield DataTable(id="compare-table", cursor_type="row")
         yield Static(Text(f" ratios against {result['baseline']}; better or worse only beyond the runs' own spread",
                           style="dim"))
-        yield Footer(compact=True)  # every key fits at 80 columns
+        yield Footer(compact=True, show_command_palette=False)  # every key fits at 80 columns
 
     def on_mount(self) -> None:
         result = compare_sessions(self.sessions)

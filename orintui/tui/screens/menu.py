@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane, Tabs
 
 from orintui.catalog import SessionEntry, delete_session, label_session, list_sessions
 from orintui.sanitize import clean_line
@@ -85,7 +85,7 @@ class MenuScreen(Screen):
             with TabPane("Device", id="device"), VerticalScroll():
                 probing = Text("Device\n", style="bold") + Text("  probing telemetry sources...", style="dim")
                 yield Static(device_text(self.device_info) if self.device_info else probing, id="device-panel")
-        yield Footer(compact=True)  # every key fits at 80 columns
+        yield Footer(compact=True, show_command_palette=False)  # every key fits at 80 columns
 
     def on_mount(self) -> None:
         table = self.query_one("#scenario-table", DataTable)
@@ -93,8 +93,15 @@ class MenuScreen(Screen):
         sessions = self.query_one("#session-table", DataTable)
         sessions.add_columns("Date", "Scenario", "Runs", "Headline")
         self.action_reload()
+        table.focus()  # arrows and enter work at once
         if self.device_info is None:
             self.probe_device()
+
+    def on_screen_resume(self) -> None:
+        # back from a replay, a run or a dialog: the list of the active tab has the keys again
+        if self.focused is None:
+            active = self.query_one(TabbedContent).active
+            self.action_tab(active if active in ("scenarios", "sessions", "device") else "scenarios")
 
     @work(thread=True, exclusive=True, group="probe")
     def probe_device(self) -> None:
@@ -190,7 +197,11 @@ class MenuScreen(Screen):
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
         target = {"scenarios": "#scenario-table", "sessions": "#session-table", "device": "#device-panel"}[tab]
-        self.query_one(target).focus()
+        widget = self.query_one(target)
+        if widget.focusable:
+            widget.focus()
+        else:  # the device panel is text: nothing in the hidden tabs may keep the focus, or it pulls its tab back
+            self.query_one(Tabs).focus()
 
     def _selected_session(self) -> SessionEntry | None:
         table = self.query_one("#session-table", DataTable)

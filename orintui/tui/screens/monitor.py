@@ -62,11 +62,20 @@ class MonitorScreen(Screen):
             yield TokenChart(id="chart")
             yield OutputPane(id="output")
             yield FindingsPane(id="findings")
-        yield Footer(compact=True)  # every key fits at 80 columns
+        yield Footer(compact=True, show_command_palette=False)  # every key fits at 80 columns
 
     def on_mount(self) -> None:
         self.set_interval(REDRAW_S, self.tick)
         self.redraw(force=True)
+
+    def on_resize(self) -> None:
+        # 80x24 over SSH: one line per lane so that every lane shows (themes/orintui.tcss)
+        self.set_class(self.size.height < 30, "compact")
+
+    def on_run_lane_open(self, message: RunLane.Open) -> None:
+        from orintui.tui.screens.last_lines import LastLinesScreen
+
+        self.app.push_screen(LastLinesScreen(self.report_session(), message.index))
 
     def tick(self) -> None:
         """Subclasses feed events into self.state here, then redraw."""

@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Input, Label, Static
+from textual.widgets import Footer, Input, Label, Static
 
 from orintui.sanitize import clean_line
 from orintui.scenarios import ScenarioError, load_scenario
@@ -15,7 +15,8 @@ from orintui.tui.messages import StartRun
 
 
 class VariablesScreen(ModalScreen):
-    BINDINGS = [Binding("ctrl+r", "run", "Run", priority=True), Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("ctrl+r", "run", "Run", priority=True), Binding("enter", "run", "Run", show=False),
+                Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, path: str):
         super().__init__()
@@ -24,13 +25,17 @@ class VariablesScreen(ModalScreen):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Static(data_line(f"{self.scenario.name}: variables (ctrl+r runs, escape cancels)"))
+            yield Static(data_line(f"{self.scenario.name}: variables (enter or ctrl+r runs, escape cancels)"))
             with VerticalScroll():
                 yield Label("session label (optional: shown in the menu and reports)", markup=False)
                 yield Input(value="", placeholder="e.g. MAXN, clocks locked", id="session-label")
                 for key, value in self.scenario.variables.items():
                     yield Label(data_line(key))
                     yield Input(value=value, id=f"var-{key}")
+        yield Footer(compact=True, show_command_palette=False)  # this dialog's own keys, not the menu's
+
+    def on_mount(self) -> None:
+        self.query_one("#session-label", Input).focus()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.action_run()

@@ -9,19 +9,49 @@ from orintui.format import fmt, ratio, repetition_tag
 from orintui.metrics import RunMetrics, best_run
 from orintui.session import status as st
 from orintui.tui.data import data_line
+from orintui.tui.glyphs import fit
 
 COLUMNS = ("Backend", "Decode tok/s", "vs best", "Prefill tok/s", "TTFT ms", "p50 ms", "p95 ms", "J/token", "BW %",
            "Status")
+# under NARROW_BELOW columns (80x24 over SSH): the least useful go first (p50 is 1000/decode, prefill is in
+# the report), headers are abbreviated, and the backend column stays in place while the rest scrolls
+NARROW_BELOW = 110
+NARROW = {"Backend": "Backend", "Decode tok/s": "Decode", "vs best": "vs best", "TTFT ms": "TTFT ms", "p95 ms": "p95",
+          "J/token": "J/tok", "BW %": "BW%", "Status": "Status"}
+
+
+def _fit(label: Text, width: int) -> Text:
+    return label if len(label.plain) <= width else Text(fit(label.plain, width), style=label.style)
 
 
 class ComparisonTable(DataTable):
+    narrow: bool | None = None
+    shown: list[RunMetrics] | None = None  # what show() last drew: redrawn when the columns change
+
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.zebra_stripes = True
+        self.fixed_columns = 1
+        self._set_columns()
+
+    def _set_columns(self) -> None:
+        narrow = 0 < self.size.width < NARROW_BELOW
+        if narrow == self.narrow:
+            return
+        self.narrow = narrow
+        self.clear(columns=True)
         for col in COLUMNS:
-            self.add_column(col, key=col)
+            if not narrow or col in NARROW:
+                self.add_column(NARROW[col] if narrow else col, key=col)
+
+    def on_resize(self) -> None:
+        was = self.narrow
+        self._set_columns()
+        if self.narrow != was and self.shown is not None:
+            self.show(self.shown)  # the rows went with the old columns; a paused replay sends no new figures
 
     def show(self, metrics: list[RunMetrics]) -> None:
+        self.shown = metrics
         measured = [m for m in metrics if m.ranks]  # only complete runs are ranked or marked best
         best_decode = getattr(best_run(measured), "decode", None)
         best = {
@@ -51,12 +81,18 @@ class ComparisonTable(DataTable):
                                            cell(m.ttft_ms, best["ttft"], 1), cell(m.itl_ms["p50"], best["p50"]),
                                            Text(fmt(m.itl_ms["p95"])), cell(m.energy_j_per_token, best["j"], 4),
                                            Text(fmt(m.bandwidth_pct, 1)), verdict]))
+        shown = [i for i, col in enumerate(COLUMNS) if not self.narrow or col in NARROW]
+        rows = [(key, [cells[i] for i in shown]) for key, cells in rows]
         if self.row_count != len(rows):
             self.clear()
             for key, cells in rows:
+                if self.narrow:
+                    cells[0] = _fit(cells[0], 16)  # the frozen column: 16 cells of the label
                 self.add_row(*cells, key=key)
             return
         for key, cells in rows:
-            for col, value in zip(COLUMNS, cells):
-                if self.get_cell(key, col) != value:
-                    self.update_cell(key, col, value, update_width=True)
+            if self.narrow:
+                cells[0] = _fit(cells[0], 16)
+            for i, value in zip(shown, cells):
+                if self.get_cell(key, COLUMNS[i]) != value:
+                    self.update_cell(key, COLUMNS[i], value, update_width=True)

@@ -6,14 +6,16 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widgets import Sparkline, Static
 
 from orintui.format import rate, short_error
 from orintui.live_state import Lane
 from orintui.sanitize import clean_line
 from orintui.session import status as st
-from orintui.tui.glyphs import Spark
+from orintui.tui.glyphs import Spark, fit
 from orintui.tui.widgets.quiet import set_data, set_text
 
 STATE_STYLE = {"queued": "dim", "loading": "yellow", "prefill": "yellow", "decode": "bold green", "done": "green",
@@ -22,7 +24,7 @@ STATE_STYLE = {"queued": "dim", "loading": "yellow", "prefill": "yellow", "decod
 
 def lane_summary(lane: Lane, label_width: int = 28) -> Text:
     text = Text(no_wrap=True, overflow="crop")
-    text.append(clean_line(f"{lane.label}{lane.tag}")[:label_width].ljust(label_width))
+    text.append(fit(clean_line(f"{lane.label}{lane.tag}"), label_width).ljust(label_width))
     if lane.status in st.FINAL:  # an ended run shows its verdict, in the words and colours used everywhere
         text.append(f" {lane.status:8}", style=st.STYLE.get(lane.status, ""))
     else:
@@ -37,7 +39,8 @@ def lane_summary(lane: Lane, label_width: int = 28) -> Text:
 def lane_detail(lane: Lane, width: int = 60, now: float | None = None) -> Text:
     """The latest text, or why the run failed, or how long it has loaded; always data, never markup."""
     if lane.status not in ("ok", "running", "queued") and lane.error:
-        return Text(clean_line(short_error(lane.error))[-width:], style=st.STYLE.get(lane.status, "red"),
+        # 'exit code 1: <its last meaningful line>' from the start; enter on the lane shows all of its last lines
+        return Text(clean_line(short_error(lane.error, keep=1))[:width], style=st.STYLE.get(lane.status, "red"),
                     no_wrap=True, overflow="crop")
     if lane.status == "running" and not lane.tokens and lane.started_t is not None and now is not None:
         return Text(f"{lane.phase} for {max(0.0, now - lane.started_t):.0f} s, no token yet", style="dim")
@@ -45,10 +48,22 @@ def lane_detail(lane: Lane, width: int = 60, now: float | None = None) -> Text:
     return Text(latest, style="italic", no_wrap=True, overflow="crop")
 
 
-class RunLane(Vertical):
+class RunLane(Vertical, can_focus=True):
+    BINDINGS = [Binding("enter", "open", "Last lines", show=False)]
+
+    class Open(Message):
+        """Enter on a lane: show the run's last output lines and its error in full."""
+
+        def __init__(self, index: int):
+            super().__init__()
+            self.index = index
+
     def __init__(self, index: int, **kwargs: Any):
         super().__init__(id=f"lane-{index}", classes="lane", **kwargs)
         self.index = index
+
+    def action_open(self) -> None:
+        self.post_message(self.Open(self.index))
 
     def compose(self) -> ComposeResult:
         yield Static("", classes="lane-summary")
@@ -60,6 +75,7 @@ class RunLane(Vertical):
         self.set_class(current, "current")
         self.set_class(lane.status == "failed" or lane.status == "timeout", "failed")
         narrow = (self.size.width or 80) < 100
+        self.set_class((self.size.width or 80) >= 160, "wide")  # a longer sparkline where there is room
         set_text(self.query_one(".lane-summary", Static), lane_summary(lane, 18 if narrow else 28))
         set_data(self.query_one(".lane-spark", Sparkline), list(lane.ms)[-60:])
         set_text(self.query_one(".lane-text", Static), lane_detail(lane, max(20, (self.size.width or 80) - 28), now))

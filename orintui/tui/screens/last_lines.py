@@ -1,0 +1,46 @@
+"""Enter on a lane: the run's error in full and its last output lines, as data (never markup)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Static
+
+from orintui.sanitize import clean_line
+from orintui.session.model import Session
+
+LAST_LINES = 200
+
+
+def last_lines(session: Session, run: int, keep: int = LAST_LINES) -> list[str]:
+    lines = [str(e.get("line", "")) for e in session.events if e.get("kind") == "output" and e.get("run") == run]
+    return lines[-keep:]
+
+
+class LastLinesScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,enter", "close", "Close")]
+
+    def __init__(self, session: Session, run: int):
+        super().__init__()
+        self.session, self.run = session, run
+
+    def compose(self) -> ComposeResult:
+        info = next((r for r in self.session.runs if r.index == self.run), None)
+        title = Text(clean_line(f"{info.label if info else self.run}: {info.status if info else ''}"), style="bold")
+        lines = last_lines(self.session, self.run)
+        body = Text()
+        if info is not None and info.error:
+            body.append(clean_line(info.error).replace(" | ", "\n") + "\n\n", style="red")
+        body.append(f"last {len(lines)} output lines:\n" if lines else "no output lines\n", style="dim")
+        body.append("\n".join(clean_line(line) for line in lines))
+        with Vertical(id="dialog"):
+            yield Static(title)
+            with VerticalScroll():
+                yield Static(body, markup=False)
+        yield Footer(compact=True, show_command_palette=False)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
