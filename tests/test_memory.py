@@ -47,4 +47,5 @@ def test_an_output_flood_does_not_grow_orintuis_memory(tmp_path):
     assert sum(1 for e in session.events if e["kind"] == "token") == 50
     assert baseline is not None
     growth_mb = (peak - baseline) / (1 << 20)
+    print(f"orintui's RSS grew {growth_mb:.0f} MB over {lines} output lines (peak {peak / (1 << 20):.0f} MB)")
     assert growth_mb < GROWTH_CAP_MB, f"RSS grew {growth_mb:.0f} MB over {lines} output lines"

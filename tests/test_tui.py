@@ -541,9 +541,9 @@ async def test_live_title_says_finished_when_saving_ends_after_the_last_event(tm
 
     real_close = Recorder.close
 
-    def slow_close(self):
+    def slow_close(self, **kwargs):
         time.sleep(1.0)
-        return real_close(self)
+        return real_close(self, **kwargs)
 
     monkeypatch.setattr(Recorder, "close", slow_close)
     text = f"""name = "slow-save"

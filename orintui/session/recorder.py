@@ -124,6 +124,9 @@ class Recorder:
                 item.set()
             elif item is not None:
                 self._write(item)
+                # hand the GIL over at once: a reader thread woken by its next read stamps it now, not
+                # after this thread's switch interval (5 ms) of working through a backlog
+                time.sleep(0)
             if journal.dirty and time.monotonic() - journal.last_flush >= FLUSH_EVERY_S:
                 journal.flush()
 
@@ -199,6 +202,10 @@ class Recorder:
         (None, "PATH: reason") when it cannot be written. The journal goes on either way."""
         self.sync()
         with self._lock:
+            if self.saved:  # the session ended and its document is written: nothing more to save
+                if self.final_path.is_file():
+                    return self.final_path, None
+                return None, f"{self.final_path}: no longer there"
             self._journal.flush()
             try:
                 save_from_journal(self.session, self._journal.path, self.final_path)
