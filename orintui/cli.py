@@ -8,10 +8,14 @@ import json
 import os
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 from orintui import __version__
 from orintui.sanitize import clean_line
 from orintui.session.model import Session
+
+if TYPE_CHECKING:
+    from orintui.exporter import MetricsExporter
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -42,6 +46,12 @@ def _positive(kind):
             raise argparse.ArgumentTypeError(f"{text!r} must be positive")
         return value
     return parse
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0 to 65535; 0: any free one)")
+    return int(text)
 
 
 ASCII_HELP = "plain ASCII sparklines and chart markers, for console fonts without block or braille glyphs (automatic on TERM=linux)"
@@ -88,6 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="headless: every S seconds of a run, the tokens so far and the recent rate, or how long it "
                         "has loaded without a token (default 10)")
     _add_theme(r)
+    r.add_argument("--metrics-port", type=_port, metavar="PORT", help="serve OpenMetrics for Prometheus while it runs "
+                                                                     "(telemetry and per-run figures, orintui_*)")
+    r.add_argument("--metrics-bind", default="127.0.0.1", metavar="ADDR", help="address to serve metrics on "
+                                                                               "(default 127.0.0.1: this machine only)")
+    r.add_argument("--metrics-hold", type=float, default=60.0, metavar="S",
+                   help="headless: after the session, serve until one scrape has taken the final figures, at most S "
+                        "seconds (default 60; 0: leave at once)")
 
     r = sub.add_parser("replay", help="replay a saved session in the app ('demo': the bundled H100 session)")
     r.add_argument("--ascii", action="store_true", default=argparse.SUPPRESS, help=ASCII_HELP)
@@ -163,6 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--interval", type=_positive(float), default=1.0, help="seconds between samples")
     r.add_argument("--count", type=_positive(int), help="stop after N samples")
     r.add_argument("--json", action="store_true", help="one JSON object per line")
+
+    r = sub.add_parser("exporter", help="serve telemetry alone as OpenMetrics, for a board that is not benchmarking")
+    r.add_argument("--port", type=_port, required=True)
+    r.add_argument("--bind", default="127.0.0.1", metavar="ADDR", help="address to serve on (default 127.0.0.1)")
+    r.add_argument("--source", default="auto", choices=["auto", "jtop", "tegrastats", "nvml", "psutil"])
+    r.add_argument("--interval", type=_positive(float), default=1.0, help="seconds between samples")
 
     r = sub.add_parser("doctor", help="what works on this machine and what will skew results")
     r.add_argument("--json", action="store_true", help="one JSON object")
@@ -452,6 +475,32 @@ def cmd_telemetry(args: argparse.Namespace) -> int:
     return telemetry_command(args)
 
 
+def cmd_exporter(args: argparse.Namespace) -> int:
+    from orintui.exporter import ExporterError, serve_telemetry
+
+    try:
+        return serve_telemetry(args.port, args.bind, args.source, args.interval)
+    except ExporterError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _serve_run_metrics(args: argparse.Namespace) -> MetricsExporter | None:
+    """The exporter beside every execution of this run, listening before anything runs; or None."""
+    if args.metrics_port is None:
+        return None
+    from orintui.engine import watch_executions
+    from orintui.exporter import ExporterError, MetricsExporter
+
+    exporter = MetricsExporter()
+    try:
+        url = exporter.serve(args.metrics_port, args.metrics_bind)
+    except ExporterError as exc:
+        raise CliError(str(exc)) from None
+    watch_executions(exporter.watch)
+    print(clean_line(f"orintui: serving metrics on {url}"), file=sys.stderr, flush=True)
+    return exporter
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from orintui.telemetry.doctor import doctor_command
 
@@ -466,14 +515,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     start_checks()
     check_out(args.out, getattr(args, "force", False))
     scenario = load_scenario(args.scenario, parse_overrides(args.set))
-    if not args.headless:
-        from orintui.tui.app import run_app
+    exporter = _serve_run_metrics(args)
+    try:
+        if not args.headless:
+            from orintui.tui.app import run_app
 
-        return run_app(scenario=scenario, out=args.out, telemetry=args.telemetry, interval=args.interval,
-                       label=args.label, theme=args.theme)
-    from orintui.headless import run_headless
+            return run_app(scenario=scenario, out=args.out, telemetry=args.telemetry, interval=args.interval,
+                           label=args.label, theme=args.theme)
+        from orintui.headless import run_headless
 
-    return run_headless(scenario, args.out, args.telemetry, args.interval, args.label, args.progress)
+        code = run_headless(scenario, args.out, args.telemetry, args.interval, args.label, args.progress)
+        if exporter is not None and args.metrics_hold > 0:
+            print(f"orintui: serving the final figures until a scrape takes them (at most {args.metrics_hold:g} s)",
+                  file=sys.stderr, flush=True)
+            if not exporter.hold(args.metrics_hold):
+                print("orintui: no scrape took the final figures", file=sys.stderr)
+        return code
+    finally:
+        if exporter is not None:
+            exporter.close()
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -508,7 +568,7 @@ def cmd_app(args: argparse.Namespace) -> int:
 COMMANDS = {
     None: cmd_app, "run": cmd_run, "replay": cmd_replay, "report": cmd_report, "compare": cmd_compare,
     "import": cmd_import, "scenarios": cmd_scenarios, "telemetry": cmd_telemetry, "doctor": cmd_doctor,
-    "screenshot": cmd_screenshot, "sessions": cmd_sessions, "models": cmd_models, "setup": cmd_setup,
+    "screenshot": cmd_screenshot, "exporter": cmd_exporter, "sessions": cmd_sessions, "models": cmd_models, "setup": cmd_setup,
     "card": cmd_card, "serve": cmd_serve, "pareto": cmd_pareto,
 }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,15 @@ def prepare(scenario: Scenario) -> None:
             ensure_model(path, shape)
 
 
+WATCHERS: list[Callable[[Execution], None]] = []  # callables given each new Execution: front ends add listeners (the metrics exporter)
+
+
+def watch_executions(callback: Callable[[Execution], None]) -> None:
+    """``callback(execution)`` for every Execution created from now on, before it starts: how a front end
+    puts a listener beside the recorder of executions it does not create itself (the app's)."""
+    WATCHERS.append(callback)
+
+
 class Execution:
     """One scenario being executed on a background thread."""
 
@@ -159,6 +169,8 @@ class Execution:
         self._versions: dict[tuple, dict[str, str]] = {}
         self._thread: threading.Thread | None = None
         self.done = threading.Event()
+        for watcher in WATCHERS:
+            watcher(self)
 
     # -- control ------------------------------------------------------------------------------
     def start(self) -> None:
