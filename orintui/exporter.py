@@ -113,6 +113,8 @@ class RunFigures:
         self.tokens, self.first = 0, True
         self.recent: deque = deque(maxlen=RATE_WINDOW)  # (t, backend ms or None) of steady tokens
         self.ms_sum, self.ms_count = 0.0, 0  # over the window's backend ms
+        self.series: tuple = ()  # its tokens gauge and latency histogram
+        self.decode: Any = None  # its decode gauge, from its first rate on
 
     def token(self, event: dict) -> tuple[float | None, float | None]:
         """(this token's ms, the decode rate now)."""
@@ -249,10 +251,12 @@ class MetricsExporter:
             elif kind == ev.PHASE and event.get("phase") == "prefill" and run in self._figures:
                 self._figures[run].prefill_t = self._figures[run].prefill_t or event["t"]
             elif kind == ev.RUN_STARTED:
-                self._figures[run] = RunFigures(event["t"])
                 for gauge in (self.runs.decode, self.runs.ttft, self.runs.j_per_token):
                     gauge.remove(*labels)
-                self.runs.tokens.labels(*labels).set(0)
+                figures = self._figures[run] = RunFigures(event["t"])
+                # the run's series looked up once: labels() is most of a token's cost otherwise
+                figures.series = (self.runs.tokens.labels(*labels), self.runs.latency.labels(*labels))
+                figures.series[0].set(0)
                 self._set_status(labels, st.RUNNING)
             elif kind == ev.SUMMARY and event.get("eval_tok_s"):
                 self.runs.decode.labels(*labels).set(event["eval_tok_s"])
@@ -268,11 +272,14 @@ class MetricsExporter:
             origin = figures.prefill_t if figures.prefill_t is not None else figures.started_t
             self.runs.ttft.labels(*labels).set(max(0.0, event["t"] - origin))
         ms, rate = figures.token(event)
-        self.runs.tokens.labels(*labels).set(figures.tokens)
+        tokens, latency = figures.series
+        tokens.set(figures.tokens)
         if ms is not None:
-            self.runs.latency.labels(*labels).observe(ms / 1000.0)
-        if rate:
-            self.runs.decode.labels(*labels).set(rate)
+            latency.observe(ms / 1000.0)
+        if rate:  # no rate yet is no series, not 0
+            if figures.decode is None:
+                figures.decode = self.runs.decode.labels(*labels)
+            figures.decode.set(rate)
 
     def _ended(self, run: int, labels: tuple[str, ...], event: dict, run_view: Callable[[int], Session]) -> None:
         """The run's own figures, as reports give them (once a run: its timing is over)."""
