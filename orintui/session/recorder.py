@@ -49,6 +49,7 @@ def new_session(host: dict, scenario: dict, runs: list[RunInfo], label: str = ""
 
 
 _STOP = object()
+BACKLOG = 20_000  # events queued for the writer before a recording thread waits (a few MB)
 
 
 class Recorder:
@@ -106,7 +107,13 @@ class Recorder:
 
     # -- the stamp path: one queue put ----------------------------------------------------------
     def record(self, event: Event) -> None:
-        self._queue.put(event)
+        queue_ = self._queue
+        queue_.put(event)
+        if queue_.qsize() > BACKLOG and threading.current_thread() is not self._writer:
+            # a flood the writer cannot keep up with (a backend printing its log as fast as it can):
+            # wait for it, so that memory stays bounded; a token stream never comes near this
+            while queue_.qsize() > BACKLOG // 2 and self._writer.is_alive():
+                time.sleep(0.001)
 
     # -- the writer thread -----------------------------------------------------------------------
     def _write_loop(self) -> None:
