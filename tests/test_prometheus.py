@@ -300,3 +300,25 @@ def test_prometheus_scrapes_a_real_run(prometheus, llama_bin, small_model, tmp_p
         result = query(as_promql(expr), **span)
         if "orintui_run_" in expr and "energy" not in expr:  # J/token needs power telemetry: none here
             assert result, f"{expr!r} shows nothing of the run"
+
+
+def test_hostile_label_values_are_one_bounded_line():
+    """Rail and sensor names come from a board's output: served as one line of at most 80 characters."""
+    from orintui.exporter import LABEL_MAX, MetricsExporter
+    from orintui.telemetry import empty_sample
+
+    exporter = MetricsExporter()
+    url = exporter.serve(0)
+    try:
+        sample = empty_sample("tegrastats")
+        rail = "VDD_GPU\n# TYPE evil gauge\x1b[31m" + "x" * 300
+        sample.update(power_mw={rail: 5000.0}, temp_c={'cpu"}': 41.5})
+        exporter.telemetry.observe(sample, ("agx-orin-64gb", "lab-1"))
+        got = samples(fetch(url))
+    finally:
+        exporter.close()
+    power = got["orintui_power_watts"][0]
+    assert power.value == 5.0 and len(power.labels["rail"]) == LABEL_MAX
+    assert power.labels["rail"] == ("VDD_GPU # TYPE evil gauge" + "x" * 300)[:LABEL_MAX]  # escape sequence gone
+    assert "\n" not in power.labels["rail"] and "evil" not in got
+    assert got["orintui_temperature_celsius"][0].labels["sensor"] == 'cpu"}'
