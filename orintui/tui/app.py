@@ -84,6 +84,11 @@ class OrintuiApp(App):
 
             driver = HangupAwareDriver
         super().__init__(driver_class=driver)
+        from textual.scrollbar import ScrollBar
+
+        from orintui.tui.glyphs import ScrollBars
+
+        ScrollBar.renderer = ScrollBars  # ASCII mode: no eighth blocks at the scrollbars' ends either
         self.config = config
         self._handle_signals = handle_signals
         self.hung_up = False

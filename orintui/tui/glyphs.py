@@ -8,6 +8,7 @@ import os
 
 from rich.text import Text
 from textual.app import RenderResult
+from textual.scrollbar import ScrollBarRender
 from textual.widgets import Sparkline
 
 RAMP = " .:-=+*#"  # low to high, one cell per bucket
@@ -45,3 +46,18 @@ class Spark(Sparkline):
         if not ascii_mode():
             return super().render()
         return Text(ascii_spark(list(self.data or []), self.size.width), no_wrap=True, overflow="crop")
+
+
+class _WholeCellBars(ScrollBarRender):
+    VERTICAL_BARS = [" "] * 8
+    HORIZONTAL_BARS = [" "] * 8
+
+
+class ScrollBars(ScrollBarRender):
+    """Textual's scrollbars, whose thumb ends are eighth blocks; in ASCII mode whole cells of colour."""
+
+    @classmethod
+    def render_bar(cls, *args, **kwargs):
+        if ascii_mode():
+            return _WholeCellBars.render_bar(*args, **kwargs)
+        return super().render_bar(*args, **kwargs)

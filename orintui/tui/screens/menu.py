@@ -145,6 +145,9 @@ class MenuScreen(Screen):
             table.add_row(data_line(e.name), state, key=e.name)
         if self.scenarios:
             table.move_cursor(row=min(scenario_row, len(self.scenarios) - 1))
+        # the cursor stays on its session after a rename or a reload, wherever it sorts now; on the first row
+        # (the newest) it stays there, so a session that has just been saved is under it
+        chosen = self._selected_session() if self.query_one("#session-table", DataTable).cursor_row > 0 else None
         self.sessions = message.sessions
         sessions = self.query_one("#session-table", DataTable)
         row = sessions.cursor_row
@@ -154,7 +157,9 @@ class MenuScreen(Screen):
             sessions.add_row(data_line(s.started_at[:16]), data_line(name), str(s.runs), data_line(s.error or s.headline),
                              key=s.path)
         if self.sessions:
-            sessions.move_cursor(row=min(row, len(self.sessions) - 1))
+            paths = [s.path for s in self.sessions]
+            kept = paths.index(chosen.path) if chosen is not None and chosen.path in paths else min(row, len(paths) - 1)
+            sessions.move_cursor(row=kept)
         self.show_scenario()
         self.loaded = True
 
@@ -205,7 +210,7 @@ class MenuScreen(Screen):
 
     def _selected_session(self) -> SessionEntry | None:
         table = self.query_one("#session-table", DataTable)
-        return self.sessions[table.cursor_row] if self.sessions else None
+        return self.sessions[min(table.cursor_row, len(self.sessions) - 1)] if self.sessions else None
 
     def action_open(self) -> None:
         tab = self.query_one(TabbedContent).active

@@ -32,6 +32,8 @@ PANES = grouped("Panes")  # t table, g chart, o output: the help panel says whic
 # at most 5 redraws a second, whatever the token rate: Textual re-renders every widget whose clip overlaps
 # a change, so a redraw costs in proportion to the screen's widgets, not to what changed
 REDRAW_S = 0.2
+COMPACT_BELOW_ROWS = 30  # 80x24 over SSH: one line per lane, so that every lane shows
+TALL_ROWS = 45  # the ms/token chart also shows under the main pane (200x50)
 
 
 class MonitorScreen(Screen):
@@ -62,15 +64,25 @@ class MonitorScreen(Screen):
             yield TokenChart(id="chart")
             yield OutputPane(id="output")
             yield FindingsPane(id="findings")
+        # a tall terminal (TALL_ROWS and more) shows the chart under the table too, so it is not half empty
+        yield TokenChart(id="chart-below")
         yield Footer(compact=True, show_command_palette=False)  # every key fits at 80 columns
 
     def on_mount(self) -> None:
+        self.set_class(True, f"pane-{self.query_one(ContentSwitcher).current}")
         self.set_interval(REDRAW_S, self.tick)
         self.redraw(force=True)
 
     def on_resize(self) -> None:
-        # 80x24 over SSH: one line per lane so that every lane shows (themes/orintui.tcss)
-        self.set_class(self.size.height < 30, "compact")
+        # the classes themes/orintui.tcss sizes the lanes and the bottom area by
+        self.set_class(self.size.height < COMPACT_BELOW_ROWS, "compact")
+        tall = self.size.height >= TALL_ROWS
+        if tall != self.has_class("tall"):
+            self.set_class(tall, "tall")
+            self.redraw(force=True)
+
+    def chart_below_shown(self) -> bool:
+        return self.has_class("tall") and self.query_one(ContentSwitcher).current != "chart"
 
     def on_run_lane_open(self, message: RunLane.Open) -> None:
         from orintui.tui.screens.last_lines import LastLinesScreen
@@ -118,6 +130,8 @@ class MonitorScreen(Screen):
             self.query_one(FindingsPane).show(self.report_session, ended, self.findings_note())
         else:
             self.query_one(OutputPane).show(self.state)
+        if self.chart_below_shown():
+            cast("TokenChart", self.query_one("#chart-below")).show(self.state, force=force)
 
     def findings_note(self) -> str:
         """What the Findings pane covers, where it is not simply this session so far."""
@@ -125,6 +139,8 @@ class MonitorScreen(Screen):
 
     def action_show(self, pane: str) -> None:
         self.query_one(ContentSwitcher).current = pane
+        for name in ("table", "chart", "output", "findings"):  # the table's pane takes only its rows' height
+            self.set_class(name == pane, f"pane-{name}")
         self.redraw(force=True)
 
     def report_session(self) -> Session:

@@ -22,6 +22,16 @@ STATE_STYLE = {"queued": "dim", "loading": "yellow", "prefill": "yellow", "decod
                "failed": "bold red", "skipped": "dim"}
 
 
+def spark_width(width: int) -> int:
+    """The sparkline's cells in a lane ``width`` wide: 24 up to 120 columns, then two fifths of each further cell's
+    share, so a 200-column terminal shows 55 tokens, not a quarter of its width."""
+    return max(24, width * 2 // 5 - 24)
+
+
+def label_width(width: int) -> int:
+    return 18 if width < 100 else 28 if width < 160 else 40
+
+
 def lane_summary(lane: Lane, label_width: int = 28) -> Text:
     text = Text(no_wrap=True, overflow="crop")
     text.append(fit(clean_line(f"{lane.label}{lane.tag}"), label_width).ljust(label_width))
@@ -61,6 +71,7 @@ class RunLane(Vertical, can_focus=True):
     def __init__(self, index: int, **kwargs: Any):
         super().__init__(id=f"lane-{index}", classes="lane", **kwargs)
         self.index = index
+        self._shown: tuple[Lane, bool, float | None] | None = None
 
     def action_open(self) -> None:
         self.post_message(self.Open(self.index))
@@ -71,11 +82,19 @@ class RunLane(Vertical, can_focus=True):
             yield Spark([], classes="lane-spark")
             yield Static("", classes="lane-text")
 
+    def on_resize(self) -> None:
+        if self._shown is not None:  # a paused replay redraws nothing by itself: the new width is drawn here
+            self.show(*self._shown)
+
     def show(self, lane: Lane, current: bool, now: float | None = None) -> None:
+        self._shown = (lane, current, now)
         self.set_class(current, "current")
         self.set_class(lane.status == "failed" or lane.status == "timeout", "failed")
-        narrow = (self.size.width or 80) < 100
-        self.set_class((self.size.width or 80) >= 160, "wide")  # a longer sparkline where there is room
-        set_text(self.query_one(".lane-summary", Static), lane_summary(lane, 18 if narrow else 28))
-        set_data(self.query_one(".lane-spark", Sparkline), list(lane.ms)[-60:])
-        set_text(self.query_one(".lane-text", Static), lane_detail(lane, max(20, (self.size.width or 80) - 28), now))
+        width = self.size.width or 80
+        spark = self.query_one(".lane-spark", Sparkline)
+        cells = spark_width(width)
+        if spark.styles.width is None or spark.styles.width.value != cells:
+            spark.styles.width = cells
+        set_text(self.query_one(".lane-summary", Static), lane_summary(lane, label_width(width)))
+        set_data(spark, list(lane.ms)[-max(60, cells):])
+        set_text(self.query_one(".lane-text", Static), lane_detail(lane, max(20, width - cells - 4), now))
