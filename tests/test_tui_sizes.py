@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import FIXTURES
-from test_tui import DEVICE, H100, menu_app, menu_ready, on_screen, settled, until
+from test_tui import DEVICE, H100, live_app_fed_by_recording, menu_app, menu_ready, on_screen, settled, until
 
 from orintui.session import load_session, save_session
 from orintui.tui.app import make_app
@@ -105,6 +105,16 @@ async def test_tall_terminal_shows_the_chart_under_the_table():
         await pilot.resize_terminal(120, 40)
         await until(pilot, lambda: not below.display)
         assert screen.query_one("#lane-1 .lane-spark").region.width == 24
+
+
+async def test_live_chart_under_the_table_shows_the_last_events(orintui_home):
+    # the recorded events arrive faster than the chart's twice-a-second redraw, then stop: the chart still
+    # catches up with the last of them (it was left at 'no tokens yet')
+    app, feed = live_app_fed_by_recording()
+    async with app.run_test(size=(200, 50)) as pilot:
+        await feed(pilot)
+        await until(pilot, lambda: "llama.cpp&#160;CPU&#160;3.63" in app.export_screenshot())
+        assert "tinygrad&#160;CPU&#160;101" in app.export_screenshot() and app.screen.query_one("#table").display
 
 
 # -- compare and the dialogs over the menu -----------------------------------------------------

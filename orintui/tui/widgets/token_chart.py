@@ -9,6 +9,7 @@ from __future__ import annotations
 import statistics
 import time
 
+from textual.timer import Timer
 from textual_plotext import PlotextPlot
 
 from orintui.live_state import LiveState
@@ -16,6 +17,7 @@ from orintui.sanitize import clean_line
 from orintui.tui.glyphs import MARKERS, ascii_mode
 
 LOG_SPREAD = 4.0  # medians further apart than this ratio: log scale
+MIN_INTERVAL_S = 0.5  # plotext redraws the whole figure: at most twice a second
 
 
 def chart_series(state: LiveState) -> list[tuple[str, list[float], float]]:
@@ -31,11 +33,24 @@ def chart_series(state: LiveState) -> list[tuple[str, list[float], float]]:
 class TokenChart(PlotextPlot):
     _drawn_version = -1
     _drawn_at = 0.0
+    _catch_up: Timer | None = None
+
+    def _caught_up(self, state: LiveState) -> None:
+        self._catch_up = None
+        self.show(state)
 
     def show(self, state: LiveState, force: bool = False) -> None:
         now = time.monotonic()
-        if not force and (state.version == self._drawn_version or now - self._drawn_at < 0.5):
+        if not force and state.version == self._drawn_version:
             return
+        if not force and now - self._drawn_at < MIN_INTERVAL_S:
+            # too soon: drawn when the interval is over, or the last change before the events stop never shows
+            if self._catch_up is None:
+                self._catch_up = self.set_timer(MIN_INTERVAL_S - (now - self._drawn_at), lambda: self._caught_up(state))
+            return
+        if self._catch_up is not None:
+            self._catch_up.stop()
+            self._catch_up = None
         self._drawn_version, self._drawn_at = state.version, now
         plt = self.plt
         plt.clear_data()
