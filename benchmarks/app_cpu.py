@@ -23,8 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import psutil
-from common import ROOT, synthetic_session
+from common import ROOT, cpu_pct_over, synthetic_session
 
 from orintui.session import save_session
 
@@ -48,11 +47,7 @@ def measure(name: str, command: str, tree: Path, home: str, ready: str, seconds:
         while time.time() < deadline and ready not in tmux("capture-pane", "-p", "-t", name):
             time.sleep(0.1)
         time.sleep(2.0)  # past the first frames
-        proc = psutil.Process(pid)
-        t0 = proc.cpu_times()
-        time.sleep(seconds)
-        t1 = proc.cpu_times()
-        return 100 * ((t1.user - t0.user) + (t1.system - t0.system)) / seconds
+        return cpu_pct_over(pid, seconds)
     finally:
         tmux("kill-session", "-t", name)
 

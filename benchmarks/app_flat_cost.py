@@ -22,8 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import psutil
-from common import synthetic_session
+from common import cpu_pct_over, synthetic_session
 
 from orintui.session import save_session
 
@@ -52,11 +51,7 @@ def app_cpu(tree: str, session: Path, at: float, seconds: float, home: str) -> f
         while time.time() < deadline and "REPLAY" not in tmux("capture-pane", "-p", "-t", name):
             time.sleep(0.2)
         time.sleep(3.0)  # past the first frame's own work
-        proc = psutil.Process(pid)
-        t0 = proc.cpu_times()
-        time.sleep(seconds)
-        t1 = proc.cpu_times()
-        return 100 * ((t1.user - t0.user) + (t1.system - t0.system)) / seconds
+        return cpu_pct_over(pid, seconds)
     finally:
         tmux("kill-session", "-t", name)
 

@@ -38,3 +38,16 @@ def synthetic_session(tokens: int, tok_s: float, samples: int, sample_hz: float,
     events.sort(key=lambda e: e["t"])
     return Session(id="bench", started_at="2026-11-20T00:00:00", host=dict(real.host), scenario={"name": "bench"},
                    runs=run_infos, events=events)
+
+
+def cpu_pct_over(pid: int, seconds: float) -> float:
+    """A process's CPU over the next ``seconds``, in percent of one core (user + system)."""
+    import time
+
+    import psutil
+
+    proc = psutil.Process(pid)
+    t0 = proc.cpu_times()
+    time.sleep(seconds)
+    t1 = proc.cpu_times()
+    return 100 * ((t1.user - t0.user) + (t1.system - t0.system)) / seconds
