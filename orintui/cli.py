@@ -182,9 +182,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true", help="one JSON object per line")
 
     r = sub.add_parser("exporter", help="serve telemetry alone as OpenMetrics, for a board that is not benchmarking")
-    r.add_argument("--port", type=_port, required=True)
+    r.add_argument("--port", type=_port, required=True, help="port to serve /metrics on (0: any free port)")
     r.add_argument("--bind", default="127.0.0.1", metavar="ADDR", help="address to serve on (default 127.0.0.1)")
-    r.add_argument("--source", default="auto", choices=["auto", "jtop", "tegrastats", "nvml", "psutil"])
+    r.add_argument("--source", default="auto", choices=["auto", "jtop", "tegrastats", "nvml", "psutil"],
+                   help="telemetry source (default: the best this board has)")
     r.add_argument("--interval", type=_positive(float), default=1.0, help="seconds between samples")
 
     r = sub.add_parser("doctor", help="what works on this machine and what will skew results")

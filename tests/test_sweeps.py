@@ -400,7 +400,8 @@ def test_power_sweep_is_refused_without_root(tmp_path, fake_jetson):
         scenario = Path(shared) / "power.toml"
         scenario.write_text(power_scenario(tmp_path, '["/bin/true"]').read_text())
         scenario.chmod(0o644)
-        child = ("import os, sys\nimport orintui.cli, orintui.engine, orintui.headless, orintui.catalog\n"
+        # all imported before the switch: a CI clone may sit in a folder that nobody cannot read
+        child = ("import os, sys\nimport orintui.cli, orintui.engine, orintui.headless, orintui.catalog, orintui.modelgen\n"
                  "if os.geteuid() == 0:\n    os.seteuid(65534)\nsys.exit(orintui.cli.main(sys.argv[1:]))")
         proc = subprocess.run([sys.executable, "-c", child, "run", str(scenario), "--headless", "--telemetry", "none"],
                               capture_output=True, text=True, timeout=120, cwd=shared,
