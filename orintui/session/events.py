@@ -8,11 +8,12 @@ they go to JSON as they are. Once recorded an event is never mutated.
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Any, TypedDict, cast
 
+from orintui.session.words import Word
 
-class Kind(str, Enum):
+
+class Kind(Word):
     """An event's kind; a str, so it goes to JSON as the word and equals it."""
 
     RUN_STARTED = "run_started"
@@ -25,11 +26,8 @@ class Kind(str, Enum):
     RUN_ENDED = "run_ended"
     NOTE = "note"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class Phase(str, Enum):
+class Phase(Word):
     """Where a run is; a str like ``Kind``."""
 
     QUEUED = "queued"
@@ -40,9 +38,6 @@ class Phase(str, Enum):
     PARTIAL = "partial"
     FAILED = "failed"
     SKIPPED = "skipped"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 RUN_STARTED, PHASE, TOKEN, PREFILL, SUMMARY = Kind.RUN_STARTED, Kind.PHASE, Kind.TOKEN, Kind.PREFILL, Kind.SUMMARY

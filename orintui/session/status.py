@@ -5,11 +5,12 @@ exit code. Every run ends with exactly one of the final statuses, and a reason u
 from __future__ import annotations
 
 from collections.abc import Iterable
-from enum import Enum
 from typing import Any
 
+from orintui.session.words import Word
 
-class Status(str, Enum):
+
+class Status(Word):
     """A run's status. A str, so it compares equal to the word, goes to JSON as it and formats as it
     (``str(Status.OK) == "ok"``); loaded sessions hold the plain words."""
 
@@ -23,9 +24,6 @@ class Status(str, Enum):
     CANCELLED = "cancelled"
     SKIPPED = "skipped"
     INTERRUPTED = "interrupted"  # recovered from a journal: orintui itself was cut off mid-run
-
-    def __str__(self) -> str:  # Python 3.12 would otherwise format it as "Status.OK"
-        return self.value
 
 
 QUEUED, RUNNING, OK, PARTIAL = Status.QUEUED, Status.RUNNING, Status.OK, Status.PARTIAL
