@@ -19,7 +19,7 @@ from orintui.backends.runner import BackendRunner
 from orintui.metrics import IDLE_WINDOW_S, cpu_busy_pct, session_metrics
 from orintui.power_modes import PowerModeError, PowerModes, check_can_switch, needs
 from orintui.quiet_gate import QuietGate, gate_disabled_here
-from orintui.scenarios import MISSING_MODEL, RunSpec, Scenario, ScenarioError, how_to_get
+from orintui.scenarios import RunSpec, Scenario, ScenarioError, how_to_get, stops_the_scenario
 from orintui.session import events as ev
 from orintui.session import status as st
 from orintui.session.journal import JournalBusy, journal_locked, journal_path
@@ -114,7 +114,7 @@ class Execution:
         check_can_switch(scenario.runs, scenario.path)  # a power sweep needs root: refused before anything
         problems = scenario.problems()
         # optional: this machine may lack the program; a model the user named that is not there is a mistake
-        fatal = [(r, why) for r, why in problems if not r.optional or why.startswith(MISSING_MODEL)]
+        fatal = [(r, why) for r, why in problems if stops_the_scenario(r, why)]
         if not fatal and problems and {r.label for r, _ in problems} >= {r.label for r in scenario.runs}:
             fatal = problems  # nothing could run here: said now, not as a session of skipped runs
         if fatal:

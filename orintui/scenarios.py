@@ -89,6 +89,12 @@ GPU_NODES = ("/dev/nvidiactl", "/dev/nvgpu/igpu0/ctrl", "/dev/nvidia0", "/dev/nv
 MISSING_MODEL = "model not found"  # fatal even for an optional run: the user named a file that is not there
 
 
+def stops_the_scenario(run: RunSpec, why: str) -> bool:
+    """Whether a problem refuses the whole scenario, rather than skipping an optional run: a required
+    run's, or a model the user named that is not there (a mistake, never something to skip)."""
+    return not run.optional or why.startswith(MISSING_MODEL)
+
+
 def how_to_get(why: str) -> str:
     """The next step for a missing part, appended to what is missing ('' when orintui has none to give)."""
     if "binary not found" in why and "llama-" in why:
@@ -720,13 +726,13 @@ def list_scenarios() -> list[ScenarioEntry]:
             else:
                 entry.description, entry.runs = s.description, len(s.runs)
                 problems = s.problems()
-                fatal = [(r, why) for r, why in problems if not r.optional]
+                fatal = [(r, why) for r, why in problems if stops_the_scenario(r, why)]
                 swept = s.matrix or any(r.nvpmodel is not None or r.jetson_clocks is not None for r in s.runs)
                 entry.missing = sorted(_per_problem(fatal) if swept else
                                        {f"{run.label}: {why}{how_to_get(why)}" for run, why in fatal})
                 skipped: dict[str, str] = {}
                 for run, why in problems:
-                    if run.optional and not why.startswith(MISSING_MODEL):
+                    if not stops_the_scenario(run, why):
                         skipped.setdefault(run.label, f"{run.label}: {why}{how_to_get(why)}")
                 entry.skipped = list(skipped.values())
                 entry.notes = list(dict.fromkeys(f"{run.label}: {run.notes}" for run in s.runs if run.notes))
