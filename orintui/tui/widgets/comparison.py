@@ -83,16 +83,14 @@ class ComparisonTable(DataTable):
                                            Text(fmt(m.bandwidth_pct, 1)), verdict]))
         shown = [i for i, col in enumerate(COLUMNS) if not self.narrow or col in NARROW]
         rows = [(key, [cells[i] for i in shown]) for key, cells in rows]
+        if self.narrow:  # the frozen column: 16 cells of the label
+            rows = [(key, [_fit(cells[0], 16), *cells[1:]]) for key, cells in rows]
         if self.row_count != len(rows):
             self.clear()
             for key, cells in rows:
-                if self.narrow:
-                    cells[0] = _fit(cells[0], 16)  # the frozen column: 16 cells of the label
                 self.add_row(*cells, key=key)
             return
         for key, cells in rows:
-            if self.narrow:
-                cells[0] = _fit(cells[0], 16)
             for i, value in zip(shown, cells):
                 if self.get_cell(key, COLUMNS[i]) != value:
                     self.update_cell(key, COLUMNS[i], value, update_width=True)
