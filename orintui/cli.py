@@ -421,6 +421,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     if not args.files:
         raise CliError("models fetch needs at least one FILE (orintui models lists them)")
     known = models.sources()
+    dests = {} if args.dest else models.default_dests(args.files)
     for file in args.files:
         if args.repo:
             source = models.Source(file, args.repo, revision=args.revision)
@@ -429,7 +430,7 @@ def cmd_models(args: argparse.Namespace) -> int:
             source = models.Source(source.file, source.repo, source.about, source.sha256, args.revision)
         else:
             raise CliError(f"{file!r} is not in orintui's list of models: give --repo OWNER/NAME to fetch it")
-        dest = Path(args.dest) if args.dest else models.default_dest(file)
+        dest = Path(args.dest) if args.dest else dests[file]
         print(clean_line(f"fetching {source.repo}/{source.file} into {dest}"), file=sys.stderr)
         try:
             got = models.fetch(source, dest)

@@ -133,9 +133,11 @@ def fetch(source: Source, dest_dir: Path, endpoint: str | None = None) -> Path:
     return got
 
 
-def default_dest(file: str) -> Path:
-    """Where the scenarios look for this file (so a fetch makes them ready), else orintui's model folder."""
+def default_dests(files: list[str]) -> dict[str, Path]:
+    """Where the scenarios look for each file (so a fetch makes them ready), else orintui's model
+    folder. The scenarios are read once for all the files."""
+    looked: dict[str, Path] = {}
     for e in expected_models():
-        if os.path.basename(e.path) == file and e.generated is None:
-            return Path(e.path).parent
-    return paths.models_dir()
+        if e.generated is None:
+            looked.setdefault(os.path.basename(e.path), Path(e.path).parent)
+    return {file: looked.get(file, paths.models_dir()) for file in files}

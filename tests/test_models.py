@@ -86,3 +86,25 @@ def test_fetch_errors_are_one_line(hub, tmp_path):
     assert not (tmp_path.parent / "escape.gguf").exists()
     r = run_cli("models", "fetch")
     assert r.returncode == 2 and "needs at least one FILE" in r.stderr
+
+
+def test_fetch_without_dest_reads_the_scenarios_once_for_all_files(hub, tmp_path, monkeypatch, cli):
+    """Each file goes where the scenarios look for it ({home}/models here); finding that reads every
+    scenario, which is done once for the whole fetch, not once per file."""
+    import orintui.scenarios
+
+    start, served = hub
+    second = "Llama-3.2-1B-Instruct-Q4_K_M.gguf"
+    modelgen.write_model(served.with_name(second), modelgen.SHAPES["tiny"])
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    monkeypatch.setenv("HF_ENDPOINT", start())
+    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
+    reads = []
+    real = orintui.scenarios.list_scenarios
+    monkeypatch.setattr(orintui.scenarios, "list_scenarios", lambda *a, **k: reads.append(1) or real(*a, **k))
+    r = cli("models", "fetch", FILE, second)
+    assert r.returncode == 0, r.stderr
+    for name in (FILE, second):
+        got = tmp_path / "user" / "models" / name
+        assert hashlib.sha256(got.read_bytes()).hexdigest() == hashlib.sha256(served.with_name(name).read_bytes()).hexdigest()
+    assert len(reads) == 1
