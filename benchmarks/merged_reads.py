@@ -33,9 +33,12 @@ C_READER = r"""
 #include <string.h>
 #include <sys/select.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
-/* runs argv[1..] on a PTY; prints: reads, reads holding more than one token line, token lines */
+#define MINUTES 240
+/* runs argv[1..] on a PTY; prints: reads, reads holding more than one token line, token lines;
+   then one line per minute since the first token: minute, merged reads, token lines */
 int main(int argc, char **argv) {
     int master;
     pid_t pid = forkpty(&master, NULL, NULL, NULL);
@@ -43,6 +46,8 @@ int main(int argc, char **argv) {
     if (pid == 0) { execvp(argv[1], argv + 1); perror("execvp"); _exit(127); }
     char buf[65536];
     long reads = 0, merged = 0, tokens = 0;
+    static long minute_merged[MINUTES], minute_tokens[MINUTES];
+    struct timespec first = {0, 0}, now;
     for (;;) {
         fd_set fds; FD_ZERO(&fds); FD_SET(master, &fds);
         if (select(master + 1, &fds, NULL, NULL, NULL) < 0) { if (errno == EINTR) continue; break; }
@@ -52,9 +57,18 @@ int main(int argc, char **argv) {
         for (char *p = buf; (p = memmem(p, buf + n - p, " tok/s", 6)) != NULL; p += 6) in_read++;
         reads++; tokens += in_read;
         if (in_read > 1) merged++;
+        if (in_read == 0) continue;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (first.tv_sec == 0 && first.tv_nsec == 0) first = now;
+        long minute = (now.tv_sec - first.tv_sec) / 60;
+        if (minute >= MINUTES) minute = MINUTES - 1;
+        minute_tokens[minute] += in_read;
+        if (in_read > 1) minute_merged[minute]++;
     }
     waitpid(pid, NULL, 0);
     printf("%ld %ld %ld\n", reads, merged, tokens);
+    for (int m = 0; m < MINUTES; m++)
+        if (minute_tokens[m]) printf("%d %ld %ld\n", m + 1, minute_merged[m], minute_tokens[m]);
     return 0;
 }
 """
@@ -72,8 +86,8 @@ def build_c_reader(folder: Path) -> Path:
 
 def c_reader(binary: Path, tokens: int, rate: float) -> tuple[int, int]:
     out = subprocess.run([str(binary), sys.executable, str(EMITTER), "--benchmark", str(tokens), "--rate", str(rate)],
-                         capture_output=True, text=True, check=True).stdout.split()
-    reads, merged, seen = map(int, out)
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    reads, merged, seen = map(int, out[0].split())
     return merged, seen
 
 

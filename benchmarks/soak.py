@@ -3,7 +3,12 @@ in the app inside tmux (120x40). Samples orintui's own CPU (percent of one core)
 second, and counts from the saved session the reads that carried more than one token; prints one row
 per minute. Flat CPU and RSS, and no more merged reads in the app than headless, are the goals.
 
-    python benchmarks/soak.py --minutes 10 [--mode headless|app|both] [--rate 500]
+    python benchmarks/soak.py --minutes 10 [--mode headless|app|both] [--rate 500] [--parallel]
+
+``--parallel`` runs the modes at the same time, each with its own emitter, beside a plain C reader
+(select + read, benchmarks/merged_reads.py) on a third emitter: the floor for merged reads on this
+machine at that moment. Use it where cores are plenty (each soak takes about two: the emitter and
+orintui), so that the modes see the same machine rather than consecutive moments of a noisy one.
 """
 
 from __future__ import annotations
@@ -15,12 +20,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import psutil
 from common import ROOT
+from merged_reads import build_c_reader
 
 from orintui.session import load_session
 
@@ -49,7 +56,7 @@ def start(mode: str, toml: Path, out: Path, env: dict[str, str], name: str) -> t
         proc = subprocess.Popen([*args, "--headless", "--progress", "3600"], env=env, cwd=out.parent,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return proc.pid, proc
-    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items() if k in ("ORINTUI_HOME", "PYTHONPATH", "ORINTUI_GATE"))
+    exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items() if k in ("PYTHONPATH", "PYTHONHASHSEED") or k.startswith("ORINTUI_"))
     tmux("new-session", "-d", "-s", name, "-x", "120", "-y", "40",
          f"cd {shlex.quote(str(out.parent))} && {exports} TERM=xterm-256color exec {shlex.join(args)}")
     return int(tmux("display-message", "-p", "-t", name, "#{pane_pid}").strip()), None
@@ -106,19 +113,43 @@ def per_minute(samples: list[tuple[float, float, float]], out: Path) -> list[dic
              "rss": max(r["rss"]) if r["rss"] else float("nan")} for m, r in sorted(per.items())]
 
 
+def c_reader_soak(folder: Path, minutes: float, rate: float) -> list[dict]:
+    binary = build_c_reader(folder)
+    argv = [str(binary), sys.executable, str(EMITTER), "--benchmark", str(int(minutes * 60 * rate)), "--rate", str(rate)]
+    lines = subprocess.run(argv, capture_output=True, text=True, check=True).stdout.splitlines()[1:]
+    rows = [tuple(map(int, line.split())) for line in lines]
+    return [{"minute": m, "tokens": t, "merged": g, "cpu": float("nan"), "rss": float("nan")} for m, g, t in rows]
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--minutes", type=float, default=10.0)
     p.add_argument("--mode", choices=["headless", "app", "both"], default="both")
     p.add_argument("--rate", type=float, default=500.0)
+    p.add_argument("--parallel", action="store_true", help="run the modes at once, beside a C reader")
     args = p.parse_args()
     modes = ["headless", "app"] if args.mode == "both" else [args.mode]
-    results = {}
+    results: dict[str, list[dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for mode in modes:
+        jobs = {mode: (soak, mode) for mode in modes}
+        if args.parallel:
+            jobs["C reader"] = (lambda _mode, folder, minutes, rate: c_reader_soak(folder, minutes, rate), "c")
+        threads = []
+        for name, (job, mode) in jobs.items():
             folder = Path(tmp) / mode
             folder.mkdir()
-            results[mode] = soak(mode, folder, args.minutes, args.rate)
+
+            def work(name: str = name, job=job, mode: str = mode, folder: Path = folder) -> None:
+                results[name] = job(mode, folder, args.minutes, args.rate)
+
+            if args.parallel:
+                threads.append(threading.Thread(target=work))
+                threads[-1].start()
+            else:
+                work()
+        for thread in threads:
+            thread.join()
+        results = {name: results[name] for name in jobs if name in results}
     print(f"soak: {args.rate:g} tok/s for {args.minutes:g} min; orintui's CPU (% of one core, mean), RSS (MB, max), "
           "reads that carried more than one token")
     for mode, rows in results.items():
@@ -127,6 +158,8 @@ def main() -> int:
         for r in rows:
             share = 100 * r["merged"] / r["tokens"] if r["tokens"] else 0.0
             print(f"{r['minute']:>6} {r['tokens']:>7} {r['merged']:>7} {share:>8.2f}% {r['cpu']:>7.1f} {r['rss']:>7.1f}")
+        total, merged = sum(r["tokens"] for r in rows), sum(r["merged"] for r in rows)
+        print(f"all: {merged} of {total} reads merged ({100 * merged / total if total else 0:.2f} %)")
         full = [r for r in rows if r["tokens"] >= 0.9 * 60 * args.rate]
         if len(full) >= 2 and full[0]["cpu"] > 0:
             print(f"CPU last full minute / first: {full[-1]['cpu'] / full[0]['cpu']:.2f}; "
