@@ -49,9 +49,10 @@ def tmux(*args: str) -> str:
     return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False).stdout
 
 
-def start(mode: str, toml: Path, out: Path, env: dict[str, str], name: str) -> tuple[int, subprocess.Popen | None]:
+def start(mode: str, scenario: Path | str, out: Path, env: dict[str, str], name: str,
+          extra: list[str] | tuple[str, ...] = ()) -> tuple[int, subprocess.Popen | None]:
     """orintui's pid (and its Popen when headless)."""
-    args = [sys.executable, "-m", "orintui", "run", str(toml), "--telemetry", "none", "--out", str(out)]
+    args = [sys.executable, "-m", "orintui", "run", str(scenario), "--telemetry", "none", "--out", str(out), *extra]
     if mode == "headless":
         proc = subprocess.Popen([*args, "--headless", "--progress", "3600"], env=env, cwd=out.parent,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
