@@ -54,8 +54,9 @@ def start(mode: str, scenario: Path | str, out: Path, env: dict[str, str], name:
     """orintui's pid (and its Popen when headless)."""
     args = [sys.executable, "-m", "orintui", "run", str(scenario), "--telemetry", "none", "--out", str(out), *extra]
     if mode == "headless":
-        proc = subprocess.Popen([*args, "--headless", "--progress", "3600"], env=env, cwd=out.parent,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        with open(out.parent / "orintui.log", "wb") as log:  # read when no session comes of it
+            proc = subprocess.Popen([*args, "--headless", "--progress", "3600"], env=env, cwd=out.parent,
+                                    stdout=log, stderr=subprocess.STDOUT)
         return proc.pid, proc
     exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items() if k in ("PYTHONPATH", "PYTHONHASHSEED") or k.startswith("ORINTUI_"))
     tmux("new-session", "-d", "-s", name, "-x", "120", "-y", "40",
@@ -86,6 +87,8 @@ def soak(mode: str, folder: Path, minutes: float, rate: float) -> list[dict]:
             proc.wait(timeout=120)
         else:
             time.sleep(1.0)
+            if not out.exists():
+                (out.parent / "orintui.log").write_text(tmux("capture-pane", "-p", "-t", name))
             tmux("send-keys", "-t", name, "q")
             deadline = time.monotonic() + 30
             while me.is_running() and time.monotonic() < deadline:
@@ -95,6 +98,10 @@ def soak(mode: str, folder: Path, minutes: float, rate: float) -> list[dict]:
 
 
 def per_minute(samples: list[tuple[float, float, float]], out: Path) -> list[dict]:
+    if not out.exists():
+        log = out.parent / "orintui.log"
+        raise SystemExit(f"soak: no session at {out}; orintui said:\n"
+                         + (log.read_text(errors="replace")[-3000:] if log.exists() else "(no log)"))
     session = load_session(out)
     tokens = [e for e in session.events if e["kind"] == "token"]
     first = tokens[0]["t"] if tokens else 0.0
