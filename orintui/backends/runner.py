@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import errno
+import hashlib
 import os
 import select
 import signal
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 import pexpect
 
 from orintui.backends.base import Parser
-from orintui.paths import resolve_binary
+from orintui.paths import resolve_binary, sessions_dir
 from orintui.session import status as st
 from orintui.session.events import Event
 
@@ -44,10 +45,13 @@ HELD_OPEN_S = 2.0
 _live: weakref.WeakSet[BackendRunner] = weakref.WeakSet()
 
 # -- leftover processes ----------------------------------------------------------------------------
-# Every process a run starts carries ORINTUI_RUN=<orintui pid>.<its start time>:<run id> in its
+# Every process a run starts carries ORINTUI_RUN=<owner>:<data folder tag>:<run id> in its
 # environment, and keeps it through a double fork and setsid that take it out of the process group.
-# When a run ends, and at the next start, processes carrying a marker of a run that is over are killed
-# (matched by that marker and their start time, never by name).
+# The owner is the orintui process: <pid>.<its start time>.<its pid namespace>. When a run ends, the
+# processes with its marker are killed (matched by marker and start time, never by name). At the next
+# start, only what a gone orintui of the same data folder and user left is killed: an orintui that is
+# running (another test run, another session), one of another data folder (ORINTUI_HOME) or user, and
+# one in another pid namespace (a container, whose pids mean nothing here) are left alone.
 MARKER_ENV = "ORINTUI_RUN"
 
 
@@ -60,7 +64,24 @@ def _start_ticks(pid: int) -> int | None:
         return None
 
 
-OWNER = f"{os.getpid()}.{_start_ticks(os.getpid())}"
+def _pid_namespace() -> str:
+    try:
+        return "".join(c for c in os.readlink("/proc/self/ns/pid") if c.isdigit())
+    except OSError:
+        return "?"
+
+
+OWNER = f"{os.getpid()}.{_start_ticks(os.getpid())}.{_pid_namespace()}"
+
+
+def _data_tag() -> str:
+    """Which data folder (ORINTUI_HOME or the user's) the runs belong to, as a short tag."""
+    return hashlib.sha256(os.fsencode(sessions_dir().parent)).hexdigest()[:12]
+
+
+def run_marker() -> str:
+    """The marker every process of a new run inherits."""
+    return f"{OWNER}:{_data_tag()}:{uuid.uuid4().hex[:12]}"
 
 
 def _marked() -> list[tuple[int, str, int | None]]:
@@ -134,21 +155,30 @@ def sweep_run(marker: str, since_ticks: int | None) -> tuple[list[int], list[int
     return [pid for pid, _ in found], _kill(found)
 
 
-def _owner_alive(owner: str) -> bool:
-    pid, _, ticks = owner.partition(".")
+def _owner_gone(owner: str) -> bool:
+    """Whether the orintui that wrote ``owner`` has certainly exited; anything that cannot be checked
+    (another pid namespace, a marker of another format) counts as running."""
+    pid, ticks, namespace = (owner.split(".") + ["", ""])[:3]
+    if not (pid.isdigit() and ticks.isdigit()) or namespace != _pid_namespace():
+        return False
+    return _start_ticks(int(pid)) != int(ticks)
+
+
+def _uid(pid: int) -> int | None:
     try:
-        return _start_ticks(int(pid)) == int(ticks)
-    except ValueError:
-        return True  # not a marker this orintui wrote: leave it alone
+        return os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return None
 
 
 def sweep_orphans() -> list[str]:
-    """At start: kill processes left by runs of an orintui that is gone (SIGKILLed, a lost
-    terminal). Returns one line per process for the user."""
+    """At start: kill processes left by runs of an orintui of this data folder and user that is gone
+    (SIGKILLed, a lost terminal). Returns one line per process for the user."""
     lines, orphans = [], []
+    tag, uid = _data_tag(), os.geteuid()
     for pid, marker, ticks in _marked():
-        owner = marker.partition(":")[0]
-        if owner != OWNER and not _owner_alive(owner):
+        owner, _, rest = marker.partition(":")
+        if rest.partition(":")[0] == tag and _uid(pid) == uid and owner != OWNER and _owner_gone(owner):
             orphans.append((pid, ticks))
             lines.append(f"pid {pid} ({_command(pid)})")
     refused = set(_kill(orphans))
@@ -191,7 +221,7 @@ class BackendRunner:
         self.parser = parser
         self.emit = emit
         self.clock = clock  # monotonic time -> session time
-        self.marker = f"{OWNER}:{uuid.uuid4().hex[:12]}"  # every process of this run inherits it
+        self.marker = run_marker()  # every process of this run inherits it
         self.env = {**os.environ, **(env or {}), "NO_COLOR": "1", "TERM": "dumb", "COLUMNS": str(PTY_COLS),
                     MARKER_ENV: self.marker}
         self.cwd = cwd
