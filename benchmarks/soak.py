@@ -100,8 +100,9 @@ def soak(mode: str, folder: Path, minutes: float, rate: float) -> list[dict]:
 def per_minute(samples: list[tuple[float, float, float]], out: Path) -> list[dict]:
     if not out.exists():
         log = out.parent / "orintui.log"
-        raise SystemExit(f"soak: no session at {out}; orintui said:\n"
-                         + (log.read_text(errors="replace")[-3000:] if log.exists() else "(no log)"))
+        print(f"soak: no session at {out}; orintui said:\n"
+              + (log.read_text(errors="replace")[-3000:] if log.exists() else "(no log)"), file=sys.stderr)
+        return []
     session = load_session(out)
     tokens = [e for e in session.events if e["kind"] == "token"]
     first = tokens[0]["t"] if tokens else 0.0
