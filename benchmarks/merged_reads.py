@@ -19,7 +19,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from common import ROOT
+from common import PYTHONPATH, ROOT
 
 from orintui.session import load_session
 
@@ -116,7 +116,7 @@ def merged_of(events: list[dict]) -> tuple[int, int]:
 def _env(folder: Path) -> dict[str, str]:
     import os
 
-    return {**os.environ, "ORINTUI_HOME": str(folder / "home"), "PYTHONPATH": str(ROOT)}
+    return {**os.environ, "ORINTUI_HOME": str(folder / "home"), "PYTHONPATH": PYTHONPATH}
 
 
 def main() -> int:

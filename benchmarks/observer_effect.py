@@ -47,10 +47,11 @@ def bare_figure(backend: str, argv: list[str], env: dict, cwd: str | None, log: 
 def record(mode: str, scenario: str, sets: list[str], folder: Path, n: int) -> Path:
     """A session of ``scenario`` recorded by ``orintui run`` headless or in the app inside tmux."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from common import PYTHONPATH
     from soak import start, tmux
 
     out = folder / f"{mode}-{n}.json"
-    env = {**os.environ, "ORINTUI_HOME": str(folder / "home"), "PYTHONPATH": str(ROOT), "ORINTUI_GATE": "off"}
+    env = {**os.environ, "ORINTUI_HOME": str(folder / "home"), "PYTHONPATH": PYTHONPATH, "ORINTUI_GATE": "off"}
     name = f"orintui-observer-{os.getpid()}-{n}"
     _, proc = start(mode, scenario, out, env, name, [a for kv in sets for a in ("--set", kv)])
     if proc is not None:

@@ -26,7 +26,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import psutil
-from common import ROOT
+from common import PYTHONPATH, ROOT
 from merged_reads import build_c_reader
 
 from orintui.session import load_session
@@ -66,7 +66,7 @@ def start(mode: str, scenario: Path | str, out: Path, env: dict[str, str], name:
 
 def soak(mode: str, folder: Path, minutes: float, rate: float) -> list[dict]:
     out = folder / f"{mode}.json"
-    env = {**os.environ, "ORINTUI_HOME": str(folder / "home"), "PYTHONPATH": str(ROOT), "ORINTUI_GATE": "off"}
+    env = {**os.environ, "ORINTUI_HOME": str(folder / "home"), "PYTHONPATH": PYTHONPATH, "ORINTUI_GATE": "off"}
     name = f"orintui-soak-{os.getpid()}"
     pid, proc = start(mode, scenario(folder, minutes, rate), out, env, name)
     me = psutil.Process(pid)
