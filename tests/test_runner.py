@@ -108,3 +108,14 @@ def test_hostile_output_is_data():
 def test_runner_never_raises(mode):
     result, _, _ = run([sys.executable, MISBEHAVE, mode], idle=1.0)
     assert result.status in ("failed", "timeout")
+
+
+def test_a_run_gives_the_reader_the_gil_back_within_its_switch_interval():
+    # the stamp is taken once the reader holds the GIL: at Python's default 5 ms a 2 ms token waited
+    # behind the app's rendering and shared a stamp with the next (benchmarks/soak.py has the figures)
+    from orintui.backends.runner import READER_SWITCH_INTERVAL_S
+
+    sys.setswitchinterval(0.005)
+    result, events, _ = run([sys.executable, MISBEHAVE, "exit3"])
+    assert result.exit_code == 3 and tokens(events)
+    assert sys.getswitchinterval() <= READER_SWITCH_INTERVAL_S < 0.005

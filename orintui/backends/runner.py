@@ -20,6 +20,7 @@ import hashlib
 import os
 import select
 import signal
+import sys
 import threading
 import time
 import uuid
@@ -41,6 +42,12 @@ GRACE_S = 3.0
 # after the program has exited, how long the terminal may stay open with nothing written (a helper
 # that daemonised and kept it) before the reader stops waiting for EIO
 HELD_OPEN_S = 2.0
+# How long another thread may keep the GIL once the reader wakes with output (Python's default is
+# 5 ms). The stamp is taken only once the reader holds the GIL, so while the app renders a frame a
+# 2 ms token waited behind it and two tokens shared one stamp. Measured on a quiet 16-core box, a
+# 1-minute soak at 500 tok/s in the app: 105 of 30,000 reads merged at 5 ms, 81 at 1 ms, 0 at 0.2 ms
+# (headless 1), for 7.2 against 7.6 % of a core (benchmarks/soak.py, scripts/device-bench).
+READER_SWITCH_INTERVAL_S = 0.0002
 
 _live: weakref.WeakSet[BackendRunner] = weakref.WeakSet()
 
@@ -236,6 +243,8 @@ class BackendRunner:
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
+        if sys.getswitchinterval() > READER_SWITCH_INTERVAL_S:
+            sys.setswitchinterval(READER_SWITCH_INTERVAL_S)
         self._thread = threading.Thread(target=self._run, name=f"runner-{self.argv[0]}", daemon=True)
         self._thread.start()
 
