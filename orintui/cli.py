@@ -16,6 +16,7 @@ from orintui.session.model import Session
 
 if TYPE_CHECKING:
     from orintui.exporter import MetricsExporter
+    from orintui.session.store import SessionFile
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -204,14 +205,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _load(handle: str) -> Session:
     """A session from a SESSION argument: a path, an id or id prefix, last, or demo."""
+    return _open(handle).load()
+
+
+def _open(handle: str) -> SessionFile:
+    """A SESSION argument's file with its header read and checked (its events: ``load()``)."""
     from orintui.catalog import HandleError, resolve_session
-    from orintui.session import load_session
+    from orintui.session.store import open_session
 
     try:
         path = resolve_session(handle)
     except HandleError as exc:
         raise CliError(str(exc)) from None
-    return load_session(str(path))
+    return open_session(str(path))
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
@@ -539,10 +545,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    session = _load(args.session)
+    source = _open(args.session)  # the header now; the app shows it and reads the events behind its first frame
     from orintui.tui.app import run_app
 
-    return run_app(replay=session, speed=args.speed, theme=args.theme)
+    return run_app(replay=source, speed=args.speed, theme=args.theme)
 
 
 def cmd_screenshot(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ pause and seek. Replaying never starts a process."""
 from __future__ import annotations
 
 import bisect
+from operator import itemgetter
 
 from orintui.session.model import Session
 
@@ -12,13 +13,18 @@ SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, float("inf"))
 
 class ReplayClock:
     def __init__(self, session: Session, speed: float = 1.0):
-        self.events = sorted(session.events, key=lambda e: e["t"])
-        self.times = [e["t"] for e in self.events]
+        self.times = [e["t"] for e in session.events]
+        if any(a > b for a, b in zip(self.times, self.times[1:])):  # written in order, but a file may say otherwise
+            self.events = sorted(session.events, key=itemgetter("t"))
+            self.times = [e["t"] for e in self.events]
+        else:
+            self.events = list(session.events)
         self.duration = self.times[-1] if self.times else 0.0
         self.position = 0.0
         self.index = 0  # events[:index] have been handed out
         self.speed = speed
         self.paused = False
+        self.loading = False  # a placeholder while the session's events are read (the replay screen)
 
     @property
     def finished(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import gzip
 import io
 import json
@@ -10,7 +11,7 @@ import tempfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn, cast
 
 import msgspec
 
@@ -51,18 +52,25 @@ def _limit(limit: int) -> str:
     return f"{_mib(limit)}, the most orintui reads"
 
 
-def _inflate(path: Path, limit: int, keep: bool) -> bytes:
-    """Stream-decompress a gzip file, never holding more than ``limit`` bytes of output: a small
-    file that expands to gigabytes is refused once it passes ``limit``."""
-    chunks, total = [], 0
+INFLATE_AT_ONCE = 64 * MiB  # a gzip file that expands to at most this is inflated once, kept as it goes
+
+
+def _inflate(path: Path, limit: int, keep_up_to: int) -> bytes | None:
+    """Stream-decompress a gzip file, never holding more than ``keep_up_to`` bytes of output; None when
+    it expands to more (its size is then known to be within ``limit``): a small file that expands to
+    gigabytes is refused once it passes ``limit``, in constant memory."""
+    chunks: list[bytes] = []
+    total = 0
     with gzip.open(path, "rb") as g:
         while chunk := g.read(MiB):
             total += len(chunk)
             if total > limit:
                 raise SessionError(f"{path}: decompresses to more than {_limit(limit)}")
-            if keep:
+            if total <= keep_up_to:
                 chunks.append(chunk)
-    return b"".join(chunks)
+            elif chunks:
+                chunks = []
+    return b"".join(chunks) if total <= keep_up_to else None
 
 
 def _read_bytes(path: Path, limit: int = MAX_SESSION_BYTES) -> bytes:
@@ -72,8 +80,9 @@ def _read_bytes(path: Path, limit: int = MAX_SESSION_BYTES) -> bytes:
         magic = f.read(2)
     if magic == b"\x1f\x8b":
         try:
-            _inflate(path, limit, keep=False)  # the size first, in constant memory
-            raw = _inflate(path, limit, keep=True)
+            kept = _inflate(path, limit, min(limit, INFLATE_AT_ONCE))
+            # larger: its size was checked in constant memory, now it is kept
+            raw = kept if kept is not None else _inflate(path, limit, limit) or b""
         except (OSError, EOFError, zlib.error) as exc:
             raise SessionError(f"{path}: compressed session is damaged ({exc})") from None
     else:
@@ -85,7 +94,17 @@ def _read_bytes(path: Path, limit: int = MAX_SESSION_BYTES) -> bytes:
 
 
 def session_from_dict(doc: object, where: str) -> Session:
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+    if not isinstance(doc, dict):
+        raise SessionError(f"{where}: not an orintui session (no \"format\": \"{FORMAT}\")")
+    session = _header_session(doc, where)
+    session.events = _checked_events(doc["events"], len(session.runs), where)
+    return session
+
+
+def _header_session(doc: dict, where: str) -> Session:
+    """The session without its events (``doc["events"]`` only has to be a list: a list, or the raw JSON
+    of one), every header field checked."""
+    if doc.get("format") != FORMAT:
         raise SessionError(f"{where}: not an orintui session (no \"format\": \"{FORMAT}\")")
     version = doc.get("version")
     if not isinstance(version, int) or isinstance(version, bool):
@@ -95,23 +114,18 @@ def session_from_dict(doc: object, where: str) -> Session:
     missing = [k for k in REQUIRED if k not in doc]
     if missing:
         raise SessionError(f"{where}: session is missing {', '.join(missing)}")
-    if not isinstance(doc["runs"], list) or not isinstance(doc["events"], list):
+    events = doc["events"]
+    if not isinstance(doc["runs"], list) or not (isinstance(events, list) or _raw_list(events)):
         raise SessionError(f"{where}: runs and events must be lists")
-    problem = check_header(doc)
+    problem = check_header({**doc, "events": []})
     if problem:
         raise SessionError(f"{where}: {problem}")
-    runs = [RunInfo.from_dict(r) for r in doc["runs"]]
-    for i, event in enumerate(doc["events"]):
-        problem = check_event(event, len(runs))
-        if problem:
-            raise SessionError(f"{where}: event {i}: {problem}")
     return Session(
         id=doc["id"],
         started_at=doc["started_at"],
         host=doc["host"],
         scenario=doc["scenario"],
-        runs=runs,
-        events=doc["events"],
+        runs=[RunInfo.from_dict(r) for r in doc["runs"]],
         ended_at=doc.get("ended_at"),
         recovered=bool(doc.get("recovered", False)),
         orintui_version=doc.get("orintui_version") or "",
@@ -119,41 +133,120 @@ def session_from_dict(doc: object, where: str) -> Session:
     )
 
 
+def _checked_events(events: list, runs: int, where: str) -> list:
+    for i, event in enumerate(events):
+        problem = check_event(event, runs)
+        if problem:
+            raise SessionError(f"{where}: event {i}: {problem}")
+    return events
+
+
+def _raw_list(value: object) -> bool:
+    return isinstance(value, msgspec.Raw) and bytes(memoryview(value)[:1]) == b"["
+
+
 def _refuse_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a number orintui accepts (numbers must be finite)")
 
 
-def load_session(path: str | os.PathLike, limit: int = MAX_SESSION_BYTES) -> Session:
-    """A session from a .json, .json.gz or a journal left behind by a crash. ``limit``: the most
-    JSON text (after decompression) it will parse."""
+class _Header(msgspec.Struct):
+    """A session document read for its header only: the events stay raw JSON (skipped in C, decoded
+    later), every other field as it is (checked by check_header, as from a plain decode)."""
+
+    format: Any = msgspec.UNSET
+    version: Any = msgspec.UNSET
+    id: Any = msgspec.UNSET
+    label: Any = msgspec.UNSET
+    orintui_version: Any = msgspec.UNSET
+    started_at: Any = msgspec.UNSET
+    ended_at: Any = msgspec.UNSET
+    recovered: Any = msgspec.UNSET
+    host: Any = msgspec.UNSET
+    scenario: Any = msgspec.UNSET
+    runs: Any = msgspec.UNSET
+    journal_pid: Any = msgspec.UNSET
+    events: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f: v for f in self.__struct_fields__ if (v := getattr(self, f)) is not msgspec.UNSET}
+
+
+_header_decoder = msgspec.json.Decoder(_Header)
+_decoder = msgspec.json.Decoder()
+
+
+class SessionFile:
+    """A session file opened for replay: its header (host, scenario, runs) read and checked at once,
+    its events decoded and checked by ``load()`` (a 200,000-event session's events are most of the
+    work: the replay screen shows its first frame from the header and loads them in a worker)."""
+
+    def __init__(self, path: Path, header: Session, events: list | msgspec.Raw, raw: bytes = b""):
+        self.path, self.header = path, header
+        self._events, self._raw = events, raw
+        self._session: Session | None = None
+
+    def load(self) -> Session:
+        """The whole session (``header`` with its events); raises SessionError like load_session."""
+        if self._session is None:
+            events = self._events
+            if isinstance(events, msgspec.Raw):
+                gc_was = gc.isenabled()
+                gc.disable()  # hundreds of thousands of new dicts: a collection pass on each batch is wasted
+                try:
+                    events = _decoder.decode(events)
+                except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
+                    events = _decode_slowly(self._raw, self.path)["events"]  # the standard decoder's message
+                finally:
+                    if gc_was:
+                        gc.enable()
+            self.header.events = _checked_events(events, len(self.header.runs), str(self.path))
+            self._session, self._events, self._raw = self.header, [], b""
+        return self._session
+
+
+def open_session(path: str | os.PathLike, limit: int = MAX_SESSION_BYTES) -> SessionFile:
+    """A session file with its header read and checked (SessionError as load_session raises it); its
+    events are decoded by ``load()``. A journal is read whole."""
     path = Path(path)
     if not path.exists():
         raise SessionError(f"{path}: no such file")
     if path.is_dir():
         raise SessionError(f"{path}: is a directory, not a session file")
     if path.name.endswith(JOURNAL_SUFFIX):
-        if path.is_file() and path.stat().st_size > limit:
-            raise SessionError(f"{path}: larger than {_limit(limit)}")
-        try:
-            session, _pid = read_journal(path)
-        except (OSError, ValueError) as exc:
-            raise SessionError(f"{path}: {exc}") from None
-        if journal_locked(path):
-            session.recovered = True  # a live session, read as it stands
-            return session
-        return finish_recovered(session)
+        session = _load_journal(path, limit)
+        return SessionFile(path, session, session.events)
     raw = _read_bytes(path, limit)
     try:
-        doc = _decoder.decode(raw)  # the common case: a well-formed document, decoded in C
+        head = _header_decoder.decode(raw)  # the common case: well-formed JSON, the events skipped in C
     except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
         doc = _decode_slowly(raw, path)  # the standard decoder's answer and message for everything else
-    return session_from_dict(doc, str(path))
+        if not isinstance(doc, dict):
+            raise SessionError(f"{path}: not an orintui session (no \"format\": \"{FORMAT}\")") from None
+        return SessionFile(path, _header_session(doc, str(path)), doc["events"])
+    header = _header_session(head.as_dict(), str(path))
+    return SessionFile(path, header, cast(msgspec.Raw, head.events), raw)  # present: the header says so
 
 
-_decoder = msgspec.json.Decoder()
+def _load_journal(path: Path, limit: int) -> Session:
+    if path.is_file() and path.stat().st_size > limit:
+        raise SessionError(f"{path}: larger than {_limit(limit)}")
+    try:
+        session, _pid = read_journal(path)
+    except (OSError, ValueError) as exc:
+        raise SessionError(f"{path}: {exc}") from None
+    if journal_locked(path):
+        session.recovered = True  # a live session, read as it stands
+        return session
+    return finish_recovered(session)
 
 
-def _decode_slowly(raw: bytes, path: Path) -> object:
+def load_session(path: str | os.PathLike, limit: int = MAX_SESSION_BYTES) -> Session:
+    """A session from a .json, .json.gz or a journal left behind by a crash. ``limit``: the most
+    JSON text (after decompression) it will parse."""
+    return open_session(path, limit).load()
+
+
+def _decode_slowly(raw: bytes, path: Path) -> Any:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

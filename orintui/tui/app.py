@@ -20,8 +20,8 @@ from orintui import paths
 from orintui.sanitize import clean_line
 from orintui.session import SessionError, load_session
 from orintui.session.model import Session
-from orintui.session.replay import ReplayClock
 from orintui.session.status import failing_runs
+from orintui.session.store import SessionFile, open_session
 from orintui.tui import themes
 from orintui.tui.messages import (
     CompareLoaded,
@@ -30,7 +30,8 @@ from orintui.tui.messages import (
     Notice,
     OpenCompare,
     OpenReplay,
-    ReplayLoaded,
+    ReplayOpened,
+    ReplayRefused,
     RunPrepared,
     StartRun,
 )
@@ -47,7 +48,7 @@ STOP_WAIT_S = 30.0  # a run's process group and the save get this long once a st
 class AppConfig:
     """What the app is started for: the command line's choices (tests build the same)."""
 
-    replay: Session | None = None  # orintui replay: this session
+    replay: Session | SessionFile | None = None  # orintui replay: this session (a file: its events load in the app)
     scenario: Scenario | None = None  # orintui run: this scenario, live
     out: str | None = None
     telemetry: str = "auto"
@@ -105,6 +106,7 @@ class OrintuiApp(App):
         self.leaving = False  # quit, Ctrl-C or a hang-up was asked
         self.exit_code = 0
         self.crash: str | None = None  # one line about an unexpected error; the traceback is in a log file
+        self.refused: SessionError | None = None  # the replayed file, refused once its events were read
 
     # -- start ----------------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -134,11 +136,11 @@ class OrintuiApp(App):
 
         return MenuScreen(self.device_info)  # None: the menu probes in the background
 
-    def _replay_screen(self, session: Session, clock: ReplayClock | None = None) -> ReplayScreen:
+    def _replay_screen(self, session: Session | SessionFile) -> ReplayScreen:
         from orintui.tui.screens.replay import ReplayScreen
 
         c = self.config
-        return ReplayScreen(session, clock, speed=c.speed, at=c.at, paused=c.paused)
+        return ReplayScreen(session, speed=c.speed, at=c.at, paused=c.paused)
 
     # -- what screens ask for: slow parts in workers, which post the results back ---------------
     def on_open_replay(self, message: OpenReplay) -> None:
@@ -147,14 +149,24 @@ class OrintuiApp(App):
     @work(thread=True, exclusive=True, group="load")
     def _load_replay(self, path: str) -> None:
         try:
-            session = load_session(path)
+            source = open_session(path)  # the header: the replay screen reads the events behind its first frame
         except SessionError as exc:
             self.post_message(Notice(clean_line(exc), error=True))
             return
-        self.post_message(ReplayLoaded(session, ReplayClock(session, self.config.speed)))  # the clock sorts the events
+        self.post_message(ReplayOpened(source))
 
-    def on_replay_loaded(self, message: ReplayLoaded) -> None:
-        self.push_screen(self._replay_screen(message.session, message.clock))
+    def on_replay_opened(self, message: ReplayOpened) -> None:
+        self.push_screen(self._replay_screen(message.source))
+
+    def on_replay_refused(self, message: ReplayRefused) -> None:
+        """A replay's events turned out bad: back to the menu with the reason, or, when the replay is what
+        orintui was started for, out with it (run_app raises it: one line, exit status 2)."""
+        if len(self.screen_stack) > 2:
+            self.post_message(Notice(clean_line(message.error), error=True))
+            self.exit_or_back(message.screen)
+        else:
+            self.refused = message.error
+            self.exit()
 
     def on_open_compare(self, message: OpenCompare) -> None:
         self._load_compare(message.paths)
@@ -343,6 +355,8 @@ def run_app(config: AppConfig | None = None, **fields: Any) -> int:
     config = config if config is not None else AppConfig(**fields)
     served = os.environ.get("TEXTUAL_DRIVER", "").endswith("web_driver:WebDriver")  # orintui serve: a browser tab
     if not served and (not sys.stdin.isatty() or not sys.stdout.isatty()):
+        if isinstance(config.replay, SessionFile):
+            config.replay.load()  # a bad file is refused for what it is (SessionError), as the app would
         print("orintui: the app needs a terminal; use 'orintui run SCENARIO --headless' or 'orintui report'",
               file=sys.stderr)
         return 2
@@ -359,6 +373,8 @@ def run_app(config: AppConfig | None = None, **fields: Any) -> int:
                 print(clean_line(problem), file=sys.stderr)
     if app.crash:
         print(app.crash, file=sys.stderr)
+    if app.refused is not None:
+        raise app.refused  # the command's one line about the file, exit status 2
     if app.execution is not None and not app.hung_up:
         recorder = app.execution.recorder
         if recorder.saved and recorder.final_path.is_file():

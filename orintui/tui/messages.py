@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from orintui.engine import Execution
     from orintui.scenarios import Scenario
     from orintui.session.model import Session
-    from orintui.session.replay import ReplayClock
+    from orintui.session.store import SessionError, SessionFile
 
 
 # -- asked by screens ------------------------------------------------------------------------------
@@ -63,11 +63,18 @@ class SessionsLoaded(Message):
 
 
 @dataclass
-class ReplayLoaded(Message):
-    """A session read and its events sorted for replay, in a worker."""
+class ReplayOpened(Message):
+    """A session file's header read and checked, in a worker (the replay screen loads its events)."""
 
-    session: Session
-    clock: ReplayClock
+    source: SessionFile
+
+
+@dataclass
+class ReplayRefused(Message):
+    """The replay ``screen``'s session file turned out bad while its events were read."""
+
+    screen: Screen
+    error: SessionError
 
 
 @dataclass

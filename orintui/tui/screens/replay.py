@@ -1,4 +1,8 @@
-"""The replay screen: the live screen's widgets fed by the replay clock."""
+"""The replay screen: the live screen's widgets fed by the replay clock.
+
+Opened on a session file (orintui replay, the menu), it shows its first frame from the header alone
+(the session's start: lanes queued, nothing folded) and decodes, checks and sorts the events in a
+worker; the clock starts once they are in, then the seek keyframes are built in another worker."""
 
 from __future__ import annotations
 
@@ -17,9 +21,10 @@ from textual.worker import get_current_worker
 from orintui.live_state import LiveState
 from orintui.session.model import Session
 from orintui.session.replay import ReplayClock
+from orintui.session.store import SessionError, SessionFile
 from orintui.tui.keyframes import Keyframes
 from orintui.tui.keys import grouped
-from orintui.tui.messages import GoBack
+from orintui.tui.messages import GoBack, ReplayRefused
 from orintui.tui.screens.monitor import MonitorScreen
 from orintui.tui.widgets.position_bar import PositionBar
 
@@ -42,25 +47,56 @@ class ReplayScreen(MonitorScreen):
         Binding("q,escape", "leave", "Back"),
     ]
 
-    def __init__(self, session: Session, clock: ReplayClock | None = None, speed: float = 1.0, at: float | None = None,
+    def __init__(self, session: Session | SessionFile, speed: float = 1.0, at: float | None = None,
                  paused: bool = False, **kwargs: Any):
-        super().__init__(session, **kwargs)
-        self.recorded = session
-        self.clock = clock if clock is not None else ReplayClock(session, speed)  # a loader builds it in its worker
+        # a SessionFile: its header now, its events from a worker once the first frame is out
+        self.source = session if isinstance(session, SessionFile) else None
+        recorded = session.header if isinstance(session, SessionFile) else session
+        super().__init__(recorded, **kwargs)
+        self.recorded = recorded
+        self.clock = ReplayClock(recorded if self.source is None else Session(recorded.id, recorded.started_at), speed)
         self.clock.paused = paused
+        self.clock.loading = self.source is not None
         self.keyframes = Keyframes(self.recorded, self.clock.events)
         self.seeking = 0  # the number of the seek a worker is folding; 0: none
         self._seeks = 0
+        self._at = at
         self._last = time.monotonic()
-        if at is not None:  # before the first frame (orintui replay --at, screenshots): folded here, once
+        if at is not None and self.source is None:  # before the first frame (--at, screenshots): folded here, once
             self._move_clock(at if at >= 0 else self.clock.duration)
             for event in self.clock.events[:self.clock.index]:
                 self.state.apply(event)
 
     def on_mount(self) -> None:
         super().on_mount()
-        # once the first frame is out: the build holds the GIL for a while on a long session
-        self.call_after_refresh(self.build_keyframes)
+        # once the first frame is out: decoding the events, and building keyframes, hold the GIL for a while
+        self.call_after_refresh(self.load_events if self.clock.loading else self.build_keyframes)
+
+    @work(thread=True, exclusive=True, group="load")
+    def load_events(self) -> None:
+        if self.source is None:
+            return
+        try:
+            session = self.source.load()
+        except SessionError as exc:
+            self.post_message(ReplayRefused(self, exc))
+            return
+        self.post_message(self.Loaded(ReplayClock(session, self.clock.speed)))  # the clock sorts the events
+
+    @dataclass
+    class Loaded(Message):
+        """The session's events, decoded, checked and sorted in a worker."""
+
+        clock: ReplayClock
+
+    def on_replay_screen_loaded(self, message: Loaded) -> None:
+        clock, old = message.clock, self.clock
+        clock.speed, clock.paused = old.speed, old.paused  # what the keys set while it loaded
+        self.clock, self._last = clock, time.monotonic()
+        self.keyframes = Keyframes(self.recorded, clock.events)
+        if self._at is not None:
+            self._seek(self._at if self._at >= 0 else clock.duration)
+        self.build_keyframes()
 
     @work(thread=True, exclusive=True, group="keyframes")
     def build_keyframes(self) -> None:
@@ -102,6 +138,8 @@ class ReplayScreen(MonitorScreen):
     def _seek(self, target: float) -> None:
         """Move the clock now (the position bar follows at once); the state at the new position is
         folded from the nearest keyframe in a worker, which posts it back."""
+        if self.clock.loading:
+            return  # no events yet: the clock starts at 0 once they are in
         self._move_clock(target)
         self._seeks += 1
         self.seeking = self._seeks
@@ -128,6 +166,18 @@ class ReplayScreen(MonitorScreen):
         self.seeking = 0
         self._last = time.monotonic()
         self.redraw(force=True)
+
+    def action_report(self) -> None:
+        if self.clock.loading:
+            self.notify("the session is still loading", timeout=3)
+        else:
+            super().action_report()
+
+    def action_pareto(self) -> None:
+        if self.clock.loading:
+            self.notify("the session is still loading", timeout=3)
+        else:
+            super().action_pareto()
 
     def action_pause(self) -> None:
         self.clock.paused = not self.clock.paused

@@ -15,7 +15,7 @@ def speed_text(speed: float) -> str:
 
 class PositionBar(Static):
     def show(self, clock: ReplayClock) -> None:
-        state = "paused" if clock.paused else ("end" if clock.finished else "playing")
+        state = "loading" if clock.loading else "paused" if clock.paused else ("end" if clock.finished else "playing")
         # whole seconds, like the title: the bottom row changing every tick would have Textual repaint the
         # whole screen between it and the lanes (the span of all changed regions)
         label = f" {clock.position:5.0f}/{clock.duration:.0f}s {speed_text(clock.speed):>4} {state:7} "
