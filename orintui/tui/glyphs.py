@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import os
 
-from rich.text import Text
-from textual.app import RenderResult
 from textual.scrollbar import ScrollBarRender
-from textual.widgets import Sparkline
 
 RAMP = " .:-=+*#"  # low to high, one cell per bucket
 MARKERS = ("*", "+", "o", "x", "#", "@", "%", "&")  # one per chart series: distinct without colour
@@ -37,15 +34,6 @@ def fit(text: str, width: int) -> str:
     from orintui.format import abbreviate
 
     return abbreviate(text, width, "~" if ascii_mode() else "…")
-
-
-class Spark(Sparkline):
-    """Textual's sparkline, or its ASCII form in ASCII mode."""
-
-    def render(self) -> RenderResult:
-        if not ascii_mode():
-            return super().render()
-        return Text(ascii_spark(list(self.data or []), self.size.width), no_wrap=True, overflow="crop")
 
 
 class _WholeCellBars(ScrollBarRender):

@@ -55,6 +55,10 @@ class LiveScreen(MonitorScreen):
         # the last event may come before the session is saved: 'finished' must still be drawn
         return (self.state.version, self.execution.done.is_set())
 
+    def title_key(self) -> object:
+        done = self.execution.done.is_set()
+        return (super().title_key(), done, done and self.execution.recorder.saved)
+
     def title_text(self) -> Text:
         text = super().title_text()
         recorder = self.execution.recorder

@@ -50,6 +50,8 @@ class MonitorScreen(Screen):
         super().__init__(**kwargs)
         self.state = LiveState(session)
         self._drawn: object = -1
+        self._title_key: object = None
+        self._lanes: dict[int, RunLane] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="title")
@@ -111,15 +113,24 @@ class MonitorScreen(Screen):
         """What the screen shows depends on; a redraw is skipped while it is unchanged."""
         return self.state.version
 
+    def title_key(self) -> object:
+        """What the title depends on: it is built again only when this changes."""
+        return (f"{self.state.t:5.0f}", self.state.session.title)
+
     def redraw(self, force: bool = False) -> None:
         key = self.draw_key()
         if not force and self._drawn == key:
             return
         self._drawn = key
-        set_text(self.query_one("#title", Static), self.title_text())
+        title_key = self.title_key()
+        if force or title_key != self._title_key:
+            self._title_key = title_key
+            set_text(self.query_one("#title", Static), self.title_text())
         self.query_one(TelemetryStrip).show(self.state)
+        if self._lanes is None:  # kept, not queried five times a second: the lanes are composed once
+            self._lanes = {lane.index: self.query_one(f"#lane-{lane.index}", RunLane) for lane in self.state.lanes}
         for lane in self.state.lanes:
-            self.query_one(f"#lane-{lane.index}", RunLane).show(lane, lane.index == self.state.current, self.state.t)
+            self._lanes[lane.index].show(lane, lane.index == self.state.current, self.state.t)
         current = self.query_one(ContentSwitcher).current
         if current == "table":
             self.query_one(ComparisonTable).show(self.state.metrics())

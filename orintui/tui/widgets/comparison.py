@@ -48,9 +48,13 @@ class ComparisonTable(DataTable):
         was = self.narrow
         self._set_columns()
         if self.narrow != was and self.shown is not None:
-            self.show(self.shown)  # the rows went with the old columns; a paused replay sends no new figures
+            self.show(self.shown, force=True)  # the rows went with the old columns; a paused replay sends none
 
-    def show(self, metrics: list[RunMetrics]) -> None:
+    def show(self, metrics: list[RunMetrics], force: bool = False) -> None:
+        # LiveState.metrics hands back the same figures until they are refreshed (once a second at most)
+        if not force and self.shown is not None and len(metrics) == len(self.shown) \
+                and all(new is old for new, old in zip(metrics, self.shown)):
+            return
         self.shown = metrics
         measured = [m for m in metrics if m.ranks]  # only complete runs are ranked or marked best
         best_decode = getattr(best_run(measured), "decode", None)

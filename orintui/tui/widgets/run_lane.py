@@ -9,14 +9,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Sparkline, Static
+from textual.widgets import Static
 
 from orintui.format import rate, short_error
 from orintui.live_state import Lane
 from orintui.sanitize import clean_line
 from orintui.session import status as st
-from orintui.tui.glyphs import Spark, fit
+from orintui.tui.glyphs import fit
 from orintui.tui.widgets.quiet import set_data, set_text
+from orintui.tui.widgets.spark import Spark
 
 STATE_STYLE = {"queued": "dim", "loading": "yellow", "prefill": "yellow", "decode": "bold green", "done": "green",
                "failed": "bold red", "skipped": "dim"}
@@ -72,15 +73,20 @@ class RunLane(Vertical, can_focus=True):
         super().__init__(id=f"lane-{index}", classes="lane", **kwargs)
         self.index = index
         self._shown: tuple[Lane, bool, float | None] | None = None
+        self._drawn: tuple = ()  # what the lane was last drawn from: show() skips an unchanged lane
 
     def action_open(self) -> None:
         self.post_message(self.Open(self.index))
 
     def compose(self) -> ComposeResult:
-        yield Static("", classes="lane-summary")
+        # kept, not queried: show() runs five times a second for every lane
+        self.summary = Static("", classes="lane-summary")
+        self.spark = Spark([], classes="lane-spark")
+        self.detail = Static("", classes="lane-text")
+        yield self.summary
         with Horizontal(classes="lane-second"):
-            yield Spark([], classes="lane-spark")
-            yield Static("", classes="lane-text")
+            yield self.spark
+            yield self.detail
 
     def on_resize(self) -> None:
         if self._shown is not None:  # a paused replay redraws nothing by itself: the new width is drawn here
@@ -88,13 +94,18 @@ class RunLane(Vertical, can_focus=True):
 
     def show(self, lane: Lane, current: bool, now: float | None = None) -> None:
         self._shown = (lane, current, now)
+        width = self.size.width or 80
+        # all a lane shows comes from its run's events (its accumulator counts them) but the waiting time
+        waiting = lane.status == "running" and not lane.tokens and lane.started_t is not None and now is not None
+        drawn = (lane, lane.acc.version, current, width, int(now or 0) if waiting else None)
+        if drawn == self._drawn:
+            return
+        self._drawn = drawn
         self.set_class(current, "current")
         self.set_class(lane.status == "failed" or lane.status == "timeout", "failed")
-        width = self.size.width or 80
-        spark = self.query_one(".lane-spark", Sparkline)
         cells = spark_width(width)
-        if spark.styles.width is None or spark.styles.width.value != cells:
-            spark.styles.width = cells
-        set_text(self.query_one(".lane-summary", Static), lane_summary(lane, label_width(width)))
-        set_data(spark, list(lane.ms)[-max(60, cells):])
-        set_text(self.query_one(".lane-text", Static), lane_detail(lane, max(20, width - cells - 4), now))
+        if self.spark.styles.width is None or self.spark.styles.width.value != cells:
+            self.spark.styles.width = cells
+        set_text(self.summary, lane_summary(lane, label_width(width)))
+        set_data(self.spark, list(lane.ms)[-max(60, cells):])
+        set_text(self.detail, lane_detail(lane, max(20, width - cells - 4), now))
