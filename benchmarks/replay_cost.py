@@ -3,8 +3,10 @@
 1. CPU used by the app (percent of one core) while replaying at 1x a session with a 100 tokens/s
    stream and 2 telemetry samples/s, over 30 s.
 2. Time from `orintui replay` of a session with 200,000 token events and 20,000 telemetry samples
-   to the first full frame, and the process's peak memory (VmHWM) by then and once the seek
-   keyframes are built (--before DIR measures another source tree beside this one, interleaved).
+   to the first full frame, and to the replay playing (its events loaded: the position bar no longer
+   says "loading"; the same moment where the events load before the first frame), and the process's
+   peak memory (VmHWM) by then and once the seek keyframes are built (--before DIR measures another
+   source tree beside this one, interleaved).
 3. Seeking in that session: fold from t=0 against keyframe + short fold, in process.
 
     python benchmarks/replay_cost.py [--seconds 30] [--rounds 3] [--before DIR] [--skip-cpu]
@@ -84,9 +86,10 @@ def big_session(tmp: str) -> Path:
     return big
 
 
-def first_frame(big: Path, home: str, tree: Path, settle_s: float) -> tuple[float, float, float]:
-    """2. Seconds to the first full frame of the big session's replay, peak memory then, and peak memory
-    ``settle_s`` later (once the replay's seek keyframes are built)."""
+def first_frame(big: Path, home: str, tree: Path, settle_s: float) -> tuple[float, float, float, float]:
+    """2. Seconds to the first full frame of the big session's replay and to its playing (events
+    loaded), peak memory at the first frame, and peak memory ``settle_s`` after it plays (once the
+    replay's seek keyframes are built)."""
     name = f"orintui-bench-big-{os.getpid()}"
     start = time.perf_counter()
     pid = launch(name, big, home, tree)
@@ -94,8 +97,11 @@ def first_frame(big: Path, home: str, tree: Path, settle_s: float) -> tuple[floa
         while time.perf_counter() - start < 120 and not full_frame(name):
             time.sleep(0.02)
         seconds, at_frame = time.perf_counter() - start, vm_hwm_mb(pid)
+        while time.perf_counter() - start < 120 and "x loading" in tmux("capture-pane", "-p", "-t", name):  # the position bar
+            time.sleep(0.02)
+        playing = time.perf_counter() - start
         time.sleep(settle_s)
-        return seconds, at_frame, vm_hwm_mb(pid)
+        return seconds, playing, at_frame, vm_hwm_mb(pid)
     finally:
         tmux("kill-session", "-t", name)
 
@@ -104,7 +110,6 @@ def seek_cost(big: Path, targets: int = 20) -> None:
     """3. Seeking in the big session, in process: the state at random points folded from t=0 (the old
     seek) against a copy of the nearest keyframe plus a short fold (the replay screen's seek)."""
     import random
-    import statistics
 
     from orintui.live_state import LiveState
     from orintui.session import load_session
@@ -151,15 +156,22 @@ def main() -> int:
             cpu_at_1x(tmp, home, args.seconds)
         big = big_session(tmp)
         trees = [("now", ROOT)] + ([("before", args.before.resolve())] if args.before else [])
-        figures: dict[str, list[tuple[float, float, float]]] = {label: [] for label, _ in trees}
+        figures: dict[str, list[tuple[float, float, float, float]]] = {label: [] for label, _ in trees}
         for _ in range(args.rounds):
             for label, tree in trees:
                 figures[label].append(first_frame(big, home, tree, settle_s=8.0))
         for label, rounds in figures.items():
-            frames = sorted(r[0] for r in rounds)
-            print(f"replay of it ({label}): first full frame after {frames[len(frames) // 2]:.2f} s (median of "
-                  f"{len(rounds)}: {', '.join(f'{f:.2f}' for f in frames)}); peak memory "
-                  f"{max(r[1] for r in rounds):.0f} MiB at the first frame, {max(r[2] for r in rounds):.0f} MiB 8 s later")
+            frames, playing = sorted(r[0] for r in rounds), sorted(r[1] for r in rounds)
+            print(f"replay of it ({label}): first full frame after {statistics.median(frames):.2f} s (median of "
+                  f"{len(rounds)}: {', '.join(f'{f:.2f}' for f in frames)}), playing after "
+                  f"{statistics.median(playing):.2f} s ({', '.join(f'{f:.2f}' for f in playing)}); peak memory "
+                  f"{max(r[2] for r in rounds):.0f} MiB at the first frame, {max(r[3] for r in rounds):.0f} MiB "
+                  "8 s after it plays")
+        if args.before:
+            now, before = figures["now"], figures["before"]
+            for what, i in (("first full frame", 0), ("playing", 1)):
+                ratio = statistics.median(r[i] for r in before) / statistics.median(r[i] for r in now)
+                print(f"  {what}: before / now, ratio of medians {ratio:.2f}x")
         seek_cost(big)
     return 0
 

@@ -8,6 +8,7 @@ import os
 import sys
 import threading
 
+import msgspec
 import pytest
 from conftest import FIXTURES, ROOT
 from test_tui import DEVICE, menu_ready, on_screen, settled, until
@@ -129,3 +130,24 @@ def test_a_bad_event_in_a_real_terminal_exits_2_with_one_line(tmp_path, orintui_
     tail = out.rsplit(b"\x1b[?1049l", 1)[-1].decode()  # what follows the app's alternate screen
     assert f"orintui: {path}: event {index}: token event: t must be a finite number" in tail
     assert "Traceback" not in tail and tail.strip().count("\n") == 0
+
+
+def test_events_decoded_in_slices_are_the_events_decoded_whole(tmp_path, monkeypatch):
+    """Cuts fall before each '{"t":' that follows a comma; one inside a nested value (a summary's streams
+    here) leaves a slice that does not decode alone, and the whole array is decoded at once instead."""
+    from orintui.session import store
+
+    monkeypatch.setattr(store, "SLICE_BYTES", 64)  # a cut every few events
+    doc = json.loads(DEMO_CPU.read_text())
+    plain = tmp_path / "plain.json"
+    plain.write_bytes(store.encode(doc))
+    assert load_session(plain).events == doc["events"]
+    nested = {"t": doc["events"][-1]["t"], "kind": "summary", "run": 0, "streams": [{"t": 1.0, "n": 2}, {"t": 2.0, "n": 3}]}
+    doc["events"].insert(len(doc["events"]) // 2, nested)
+    path = tmp_path / "nested.json"
+    path.write_bytes(store.encode(doc))
+    assert b'"n":2},{"t":2.0,' in path.read_bytes()  # a '{"t":' after a comma, inside an event
+    assert load_session(path).events == doc["events"]
+    for malformed in (b'[,{"t":1}' + b',{"t":2}' * 40 + b"]", b'[{"t":1}' + b',{"t":2}' * 40 + b",]"):
+        with pytest.raises(msgspec.DecodeError):  # a slice alone, then the whole, refuse it
+            store._decode_in_slices(memoryview(malformed))

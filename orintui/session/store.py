@@ -7,6 +7,7 @@ import gzip
 import io
 import json
 import os
+import re
 import tempfile
 import zlib
 from collections.abc import Callable
@@ -193,7 +194,7 @@ class SessionFile:
                 gc_was = gc.isenabled()
                 gc.disable()  # hundreds of thousands of new dicts: a collection pass on each batch is wasted
                 try:
-                    events = _decoder.decode(events)
+                    events = _decode_in_slices(memoryview(events))
                 except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
                     events = _decode_slowly(self._raw, self.path)["events"]  # the standard decoder's message
                 finally:
@@ -202,6 +203,34 @@ class SessionFile:
             self.header.events = _checked_events(events, len(self.header.runs), str(self.path))
             self._session, self._events, self._raw = self.header, [], b""
         return self._session
+
+
+SLICE_BYTES = 1 << 20
+_EVENT_START = re.compile(rb',\{"t":')  # how orintui writes the next event of a list (msgspec, compact)
+
+
+def _decode_in_slices(array: memoryview) -> list:
+    """A JSON array of events decoded about a MiB at a time, cut before the next ``{"t":`` that follows
+    a comma: each slice holds the GIL for a few ms, so the app's own threads (its terminal writer among
+    them) run between slices while a worker loads a long session. A cut that is not between two events
+    (inside a string, in a nested value) leaves a slice that is not a JSON array of at least one value:
+    then the whole array is decoded at once, as any other file's is."""
+    if bytes(array[:1]) != b"[" or bytes(array[-1:]) != b"]":
+        return _decoder.decode(array)
+    out: list = []
+    start, end = 1, len(array) - 1  # inside the brackets
+    try:
+        while start < end:
+            cut = _EVENT_START.search(array, start + SLICE_BYTES, end) if end - start > 2 * SLICE_BYTES else None
+            stop = cut.start() if cut else end
+            part = _decoder.decode(b"[" + array[start:stop] + b"]")
+            if not part:
+                return _decoder.decode(array)
+            out += part
+            start = stop + 1
+    except msgspec.DecodeError:
+        return _decoder.decode(array)
+    return out
 
 
 def open_session(path: str | os.PathLike, limit: int = MAX_SESSION_BYTES) -> SessionFile:
