@@ -16,7 +16,8 @@ from typing import Any
 from orintui import paths
 from orintui.backends import get_adapter, openai_endpoint, versions
 from orintui.backends.runner import BackendRunner
-from orintui.metrics import IDLE_WINDOW_S, cpu_busy_pct, session_metrics
+from orintui.metrics import IDLE_WINDOW_S, RunMetrics, cpu_busy_pct
+from orintui.metrics_live import SessionAccumulator
 from orintui.power_modes import PowerModeError, PowerModes, check_can_switch, needs
 from orintui.quiet_gate import QuietGate, gate_disabled_here
 from orintui.scenarios import RunSpec, Scenario, ScenarioError, how_to_get, stops_the_scenario
@@ -134,6 +135,11 @@ class Execution:
             raise OutRefused(str(exc)) from None
         self.write_error: str | None = None  # the journal could not be written: the runs were stopped
         self.recorder.on_write_error(self._write_failed)
+        # every run's compact record, fed as the recorder writes (first of its listeners): the figures,
+        # flags, report and Findings at the end come from it, and nothing is read back from the journal
+        self.figures = SessionAccumulator(self.session)
+        self.recorder.subscribe(self.figures.add)
+        self.measured: tuple[Session, list[RunMetrics]] | None = None  # set when the session ends
         self.sampler = None
         if telemetry != "none":
             self.sampler = TelemetrySampler(telemetry, interval, self.recorder.record, self.recorder.now,
@@ -239,12 +245,12 @@ class Execution:
         self.recorder.record(ev.make(ev.RUN_ENDED, self.recorder.now(), run.index, status=status,
                                      exit_code=code, signal=sig, error=error, by_user=by_user, **process))
 
-    @staticmethod
-    def _store_flags(session: Session) -> None:
-        """The validity flags of every run, as the metrics layer sees the whole session (read back
-        from the journal at the end), kept in the run table so that readers of the JSON need not
-        recompute them."""
-        for m in session_metrics(session):
+    def _store_flags(self, session: Session) -> None:
+        """The session's final figures (``measured``: the report's and the Findings' input) from the
+        accumulators, and every run's validity flags kept in the run table, so that readers of the JSON
+        need not recompute them: what ``session_metrics`` gives for the saved session."""
+        self.measured = self.figures.measured()
+        for m in self.measured[1]:
             session.runs[m.run].flags = [flag.code for flag in m.flags]
 
     def _execute(self, run: RunInfo) -> None:

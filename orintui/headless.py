@@ -8,7 +8,6 @@ from typing import TextIO
 
 from orintui.engine import Execution
 from orintui.format import badges, fmt, rate, run_label
-from orintui.metrics import run_metrics
 from orintui.metrics_live import RunAccumulator
 from orintui.report import device_line, render_report
 from orintui.sanitize import clean_line
@@ -99,9 +98,8 @@ def run_headless(scenario: Scenario, out: str | None, telemetry: str, interval: 
             say(f"[{run.index + 1}/{total}] {run_label(run, session.runs)}: started")
         elif event["kind"] == RUN_ENDED:
             heartbeat.run = None
-            view = execution.recorder.run_view(event["run"])  # its events, read back from the journal
-            run = view.runs[event["run"]]
-            m = run_metrics(view, run)
+            run = session.runs[event["run"]]
+            m = execution.figures.metrics(run.index)  # its batch figures, from the engine's accumulator
             figures = f"{m.tokens} tokens, decode {fmt(m.decode)} tok/s" if m.tokens or m.bench else ""
             if m.bench:
                 figures = "; ".join(f"{r.get('test')} {fmt(r.get('avg_ts'))} t/s" for r in m.bench)
@@ -127,7 +125,10 @@ def run_headless(scenario: Scenario, out: str | None, telemetry: str, interval: 
                 f"{recorder.journal_path}", sys.stderr)
         return 130
     print()
-    print(render_report([session]))
+    if execution.measured is not None:  # the figures the engine finished from its accumulators
+        print(render_report([execution.measured[0]], metrics=[execution.measured[1]]))
+    else:  # they could not be finished (logged): from the saved document, read back once
+        print(render_report([execution.recorder.snapshot()]))
     print()
     recorder = execution.recorder
     if problem := recorder.listener_report():

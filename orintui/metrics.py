@@ -7,12 +7,18 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from array import array
+from bisect import bisect_left, bisect_right
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from functools import partial
+from itertools import compress, islice
+from operator import add
 from typing import Any
 
 from orintui.session import status as st
-from orintui.session.events import PHASE, RUN_ENDED, RUN_STARTED, SUMMARY, TELEMETRY, TOKEN, Event
+from orintui.session.events import OUTPUT, PHASE, RUN_ENDED, RUN_STARTED, SUMMARY, TELEMETRY, TOKEN, Event
 from orintui.session.model import RunInfo, Session
 
 # -- validity flags ------------------------------------------------------------------------------
@@ -56,12 +62,63 @@ def cpu_busy_pct(before: Any, after: Any) -> float:
 # -- small statistics ------------------------------------------------------------------------
 def percentile(values: Sequence[float], q: float) -> float | None:
     """Linear interpolation between closest ranks (numpy's default), q in 0..100."""
+    return percentiles(values, (q,))[0]
+
+
+def percentiles(values: Sequence[float], qs: Sequence[float]) -> list[float | None]:
+    """``percentile`` at each of ``qs``. A long series (an hour of tokens) is not sorted: its values at
+    the ranks needed are selected exactly (``ranked``), so no copy of it is made as Python floats."""
     if not values:
-        return None
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100.0
-    lo, hi = math.floor(pos), math.ceil(pos)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+        return [None for _ in qs]
+    n = len(values)
+    spots = [(n - 1) * q / 100.0 for q in qs]
+    need = {r for pos in spots for r in (math.floor(pos), math.ceil(pos))}
+    at: Callable[[int], float]
+    if n <= SORT_UP_TO:
+        at = sorted(values).__getitem__
+    else:
+        at = ranked(values, need).__getitem__
+    out: list[float | None] = []
+    for pos in spots:
+        lo, hi = math.floor(pos), math.ceil(pos)
+        out.append(at(lo) + (at(hi) - at(lo)) * (pos - lo))
+    return out
+
+
+SORT_UP_TO = 1 << 16  # longer series: order statistics selected without a sorted copy
+SAMPLES = 4096  # values sampled to cut a long series into slices of about len / SAMPLES values
+
+
+def ranked(values: Sequence[float], ranks: Iterable[int]) -> dict[int, float]:
+    """The values at ``ranks`` (0-based positions in sorted order), exactly, for finite values. A long
+    series is cut at the distinct values of an even sample of it: each sampled value is a slice of its
+    own (its copies: no sorting needed), each open interval between two is a slice of about
+    len / SAMPLES values. Two passes in C count the slices (bisect, Counter); only the intervals that
+    hold a wanted rank are gathered and sorted (or cut again, should one be crowded)."""
+    want = sorted(set(ranks))
+    if len(values) <= SORT_UP_TO:
+        ordered = sorted(values)
+        return {r: ordered[r] for r in want}
+    bounds = sorted(set(islice(values, 0, None, max(1, len(values) // SAMPLES))))
+    left, right = partial(bisect_left, bounds), partial(bisect_right, bounds)
+    # a value equal to bounds[i] counts as slice 2i + 1, one between bounds[i - 1] and bounds[i] as 2i
+    counts = Counter(map(add, map(left, values), map(right, values)))
+    out: dict[int, float] = {}
+    start = 0
+    for key in range(2 * len(bounds) + 1):
+        count = counts.get(key, 0)
+        inner = [r for r in want if start <= r < start + count]
+        if inner and key % 2:
+            out.update((r, bounds[key // 2]) for r in inner)
+        elif inner:
+            i = key // 2
+            low = bounds[i - 1] if i else -math.inf
+            high = bounds[i] if i < len(bounds) else math.inf
+            inside = array("d", [v for v in values if low < v < high])
+            found = ranked(inside, [r - start for r in inner])  # strictly fewer values: the sample is not in it
+            out.update((r, found[r - start]) for r in inner)
+        start += count
+    return out
 
 
 def mean_stddev(values: Sequence[float]) -> tuple[float | None, float | None]:
@@ -212,6 +269,11 @@ class RunMetrics:
     flags: list[Flag] = field(default_factory=list)
     by_user: bool = False
     versions: dict[str, str] = field(default_factory=dict)  # what produced the numbers
+    # what the analysis reads instead of the run's events (diagnosis windows, the verdicts' bootstrap)
+    steady_tokens: int = 0
+    first_token_t: float | None = None
+    decode_window: tuple[float, float] | None = None  # first to last steady token
+    token_ms: array[float] = field(default_factory=lambda: array("d"), repr=False)  # token_times: 8 bytes a token
 
     @property
     def ranks(self) -> bool:
@@ -224,7 +286,10 @@ class RunMetrics:
         return self.decode_tok_s["reported"] or self.decode_tok_s["observed"]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Every figure as plain values; the per-token times left out (a run's worth of numbers)."""
+        out = asdict(replace(self, token_ms=array("d")))
+        del out["token_ms"]
+        return out
 
 
 def _power_samples(events: Iterable[Event]) -> tuple[list[tuple[float, float]], str | None]:
@@ -236,6 +301,86 @@ def _power_samples(events: Iterable[Event]) -> tuple[list[tuple[float, float]], 
     return samples, label
 
 
+class TokenSeries:
+    """A run's tokens, compact: per token its arrival time and backend ms (NaN: none) as ``array('d')``
+    and a warm-up flag (1 byte), plus the enqueue ms where the adapter prints one (NaN where a token
+    has none or not a number): 17 bytes a token, 25 with enqueue times. Every per-token figure is
+    computed from this, whether the tokens come from a saved session's events (``split_run``) or were
+    fed one at a time while the run was live (metrics_live)."""
+
+    __slots__ = ("t", "ms", "warm", "enq", "enq_all")
+
+    def __init__(self) -> None:
+        self.t: array[float] = array("d")
+        self.ms: array[float] = array("d")
+        self.warm = bytearray()
+        self.enq: array[float] | None = None  # None: no token had an enqueue time
+        self.enq_all = True  # every token so far has a numeric enqueue time (what leading_slow needs)
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    def add(self, e: Event) -> None:
+        ms, enq = e.get("ms"), e.get("enqueue_ms")
+        self.t.append(e["t"])
+        self.ms.append(NAN if ms is None else ms)  # a number: the schema says so
+        self.warm.append(1 if e.get("warmup") else 0)
+        value = NAN
+        if isinstance(enq, (int, float)):
+            value = float(enq)
+        else:
+            self.enq_all = False
+        if enq is not None and self.enq is None:
+            self.enq = array("d", [NAN]) * (len(self.t) - 1)
+        if self.enq is not None:
+            self.enq.append(value)
+
+    def copy(self) -> TokenSeries:
+        new = TokenSeries()
+        new.t, new.ms, new.warm = array("d", self.t), array("d", self.ms), bytearray(self.warm)
+        new.enq = array("d", self.enq) if self.enq is not None else None
+        new.enq_all = self.enq_all
+        return new
+
+
+NAN = float("nan")
+Placed = list[tuple[int, Event]]  # a run's events other than tokens and output lines, each with the tokens before it
+
+
+def split_run(events: Iterable[Event]) -> tuple[TokenSeries, Placed]:
+    """A run's events as its figures read them: the tokens compact, every other event (output lines
+    left out: no figure reads them) with how many tokens came before it."""
+    series, others = TokenSeries(), []
+    for e in events:
+        kind = e["kind"]
+        if kind == TOKEN:
+            series.add(e)
+        elif kind != OUTPUT:
+            others.append((len(series.t), e))
+    return series, others
+
+
+def steady_part(series: TokenSeries) -> tuple[Sequence[float], Sequence[float], int]:
+    """The steady-state tokens' arrival times and ms, and how many leading tokens are warm-up by their
+    own enqueue time (``leading_slow``; only where the adapter flags no warm-up itself)."""
+    if 1 in series.warm:
+        return (array("d", compress(series.t, (not w for w in series.warm))),
+                array("d", compress(series.ms, (not w for w in series.warm))), 0)
+    slow = slow_prefix(series.enq) if series.enq is not None and series.enq_all else 0
+    if slow:
+        return series.t[slow:], series.ms[slow:], slow
+    return series.t, series.ms, 0
+
+
+def _all_set(values: Iterable[float]) -> bool:
+    """Every value a number other than 0 (NaN: none), as ``all(e.get("ms") for e in tokens)``."""
+    return all(v == v and v != 0 for v in values)
+
+
+def _gaps_ms(times: Sequence[float]) -> array[float]:
+    return array("d", ((b - a) * 1000.0 for a, b in zip(times, islice(times, 1, None))))
+
+
 def run_metrics(session: Session, run: RunInfo, telemetry: list[Event] | None = None,
                 events: list[Event] | None = None) -> RunMetrics:
     """``events`` (the run's own) and ``telemetry`` may be passed in by callers that keep them
@@ -244,25 +389,35 @@ def run_metrics(session: Session, run: RunInfo, telemetry: list[Event] | None = 
         events = session.run_events(run.index)
     if telemetry is None:
         telemetry = [e for e in session.events if e["kind"] == TELEMETRY]
+    series, others = split_run(events)
+    return measure_run(session, run, series, others, telemetry)
+
+
+def measure_run(session: Session, run: RunInfo, series: TokenSeries, others: Placed,
+                telemetry: list[Event]) -> RunMetrics:
+    """The run's figures from its compact record: what ``run_metrics`` computes over its events, and
+    what an accumulator fed while the run was live gives at its end (metrics_live), the same numbers."""
+    events = [e for _, e in others]
     m = RunMetrics(run=run.index, label=run.label, backend=run.backend, status=run.status,
                    repetition=run.repetition, warmup=run.warmup, model=run.model_path, error=run.error,
                    by_user=run.by_user, versions=dict(run.versions))
-    tokens = [e for e in events if e["kind"] == TOKEN]
-    steady = [e for e in tokens if not e.get("warmup")]
-    slow = leading_slow(tokens) if len(steady) == len(tokens) else 0
+    n = len(series)
+    steady_t, steady_ms, slow = steady_part(series)
+    k = len(steady_t)
     if slow:  # warm-up told from the output itself: the JIT's capture shows in the enqueue time
-        steady = tokens[slow:]
         m.sources["warmup"] = (f"output: {slow} leading token(s) whose enqueue took more than {SLOW_FACTOR:g}x "
                                "the steady median (JIT compile or capture)")
-    elif len(steady) < len(tokens):
-        m.sources["warmup"] = f"adapter: the first {len(tokens) - len(steady)} tokens (JIT compile)"
-    m.tokens, m.warmup_tokens = len(tokens), len(tokens) - len(steady)
+    elif k < n:
+        m.sources["warmup"] = f"adapter: the first {n - k} tokens (JIT compile)"
+    m.tokens, m.warmup_tokens, m.steady_tokens = n, n - k, k
+    m.first_token_t = series.t[0] if n else None
+    m.decode_window = (steady_t[0], steady_t[-1]) if k >= 2 else None
     observed = not session.host.get("imported")  # an imported log's times are rebuilt, not observed
     summary: dict[str, Any] = {}
     for e in events:
         if e["kind"] == SUMMARY:
             if e.get("bench"):
-                m.bench.append({k: v for k, v in e.items() if k not in ("t", "kind", "run", "bench")})
+                m.bench.append({key: v for key, v in e.items() if key not in ("t", "kind", "run", "bench")})
             else:
                 summary.update(e)
 
@@ -270,28 +425,29 @@ def run_metrics(session: Session, run: RunInfo, telemetry: list[Event] | None = 
     if summary.get("eval_tok_s") is not None:
         m.decode_tok_s["reported"] = summary["eval_tok_s"]
         m.sources["decode_reported"] = summary.get("decode_source", "backend: eval time")
-    elif steady and all(e.get("ms") for e in steady):
-        m.decode_tok_s["reported"] = 1000.0 * len(steady) / sum(e["ms"] for e in steady)
+    elif k and _all_set(steady_ms):
+        m.decode_tok_s["reported"] = 1000.0 * k / sum(steady_ms)
         m.sources["decode_reported"] = "backend: per-token ms"
     generated: int = summary.get("generated_tokens") or 0
-    merged = max(0, generated - len(tokens)) if generated else 0
+    merged = max(0, generated - n) if generated else 0
     if merged:
-        m.tokens, m.sources["tokens"] = generated, f"backend: {generated} generated, {len(tokens)} reads"
-    m.decode_tok_s["observed"] = observed_rate([e["t"] for e in steady], merged) if observed else None
+        m.tokens, m.sources["tokens"] = generated, f"backend: {generated} generated, {n} reads"
+    m.decode_tok_s["observed"] = observed_rate(steady_t, merged) if observed else None
     if m.decode_tok_s["observed"] is not None:
         m.sources["decode_observed"] = "observed: token arrival times"
 
     # inter-token latency: the backend's per-token ms where it prints one (llama.cpp --log-jsonl's clock
     # gives none for the first token: it has no predecessor), else arrival gaps
-    timed = steady[1:] if steady and steady[0].get("ms") is None else steady
-    if timed and all(e.get("ms") for e in timed):
-        itl, m.sources["itl_ms"] = [e["ms"] for e in timed], "backend: per-token ms"
+    timed = steady_ms[1:] if k and steady_ms[0] != steady_ms[0] else steady_ms
+    itl: Sequence[float]
+    if len(timed) and _all_set(timed):
+        itl, m.sources["itl_ms"] = timed, "backend: per-token ms"
     else:
-        times = [e["t"] for e in steady] if observed else []
-        itl = [(b - a) * 1000.0 for a, b in zip(times, times[1:])]
+        itl = _gaps_ms(steady_t) if observed else ()
         if itl:
             m.sources["itl_ms"] = "observed: token arrival gaps"
-    m.itl_ms = {f"p{q}": percentile(itl, q) for q in (50, 95, 99)}
+    m.itl_ms = dict(zip(("p50", "p95", "p99"), percentiles(itl, (50, 95, 99))))
+    m.token_ms = token_times(timed, steady_t, observed)
 
     if summary.get("prompt_tok_s") is not None:
         m.prefill_tok_s = summary["prompt_tok_s"]
@@ -303,19 +459,21 @@ def run_metrics(session: Session, run: RunInfo, telemetry: list[Event] | None = 
                 break
 
     # time to first token: from the start of prefill (or of the run) to the first token
-    if tokens and observed:
+    if n and observed:
         starts = [e["t"] for e in events if e["kind"] == PHASE and e.get("phase") == "prefill"]
-        m.ttft_ms, origin = ttft_ms(tokens[0]["t"], starts, run.started_t)
+        m.ttft_ms, origin = ttft_ms(series.t[0], starts, run.started_t)
         if m.ttft_ms is not None:
             m.sources["ttft_ms"] = f"observed: {origin} to first token"
 
     if summary.get("load_ms") is not None:
         m.load_s, m.sources["load_s"] = summary["load_ms"] / 1000.0, "backend"
     elif run.started_t is not None and observed:
-        first_work = [e["t"] for e in events if e["kind"] in (TOKEN, PHASE) and
-                      (e["kind"] == TOKEN or e.get("phase") in ("prefill", "decode"))]
-        if first_work:
-            m.load_s, m.sources["load_s"] = first_work[0] - run.started_t, "observed: run start to first work"
+        # the first token or prefill/decode phase, in recorded order
+        work = next(((before, e["t"]) for before, e in others
+                     if e["kind"] == PHASE and e.get("phase") in ("prefill", "decode")), None)
+        first_work = work[1] if work is not None and work[0] == 0 else series.t[0] if n else None
+        if first_work is not None:
+            m.load_s, m.sources["load_s"] = first_work - run.started_t, "observed: run start to first work"
 
     # llama-bench: the rows are the figures
     for row in m.bench:
@@ -324,10 +482,10 @@ def run_metrics(session: Session, run: RunInfo, telemetry: list[Event] | None = 
         elif row.get("n_prompt") and not row.get("n_gen"):
             m.prefill_tok_s, m.sources["prefill_tok_s"] = row.get("avg_ts"), f"backend: llama-bench {row.get('test')}"
 
-    energy_ledger(m, session, run, events, telemetry, tokens, steady, summary)
+    energy_ledger(m, session, run, events, telemetry, series, steady_t, summary)
     # EMC over the decode window
-    if len(steady) >= 2:
-        start, end = steady[0]["t"], steady[-1]["t"]
+    if m.decode_window is not None:
+        start, end = m.decode_window
         emc = [e["emc_bw_gbs"] for e in telemetry if start <= e["t"] <= end and e.get("emc_bw_gbs") is not None]
         if emc:
             m.emc_gbs, m.sources["emc_gbs"] = statistics.fmean(emc), "telemetry: EMC"
@@ -338,37 +496,50 @@ def run_metrics(session: Session, run: RunInfo, telemetry: list[Event] | None = 
     if m.bandwidth_gbs is not None and peak:
         m.bandwidth_pct = 100.0 * m.bandwidth_gbs / peak
         m.sources["bandwidth"] = "model bytes x decode tok/s over the device's peak"
-    m.flags = run_flags(session, run, events, telemetry, steady, merged)
+    m.flags = flags_of(session, run, events, telemetry, n, m.decode_window, k, merged)
     return m
 
 
+def token_times(timed: Sequence[float], steady_t: Sequence[float], observed: bool) -> array[float]:
+    """A run's steady per-token times in ms (what the verdicts' block bootstrap resamples): the
+    backend's ms where every timed token has a positive one, else the arrival gaps (gaps of 0, reads
+    that carried several tokens, left out)."""
+    if len(timed) and all(v > 0 for v in timed):  # NaN (no ms) is not > 0
+        return array("d", timed)
+    if not observed:
+        return array("d")
+    return array("d", ((b - a) * 1000.0 for a, b in zip(steady_t, islice(steady_t, 1, None)) if b > a))
+
+
 def energy_ledger(m: RunMetrics, session: Session, run: RunInfo, events: list[Event], telemetry: list[Event],
-                  tokens: list[Event], steady: list[Event], summary: dict[str, Any]) -> None:
+                  series: TokenSeries, steady_t: Sequence[float], summary: dict[str, Any]) -> None:
     """Prefill and decode energy, the idle baseline, marginal J/token, llama-bench per test. Every
-    figure the samples cannot cover is None with its reason in ``m.energy_na``, never 0."""
+    figure the samples cannot cover is None with its reason in ``m.energy_na``, never 0. ``events``:
+    the run's events other than tokens."""
     samples, label = _power_samples(telemetry)
     if label:
         m.power_label, m.sources["energy"] = label, f"telemetry: {label}"
+    k = len(steady_t)
     # decode: first to last steady token, over the n-1 tokens that arrived inside it
-    if len(steady) >= 2:
-        start, end = steady[0]["t"], steady[-1]["t"]
-        d, why = window_energy(samples, start, end, len(steady) - 1)
+    if k >= 2:
+        start, end = steady_t[0], steady_t[-1]
+        d, why = window_energy(samples, start, end, k - 1)
         m.decode_energy_j, m.avg_power_w = d["energy_j"], d["avg_w"]
         m.energy_j_per_token, m.tokens_per_joule = d["j_per_token"], d["tokens_per_j"]
         if why:
             m.energy_na["decode"] = why
-    elif tokens:
-        m.energy_na["decode"] = f"{len(steady)} steady token(s): no decode window"
+    elif len(series):
+        m.energy_na["decode"] = f"{k} steady token(s): no decode window"
     # prefill: from the prefill phase's start to the first token, over the prompt tokens
     starts = [e["t"] for e in events if e["kind"] == PHASE and e.get("phase") == "prefill"]
     prompt = summary.get("prompt_tokens") or next((e.get("tokens") for e in events if e["kind"] == "prefill"
                                                    and e.get("tokens")), None)
-    if starts and tokens:
-        p, why = window_energy(samples, starts[0], tokens[0]["t"], prompt)
+    if starts and len(series):
+        p, why = window_energy(samples, starts[0], series.t[0], prompt)
         m.prefill_energy_j, m.prefill_avg_power_w, m.prefill_j_per_token = p["energy_j"], p["avg_w"], p["j_per_token"]
         if why:
             m.energy_na["prefill"] = why
-    elif tokens:
+    elif len(series):
         m.energy_na["prefill"] = "the backend marks no prefill phase"
     # idle baseline and the marginal energy above it
     if run.started_t is not None and samples:
@@ -377,9 +548,9 @@ def energy_ledger(m: RunMetrics, session: Session, run: RunInfo, events: list[Ev
         m.idle_power_w, why = idle_power_w(samples, run.started_t, max(before) if before else None)
         if why:
             m.energy_na["idle"] = why
-    if m.idle_power_w is not None and m.decode_energy_j is not None and len(steady) >= 2:
-        span = steady[-1]["t"] - steady[0]["t"]
-        m.marginal_j_per_token = (m.decode_energy_j - m.idle_power_w * span) / (len(steady) - 1)
+    if m.idle_power_w is not None and m.decode_energy_j is not None and k >= 2:
+        span = steady_t[-1] - steady_t[0]
+        m.marginal_j_per_token = (m.decode_energy_j - m.idle_power_w * span) / (k - 1)
     elif m.energy_j_per_token is not None:
         m.energy_na["marginal"] = "no idle baseline"
     # llama-bench: each test's window runs from the previous row (or the run's start) to its own row
@@ -408,9 +579,29 @@ def leading_slow(tokens: list[Event], key: str = "enqueue_ms") -> int:
     token: on v0.12.0 the first one captures the JIT (about 2,000 ms against 2 ms); on master the
     prompt already went through the JIT, so no decode token is slow and none is excluded."""
     values: list[Any] = [e.get(key) for e in tokens]
-    if len(values) < 2 or any(not isinstance(v, (int, float)) for v in values):
+    if any(not isinstance(v, (int, float)) for v in values):
         return 0
-    steady = statistics.median(values[len(values) // 2:])
+    return slow_prefix(values)
+
+
+def median(values: Sequence[float], start: int = 0) -> float:
+    """``statistics.median(values[start:])``, the same number, without copying a long series."""
+    n = len(values) - start
+    if n <= SORT_UP_TO:
+        return statistics.median(values[start:])
+    mid = n // 2
+    part = islice(values, start, None)
+    if n % 2:
+        return ranked(array("d", part), (mid,))[mid]
+    at = ranked(array("d", part), (mid - 1, mid))
+    return (at[mid - 1] + at[mid]) / 2
+
+
+def slow_prefix(values: Sequence[float]) -> int:
+    """``leading_slow`` over the values themselves (every one a number)."""
+    if len(values) < 2:
+        return 0
+    steady = median(values, len(values) // 2)
     n = 0
     while n < len(values) - 1 and values[n] > SLOW_FACTOR * steady:
         n += 1
@@ -419,7 +610,17 @@ def leading_slow(tokens: list[Event], key: str = "enqueue_ms") -> int:
 
 def run_flags(session: Session, run: RunInfo, events: list[Event], telemetry: list[Event], steady: list[Event],
               merged: int) -> list[Flag]:
-    """What makes this run's figures less than fully trustworthy; see FLAGS."""
+    """What makes this run's figures less than fully trustworthy; see FLAGS. ``steady``: its
+    steady-state token events."""
+    tokens = sum(1 for e in events if e["kind"] == TOKEN)
+    window = (steady[0]["t"], steady[-1]["t"]) if len(steady) >= 2 else None
+    return flags_of(session, run, events, telemetry, tokens, window, len(steady), merged)
+
+
+def flags_of(session: Session, run: RunInfo, events: list[Event], telemetry: list[Event], tokens: int,
+             window: tuple[float, float] | None, steady: int, merged: int) -> list[Flag]:
+    """The flags from a run's events (tokens need not be among them), its token count, its decode
+    window (first to last steady token) and its count of steady tokens."""
     flags = []
     started = next((e for e in events if e["kind"] == RUN_STARTED), None)
     busy = started.get("cpu_load_before_pct") if started else None
@@ -427,20 +628,20 @@ def run_flags(session: Session, run: RunInfo, events: list[Event], telemetry: li
         flags.append(Flag("busy", f"CPU {busy:.0f}% busy before the run started (above {BUSY_CPU_PCT:.0f}%)"))
     if started and started.get("gate_passed") is False:
         flags.append(Flag("dirty-start", gate_text(started)))
-    tokens = [e for e in events if e["kind"] == TOKEN]
-    if tokens and len(steady) < MIN_STEADY_TOKENS:
-        flags.append(Flag("few-tokens", f"{len(steady)} steady-state tokens (fewer than {MIN_STEADY_TOKENS})"))
+    if tokens and steady < MIN_STEADY_TOKENS:
+        flags.append(Flag("few-tokens", f"{steady} steady-state tokens (fewer than {MIN_STEADY_TOKENS})"))
     if merged:
         flags.append(Flag("merged-reads", f"{merged} tokens arrived inside other tokens' reads"))
-    if len(steady) >= 2 and run.status in st.FINAL:  # a live run's window still grows past the last sample
-        gap = telemetry_gap(telemetry, steady[0]["t"], steady[-1]["t"], session.host.get("telemetry_interval_s"))
+    if window is not None and run.status in st.FINAL:  # a live run's window still grows past the last sample
+        start, end = window
+        gap = telemetry_gap(telemetry, start, end, session.host.get("telemetry_interval_s"))
         if gap is not None:
             flags.append(Flag("telemetry-gap", gap))
-        window = [e for e in telemetry if steady[0]["t"] <= e["t"] <= steady[-1]["t"]]
-        throttled = [e for e in window if e.get("throttled")]
+        inside = [e for e in telemetry if start <= e["t"] <= end]
+        throttled = [e for e in inside if e.get("throttled")]
         if throttled:
             flags.append(Flag("throttled", f"{len(throttled)} telemetry samples report throttling during decode"))
-        elif why := clock_drop(window, session.host):
+        elif why := clock_drop(inside, session.host):
             flags.append(Flag("throttled", why))
     ended = next((e for e in events if e["kind"] == RUN_ENDED), None)
     if ended and ended.get("leftover_pids"):
@@ -501,22 +702,28 @@ def telemetry_gap(telemetry: list[Event], start: float, end: float, interval: fl
 def session_metrics(session: Session) -> list[RunMetrics]:
     telemetry = [e for e in session.events if e["kind"] == TELEMETRY]
     metrics = [run_metrics(session, run, telemetry) for run in session.runs]
+    return across_runs(metrics, session.run_events)
+
+
+def across_runs(metrics: list[RunMetrics], run_events: Callable[[int], Iterable[Event]]) -> list[RunMetrics]:
+    """The flags that hold runs against each other (noisy repetitions, prefix-cache hits), once every
+    run's figures are in. ``run_events(index)``: a run's events (its summaries are read)."""
     flag_noisy(metrics)
-    flag_cache_hits(session, metrics)
+    flag_cache_hits(metrics, run_events)
     return metrics
 
 
 CACHE_TTFT_FACTOR = 3.0  # a repeated prompt answered this many times faster than its first time: a cache hit
 
 
-def flag_cache_hits(session: Session, metrics: list[RunMetrics]) -> None:
+def flag_cache_hits(metrics: list[RunMetrics], run_events: Callable[[int], Iterable[Event]]) -> None:
     """Served runs only: a server that says it reused cached prompt tokens, or (where it says nothing)
     a repetition whose TTFT fell below a third of the first repetition's for the same prompt."""
     firsts: dict[str, float] = {}
     for m in metrics:
         if m.backend != "openai" or not m.ranks:
             continue
-        cached = max((e.get("cached_prompt_tokens") or 0 for e in session.run_events(m.run) if e["kind"] == SUMMARY),
+        cached = max((e.get("cached_prompt_tokens") or 0 for e in run_events(m.run) if e["kind"] == SUMMARY),
                      default=0)
         if cached:
             m.flags.append(Flag("cache-hit", f"the server reports {cached} prompt tokens from its cache"))

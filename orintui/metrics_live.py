@@ -5,12 +5,15 @@ While a run is live, ``RunAccumulator.metrics()`` builds its figures from runnin
 first and last times, running sums, the last ROLLING_TOKENS tokens (the current rate), a log
 histogram of ms/token (percentiles to within half a bucket, 1 %), and a ``TelemetryIndex`` of
 cumulative energy and EMC sums (a window's J/token and EMC mean by bisection). Once the run has
-ended, ``metrics()`` is the batch ``run_metrics`` itself, run once over the run's compact record,
-so the final figures are the saved session's, exactly. That record is what keeps memory linear:
-per token its arrival time and backend ms (``array('d')``, 16 bytes) and a warm-up flag (1 byte),
-plus the enqueue time (8 bytes) for adapters that print one; the run's few other events
-(phases, summaries, start and end, not output lines); and the telemetry samples from the idle
-window before the run to the first sample after it.
+ended, ``metrics()`` is the batch computation itself (``metrics.measure_run``, what ``run_metrics``
+runs over a saved session's events), run once over the run's compact record, so the final figures
+are the saved session's, exactly, and no event is rebuilt for them. That record is what keeps memory
+linear and small: a ``metrics.TokenSeries`` (per token its arrival time and backend ms, 16 bytes, a
+warm-up flag, 1 byte, and the enqueue time, 8 bytes, for adapters that print one); the run's few other
+events (phases, summaries, start and end, not output lines); and the telemetry samples from the idle
+window before the run to the first sample after it. The engine keeps one ``SessionAccumulator`` per
+session for the end's figures, flags, report and Findings (``measured``), so the end of a session
+reads nothing back from the journal.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from orintui.metrics import (
@@ -30,10 +34,12 @@ from orintui.metrics import (
     SLOW_FACTOR,
     Flag,
     RunMetrics,
+    TokenSeries,
+    across_runs,
+    measure_run,
     model_bandwidth_gbs,
     observed_rate,
     rolling_rate,
-    run_metrics,
     ttft_ms,
 )
 from orintui.session import events as ev
@@ -44,7 +50,6 @@ BUCKETS_PER_DOUBLING = 70  # log histogram of ms/token: each bucket 1 % wide
 BIAS = 1 << 20  # keeps the log positive so int() floors it
 HEAD = 16  # leading tokens kept to tell warm-up from the enqueue times while live
 SLOW_WINDOW = 64  # recent enqueue times whose median the leading ones are held against while live
-NAN = float("nan")
 
 
 class Histogram:
@@ -142,8 +147,7 @@ class RunAccumulator:
         self.run = run  # its status, start and end are kept in step by Session.apply
         self.keep_record = keep_record  # False: live figures only (the headless progress line)
         # the compact record the final figures are computed from
-        self.t, self.ms, self.warm = array("d"), array("d"), bytearray()
-        self.enq: array | None = None  # enqueue ms (tinygrad llama3.py), NaN where a token has none
+        self.series = TokenSeries()
         self.others: list[tuple[int, dict[str, Any]]] = []  # (tokens before it, event): phases, summaries...
         self.samples: list[dict[str, Any]] = []  # telemetry from the idle window to just after the run
         self.samples_open = False
@@ -185,7 +189,7 @@ class RunAccumulator:
         if kind == ev.OUTPUT:
             return
         if self.keep_record:
-            self.others.append((len(self.t), event))
+            self.others.append((len(self.series.t), event))
         t = event["t"]
         if kind == ev.PHASE:
             if event.get("phase") == "prefill":
@@ -214,15 +218,8 @@ class RunAccumulator:
                 self.first_work_t = t
             self.ttft_ms, self.ttft_origin = ttft_ms(t, self.prefill_starts, self.run.started_t)
         self.tokens += 1
-        numeric = isinstance(enq, (int, float))
         if self.keep_record:
-            self.t.append(t)
-            self.ms.append(NAN if ms is None else ms)
-            self.warm.append(1 if e.get("warmup") else 0)
-            if enq is not None and self.enq is None:
-                self.enq = array("d", [NAN]) * (len(self.t) - 1)
-            if self.enq is not None:
-                self.enq.append(enq if numeric else NAN)
+            self.series.add(e)
         if isinstance(enq, (int, float)):
             self.recent_enq.append(enq)
         else:
@@ -294,14 +291,19 @@ class RunAccumulator:
 
     def metrics(self, session: Session, telemetry: TelemetryIndex | None = None,
                 first_samples: Iterable[dict[str, Any]] = ()) -> RunMetrics:
-        """The run's figures: the batch ``run_metrics`` once it has ended (computed once, again only
-        if a late telemetry sample arrives), else the live ones."""
+        """The run's figures: the batch ones once it has ended (computed once, again only if a late
+        telemetry sample arrives), else the live ones."""
         if self.final and self.keep_record:
-            if self._final is None or self._final_version != self.version:
-                self._final = run_metrics(session, self.run, self._telemetry(first_samples), self.events())
-                self._final_version = self.version
-            return self._final
+            return self.final_metrics(session, first_samples)
         return self.live_metrics(session, telemetry)
+
+    def final_metrics(self, session: Session, first_samples: Iterable[dict[str, Any]] = ()) -> RunMetrics:
+        """The batch figures over the record so far (``metrics.measure_run``: ``run_metrics`` over
+        the saved session gives the same), whatever the run's state."""
+        if self._final is None or self._final_version != self.version:
+            self._final = measure_run(session, self.run, self.series, self.others, self._telemetry(first_samples))
+            self._final_version = self.version
+        return self._final
 
     def _telemetry(self, first_samples: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         """The run's samples, behind the session's first sample and first power sample (the batch
@@ -313,24 +315,6 @@ class RunAccumulator:
                 lead.append(s)
         lead.sort(key=lambda s: s["t"])
         return lead + self.samples
-
-    def events(self) -> list[dict[str, Any]]:
-        """The run's events rebuilt from the record, in recorded order (output lines left out)."""
-        run, kind = self.run.index, ev.TOKEN
-        ms = [None if m != m else m for m in self.ms]  # NaN: the token had no ms
-        tokens = [{"t": t, "kind": kind, "run": run, "ms": m, "warmup": w}
-                  for t, m, w in zip(self.t, ms, map(bool, self.warm))]
-        if self.enq is not None:
-            for token, enq in zip(tokens, self.enq):
-                if enq == enq:
-                    token["enqueue_ms"] = enq
-        out: list[dict[str, Any]] = []
-        done = 0
-        for position, event in self.others:
-            out += tokens[done:position]
-            out.append(event)
-            done = position
-        return out + tokens[done:]
 
     def live_metrics(self, session: Session | None = None, telemetry: TelemetryIndex | None = None) -> RunMetrics:
         """The figures so far from the running state: O(1), percentiles O(histogram buckets)."""
@@ -358,7 +342,10 @@ class RunAccumulator:
             m.sources["warmup"] = f"output: {slow} leading token(s) (live: against the recent median)"
         elif self.steady < self.tokens:
             m.sources["warmup"] = f"adapter: the first {self.tokens - self.steady} tokens (JIT compile)"
-        m.tokens, m.warmup_tokens = self.tokens, self.tokens - n
+        m.tokens, m.warmup_tokens, m.steady_tokens = self.tokens, self.tokens - n, n
+        m.first_token_t = self.first_t
+        if n >= 2 and first_t is not None and self.steady_last_t is not None:
+            m.decode_window = (first_t, self.steady_last_t)
         summary = self.summary
         if summary.get("eval_tok_s") is not None:
             m.decode_tok_s["reported"] = summary["eval_tok_s"]
@@ -414,7 +401,7 @@ class RunAccumulator:
         """Decode J/token and EMC over the window the samples reach so far."""
         until = telemetry.power_until()
         if until is not None and until < end:  # the last tokens are not covered yet: up to the last sample
-            inside = bisect_right(self.t, until) - (self.tokens - n) if self.keep_record else 0
+            inside = bisect_right(self.series.t, until) - (self.tokens - n) if self.keep_record else 0
             end, n = until, inside
         joules = telemetry.energy(start, end) if n >= 2 else None
         if joules is not None:
@@ -445,8 +432,7 @@ class RunAccumulator:
     def copy(self) -> RunAccumulator:
         new = object.__new__(RunAccumulator)
         new.__dict__.update(self.__dict__)
-        new.t, new.ms, new.warm = array("d", self.t), array("d", self.ms), bytearray(self.warm)
-        new.enq = array("d", self.enq) if self.enq is not None else None
+        new.series = self.series.copy()
         new.others, new.samples = list(self.others), list(self.samples)
         new.prefill_starts, new.summary = list(self.prefill_starts), dict(self.summary)
         new.bench, new.head = [dict(r) for r in self.bench], list(self.head)
@@ -499,9 +485,31 @@ class SessionAccumulator:
         edge = older[-1:] + [s for s in reversed(older) if s.get("power_total_mw") is not None][:1]
         return sorted({id(s): s for s in edge}.values(), key=lambda s: s["t"]) + inside
 
+    def _first(self) -> list[dict[str, Any]]:
+        return [s for s in (self.first_sample, self.first_power) if s is not None]
+
     def metrics(self, index: int) -> RunMetrics:
-        first = [s for s in (self.first_sample, self.first_power) if s is not None]
-        return self.runs[index].metrics(self.session, self.telemetry, first)
+        return self.runs[index].metrics(self.session, self.telemetry, self._first())
+
+    def measured(self) -> tuple[Session, list[RunMetrics]]:
+        """The end of a session: every run's batch figures with the flags that hold runs against each
+        other (what ``metrics.session_metrics`` gives for the saved session), and a copy of the session
+        holding what they were computed from other than tokens and output lines (each run's phases,
+        summaries, start and end, and the telemetry samples kept for it): what the report and the
+        Findings read. Nothing is read back from the journal; the per-token figures come from each
+        run's compact record (the verdicts' per-token times are ``RunMetrics.token_ms``)."""
+        first = self._first()
+        # copies: the flags across runs are added to these, not to the figures each run keeps
+        metrics = [replace(acc.final_metrics(self.session, first)) for acc in self.runs]
+        for m in metrics:
+            m.flags = list(m.flags)
+        by_run = [[e for _, e in acc.others] for acc in self.runs]
+        across_runs(metrics, lambda i: by_run[i])
+        kept: dict[int, dict[str, Any]] = {id(s): s for s in first}
+        for acc in self.runs:
+            kept.update((id(s), s) for s in acc.samples)
+        events = sorted([*kept.values(), *(e for run in by_run for e in run)], key=lambda e: e["t"])
+        return replace(self.session, events=events, runs=list(self.session.runs)), metrics
 
     def copy(self, session: Session) -> SessionAccumulator:
         new = object.__new__(SessionAccumulator)

@@ -14,7 +14,6 @@ from orintui.analysis.findings import Findings, session_findings
 from orintui.format import flash_attn, fmt, measured_repetitions, repetition_tag, short_error
 from orintui.metrics import RunMetrics, label_stats, session_metrics
 from orintui.sanitize import clean_line
-from orintui.session.events import TOKEN
 from orintui.session.model import Session
 
 COLUMNS = ["Backend", "Model", "Prefill tok/s", "Decode tok/s", "TTFT (ms)", "ms/token p50", "p95", "J/token",
@@ -70,10 +69,10 @@ def energy_notes(m: RunMetrics) -> list[str]:
 
 def telemetry_note(session: Session, m: RunMetrics) -> str:
     """Over the run's decode window: average GPU clock and load, EMC %, peak temperature, throttling."""
-    times = [e["t"] for e in session.run_events(m.run) if e["kind"] == TOKEN and not e.get("warmup")]
-    if len(times) < 2:
+    if m.decode_window is None:
         return ""
-    window = [e for e in session.events if e["kind"] == "telemetry" and times[0] <= e["t"] <= times[-1]]
+    start, end = m.decode_window
+    window = [e for e in session.events if e["kind"] == "telemetry" and start <= e["t"] <= end]
 
     def mean(key: str) -> float | None:
         values = [e[key] for e in window if isinstance(e.get(key), (int, float))]
@@ -238,8 +237,10 @@ def render_csv(measured: list[tuple[Session, list[RunMetrics]]]) -> str:
     return buf.getvalue().rstrip("\n")
 
 
-def render_report(sessions: list[Session], form: str = "md") -> str:
-    measured = [(session, session_metrics(session)) for session in sessions]
+def render_report(sessions: list[Session], form: str = "md", metrics: list[list[RunMetrics]] | None = None) -> str:
+    """``metrics``: each session's figures where the caller has them already (the end of a live
+    session: computed from its accumulators, the session holding no token events)."""
+    measured = list(zip(sessions, metrics)) if metrics is not None else [(s, session_metrics(s)) for s in sessions]
     table = rows(measured)
     findings = [session_findings(session, metrics) for session, metrics in measured] if form != "csv" else []
     if form == "json":

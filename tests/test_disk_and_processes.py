@@ -390,7 +390,9 @@ async def test_app_ctrl_c_is_130(tmp_path):
     app = make_app(scenario=load_scenario(str(_scenario(tmp_path, [STEADY, "3000", "10"]))),
                    out=str(tmp_path / "s.json"), telemetry="none")
     async with app.run_test(size=(100, 30)) as pilot:
-        while app.execution is None or not app.execution.session.events:  # prepared in a worker, then started
+        journal = journal_path(tmp_path / "s.json")
+        while not (app.execution is not None and journal.exists()  # prepared in a worker, started, a token written
+                   and b'"kind":"token"' in journal.read_bytes().replace(b" ", b"")):
             await pilot.pause(0.1)
         await pilot.press("ctrl+c")
         while app.is_running:  # the run is stopped and saved in a worker, then the app exits

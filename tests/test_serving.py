@@ -484,6 +484,6 @@ def test_stop_while_waiting_for_the_server_ends_it(tmp_path):
         time.sleep(0.05)
     execution.stop("stopped by the user")
     assert execution.wait(30)
-    run, events = execution.session.runs[0], execution.session.run_events(0)
+    run, events = execution.session.runs[0], execution.recorder.snapshot().run_events(0)  # from the saved file
     assert run.status == "cancelled" and run.by_user
     assert pgid(events) and group_gone(pgid(events))

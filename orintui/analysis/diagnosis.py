@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from orintui.metrics import RunMetrics
-from orintui.session.events import TELEMETRY, TOKEN
+from orintui.session.events import TELEMETRY
 from orintui.session.model import RunInfo, Session
 
 BANDWIDTH_BOUND_PCT = 60.0  # model bytes x tok/s at or above this share of the peak: memory-bound
@@ -73,21 +73,19 @@ def asks_for_gpu(run: RunInfo | None) -> bool:
 def diagnose(session: Session, m: RunMetrics, telemetry: list[dict[str, Any]] | None = None) -> Diagnosis:
     d = Diagnosis(m.label, m.run)
     run = next((r for r in session.runs if r.index == m.run), None)
-    tokens = [e for e in session.run_events(m.run) if e["kind"] == TOKEN]
-    steady = tokens[m.warmup_tokens:] if m.warmup_tokens else tokens
     if m.status != "ok":
         d.not_judged.append(f"no diagnosis: the run is {m.status}")
         return d
-    if len(steady) < 2:  # llama-bench: totals only, so the roofline alone
+    if m.decode_window is None or m.first_token_t is None:  # llama-bench: totals only, so the roofline alone
         d.not_judged.append("no per-token times (llama-bench gives totals): the roofline alone is judged"
-                            if m.bench else f"{len(steady)} steady token(s): the roofline alone is judged")
+                            if m.bench else f"{m.steady_tokens} steady token(s): the roofline alone is judged")
         _roofline(d, m, session, None, run)
         return d
-    start, end = steady[0]["t"], steady[-1]["t"]
+    start, end = m.decode_window  # the run's figures say where its tokens were: its events are not read
     if telemetry is None:
         telemetry = [e for e in session.events if e["kind"] == TELEMETRY]
     window = [e for e in telemetry if start <= e["t"] <= end]
-    _warmup(d, m, tokens[0]["t"], start, end)
+    _warmup(d, m, m.first_token_t, start, end)
     load = _numbers(window, "gpu_load_pct")
     gpu_ok = len(load) >= MIN_SAMPLES
     if not gpu_ok:

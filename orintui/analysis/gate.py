@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from orintui.analysis.stats import RatioInterval, block_bootstrap_ratio, fieller_ratio
-from orintui.analysis.verdicts import LEVEL, MIN_TOKENS, measured, repetition_rates, token_times_ms
+from orintui.analysis.verdicts import LEVEL, MIN_TOKENS, measured, repetition_rates
 from orintui.metrics import RunMetrics, session_metrics
 from orintui.sanitize import clean_line
 from orintui.session.model import Session
@@ -42,7 +42,7 @@ def _interval(metric: str, a: Session, ra: Sequence[RunMetrics], b: Session, rb:
     if len(va) >= 2 and len(vb) >= 2:
         return fieller_ratio(vb, va, LEVEL)
     if metric == "decode" and len(ra) == 1 and len(rb) == 1:
-        ta, tb = token_times_ms(a, ra[0].run), token_times_ms(b, rb[0].run)
+        ta, tb = ra[0].token_ms, rb[0].token_ms  # steady per-token times (metrics.token_times)
         if len(ta) >= MIN_TOKENS and len(tb) >= MIN_TOKENS:
             return block_bootstrap_ratio(ta, tb, LEVEL)  # ms in A over ms in B: B's rate over A's
     return None

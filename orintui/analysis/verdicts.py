@@ -18,8 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from orintui.analysis.stats import RatioInterval, block_bootstrap_ratio, fieller_ratio, repetitions_needed
-from orintui.metrics import RunMetrics, leading_slow
-from orintui.session.events import TOKEN
+from orintui.metrics import RunMetrics
 from orintui.session.model import Session
 
 LEVEL = 0.95
@@ -50,22 +49,6 @@ class Verdict:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def token_times_ms(session: Session, run: int) -> list[float]:
-    """A run's steady per-token times: the backend's ms where it prints one per token, else the
-    arrival gaps (as metrics.py takes them for ITL); warm-up tokens left out."""
-    tokens = [e for e in session.run_events(run) if e["kind"] == TOKEN]
-    steady = [e for e in tokens if not e.get("warmup")]
-    if len(steady) == len(tokens):
-        steady = tokens[leading_slow(tokens):]
-    timed = steady[1:] if steady and steady[0].get("ms") is None else steady
-    if timed and all(isinstance(e.get("ms"), (int, float)) and e["ms"] > 0 for e in timed):
-        return [float(e["ms"]) for e in timed]
-    if session.host.get("imported"):
-        return []
-    times = [e["t"] for e in steady]
-    return [(b - a) * 1000.0 for a, b in zip(times, times[1:]) if b > a]
 
 
 def repetition_rates(runs: Sequence[RunMetrics]) -> list[float]:
@@ -129,7 +112,7 @@ Side = tuple[Session, Sequence[RunMetrics]]
 
 def verdict_between(a: str, side_a: Side, b: str, side_b: Side) -> Verdict:
     """a's runs against b's (in one session, or one label across two sessions)."""
-    (session_a, runs_a), (session_b, runs_b) = side_a, side_b
+    runs_a, runs_b = side_a[1], side_b[1]  # each run's figures carry its per-token times
     if not runs_a or not runs_b:
         missing = a if not runs_a else b
         return Verdict(a, b, UNSURE, None, None, None, len(runs_a), len(runs_b), None, None,
@@ -144,7 +127,7 @@ def verdict_between(a: str, side_a: Side, b: str, side_b: Side) -> Verdict:
         v.rate_a, v.rate_b = statistics.fmean(rates_a), statistics.fmean(rates_b)
         return v
     if len(runs_a) == 1 and len(runs_b) == 1:
-        ta, tb = token_times_ms(session_a, runs_a[0].run), token_times_ms(session_b, runs_b[0].run)
+        ta, tb = runs_a[0].token_ms, runs_b[0].token_ms  # steady per-token times (metrics.token_times)
         if len(ta) >= MIN_TOKENS and len(tb) >= MIN_TOKENS:
             iv = block_bootstrap_ratio(tb, ta, LEVEL)  # time per token of b over a: rate of a over b
             v = classify(a, b, iv, 1, 1, (len(ta), len(tb)), "tokens of one run each, block bootstrap", None, TOKEN_CAVEAT)

@@ -8,7 +8,9 @@ listeners (the UI or the headless printer, which may coalesce).
 
 The journal is the record: the recorder keeps no list of events, so its memory stays flat however
 long the session runs and however much a backend prints. The final document is written from the
-journal (``save_from_journal``); views that need a run's events read them back from it.
+journal (``save_from_journal``, streamed); views that need a run's events read them back from it.
+The end of a session reads nothing back: the figures and flags come from accumulators that listen
+(metrics_live, kept by the engine).
 ``t`` is seconds on the monotonic clock since the recorder started.
 """
 
@@ -30,7 +32,7 @@ from orintui.session import events as ev
 from orintui.session.events import RUN_ENDED, RUN_STARTED, Event
 from orintui.session.journal import FLUSH_EVERY_S, MEASURED, JournalWriter, read_journal
 from orintui.session.model import RunInfo, Session
-from orintui.session.store import save_from_journal
+from orintui.session.store import SessionError, load_session, save_from_journal
 
 Listener = Callable[[Event], None]
 
@@ -191,18 +193,31 @@ class Recorder:
         return view
 
     def snapshot(self) -> Session:
-        """The whole session so far (a report of a live session): read back from the journal, or
-        once the recorder is closed, what it holds."""
+        """The whole session so far (a report of a live session), output lines left out: read back
+        from the journal, or once the recorder is closed, from the saved document (or the journal
+        kept when it could not be saved)."""
         if threading.current_thread() is not self._writer:
             self.sync()
         with self._lock:
             runs = [replace(r) for r in self.session.runs]
             if self._journal.closed:
-                return replace(self.session, events=list(self.session.events), runs=runs)
-            self._journal.flush()
-            view, _pid = read_journal(self._journal.path, skip=MEASURED)
+                view = self._read_back()
+            else:
+                self._journal.flush()
+                view, _pid = read_journal(self._journal.path, skip=MEASURED)
         view.runs = runs
         return view
+
+    def _read_back(self) -> Session:
+        try:
+            if self.saved and self.final_path.is_file():
+                view = load_session(self.final_path)
+                view.events = [e for e in view.events if e["kind"] not in MEASURED]
+                return view
+            view, _pid = read_journal(self._journal.path, skip=MEASURED)
+            return view
+        except (OSError, ValueError, SessionError):  # gone or unreadable: the header and run table only
+            return replace(self.session, events=[])
 
     def save_now(self) -> tuple[Path | None, str | None]:
         """The session so far written to the final path ('w' in the app): (path, None), or
@@ -234,10 +249,10 @@ class Recorder:
             self.saved = True
 
     def close(self, finish: Callable[[Session], None] | None = None) -> Path:
-        """Write every queued event, then the final document from the journal by atomic rename, then
-        drop the journal. Afterwards ``session.events`` holds the session's events without output
-        lines (what reports and figures read; the saved file has them all). ``finish(session)`` runs
-        before the document is written and may set figures in the run table (validity flags)."""
+        """Write every queued event, then the final document from the journal by atomic rename (streamed),
+        then drop the journal. Nothing is read back: ``session.events`` stays empty (the saved file has
+        them all; ``snapshot`` reads them). ``finish(session)`` runs before the document is written and
+        may set figures in the run table (validity flags, from the listeners' accumulators)."""
         self._stop_writer()
         with self._lock:
             if self.saved:
@@ -247,11 +262,6 @@ class Recorder:
                 if count > 1:
                     log_error(f"session {self.session.id}: listener {name} raised on {count} events in all")
             self._journal.close()
-            try:
-                view, _pid = read_journal(self._journal.path, skip=MEASURED)
-                self.session.events = view.events
-            except (OSError, ValueError) as exc:
-                self.log_path = log_error(f"session {self.session.id}: the journal could not be read back", exc)
             if finish is not None:
                 try:
                     finish(self.session)
