@@ -34,6 +34,7 @@ PANES = grouped("Panes")  # t table, g chart, o output: the help panel says whic
 REDRAW_S = 0.2
 COMPACT_BELOW_ROWS = 30  # 80x24 over SSH: one line per lane, so that every lane shows
 TALL_ROWS = 45  # the ms/token chart also shows under the main pane (200x50)
+FIRST_PANE = "table"  # the bottom area's pane when a screen opens
 
 
 class MonitorScreen(Screen):
@@ -48,6 +49,7 @@ class MonitorScreen(Screen):
 
     def __init__(self, session: Session, **kwargs: Any):
         super().__init__(**kwargs)
+        self.add_class(f"pane-{FIRST_PANE}")  # before mounting: a class set in on_mount restyles every widget again
         self.state = LiveState(session)
         self._drawn: object = -1
         self._title_key: object = None
@@ -59,7 +61,7 @@ class MonitorScreen(Screen):
         with VerticalScroll(id="lanes"):
             for lane in self.state.lanes:
                 yield RunLane(lane.index)
-        with ContentSwitcher(initial="table", id="bottom"):
+        with ContentSwitcher(initial=FIRST_PANE, id="bottom"):
             yield ComparisonTable(id="table")
             from orintui.tui.widgets.token_chart import TokenChart
 
@@ -71,7 +73,6 @@ class MonitorScreen(Screen):
         yield Footer(compact=True, show_command_palette=False)  # every key fits at 80 columns
 
     def on_mount(self) -> None:
-        self.set_class(True, f"pane-{self.query_one(ContentSwitcher).current}")
         self.set_interval(REDRAW_S, self.tick)
         self.redraw(force=True)
 
