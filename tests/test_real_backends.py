@@ -60,9 +60,11 @@ def test_llama_completion_cpu(llama_bin, small_model):
     s = summary(events)
     tokens = of(events, "token")
     assert s["eval_runs"] + 1 == 64 == s["generated_tokens"]
-    # one read per token, unless the reader lagged on a busy machine: then a note says so
-    merged = [e for e in of(events, "note") if e["level"] == "warning" and "token reads for 64 tokens" in e["text"]]
-    assert len(tokens) == 64 or (60 <= len(tokens) < 64 and merged), (len(tokens), merged)
+    # one read per token, unless the reader lagged on a busy machine: then a note says so, with the count
+    # (on 2 cores with two busy loops and other tests beside it, 36 to 64 reads were measured)
+    merged = [e for e in of(events, "note") if e["level"] == "warning"
+              and e["text"].startswith(f"{len(tokens)} token reads for 64 tokens")]
+    assert len(tokens) == 64 or (32 <= len(tokens) < 64 and merged), (len(tokens), merged)
     # the figures equal the ones in llama.cpp's own summary lines
     perf = "\n".join(e["line"] for e in of(events, "output") if "perf_print" in e["line"])
     eval_ms, runs, per_token, tok_s = re.search(
@@ -71,9 +73,18 @@ def test_llama_completion_cpu(llama_bin, small_model):
         float(eval_ms), int(runs), float(per_token), float(tok_s))
     assert s["prompt_tokens"] > 0 and s["load_ms"] > 0
     assert s["eval_ms_per_token"] >= 1.0, "the test model must take at least 1 ms per token"
+    # The reads' stamps against llama.cpp's own clock. From the first token (the prompt's) to the last,
+    # llama.cpp ran the 63 decode evals (eval time) plus sampling and printing between them, which its
+    # eval time leaves out: so the stamps span at least the eval time, and at most its total time less
+    # the prompt eval (which also holds setup before and the summary after). On a loaded machine the
+    # time outside the evals grows (+1 % to +24 % of the eval time measured under two busy loops: the
+    # old +-5 % check failed there), so the window widens with it. Beyond it a read may be stamped
+    # late by the scheduler: at most 0.45 of a token's time was measured, two are allowed. A reader
+    # that stamps late, in batches, or on a wrong clock falls outside.
     observed_ms = (tokens[-1]["t"] - tokens[0]["t"]) * 1000
-    error = abs(observed_ms - s["eval_ms"]) / s["eval_ms"]
-    assert error < 0.05, f"observed {observed_ms:.1f} ms vs reported {s['eval_ms']} ms ({error:.1%})"
+    late = 2 * s["eval_ms_per_token"]
+    low, high = s["eval_ms"] - late, s["total_ms"] - s["prompt_ms"] + late
+    assert low <= observed_ms <= high, f"observed {observed_ms:.1f} ms, not in [{low:.1f}, {high:.1f}]: {s}"
 
 
 def test_llama_bench_jsonl(llama_bin, small_model):
