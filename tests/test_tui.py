@@ -490,7 +490,8 @@ async def test_live_quit_asks_first_and_leaves_no_backend(tmp_path, tinygrad_rea
         await until(pilot, lambda: not app.is_running)
     assert app.execution.done.is_set()
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    assert [r.status for r in load_session(out).runs] == ["partial", "cancelled"]
+    runs = load_session(out).runs
+    assert [r.status for r in runs] == ["partial", "cancelled"], [(r.status, r.error) for r in runs]
 
 
 @pytest.mark.real

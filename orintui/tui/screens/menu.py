@@ -136,13 +136,14 @@ class MenuScreen(Screen):
         self.scenarios = message.scenarios
         table = self.query_one("#scenario-table", DataTable)
         scenario_row = table.cursor_row
-        table.clear()
+        rows = []
         for e in self.scenarios:
             if e.ready:
                 state = Text(f"{e.runs - len(e.skipped)}/{e.runs} runs", style="yellow") if e.skipped else Text("ready", style="green")
             else:
                 state = Text("error", style="red") if e.error else Text("missing", style="yellow")
-            table.add_row(data_line(e.name), state, key=e.name)
+            rows.append(([data_line(e.name), state], e.name))
+        _fill(table, ("Scenario", "State"), rows)
         if self.scenarios:
             table.move_cursor(row=min(scenario_row, len(self.scenarios) - 1))
         # the cursor stays on its session after a rename or a reload, wherever it sorts now; on the first row
@@ -151,11 +152,9 @@ class MenuScreen(Screen):
         self.sessions = message.sessions
         sessions = self.query_one("#session-table", DataTable)
         row = sessions.cursor_row
-        sessions.clear()
-        for s in self.sessions:
-            name = s.title + (" (demo)" if s.bundled else "")
-            sessions.add_row(data_line(s.started_at[:16]), data_line(name), str(s.runs), data_line(s.error or s.headline),
-                             key=s.path)
+        _fill(sessions, ("Date", "Scenario", "Runs", "Headline"),
+              [([data_line(s.started_at[:16]), data_line(s.title + (" (demo)" if s.bundled else "")), Text(str(s.runs)),
+                 data_line(s.error or s.headline)], s.path) for s in self.sessions])
         if self.sessions:
             paths = [s.path for s in self.sessions]
             kept = paths.index(chosen.path) if chosen is not None and chosen.path in paths else min(row, len(paths) - 1)
@@ -295,3 +294,14 @@ class MenuScreen(Screen):
         demo = next((e for e in self.sessions if e.bundled), None)
         if demo:
             self.post_message(OpenReplay(demo.path))
+
+
+def _fill(table: DataTable, labels: tuple[str, ...], rows: list[tuple[list[Text], str]]) -> None:
+    """Replace the rows, with each column as wide as its widest cell from the start. A DataTable left
+    to size its columns does so when it is next idle, and a header line drawn before that keeps its
+    old width (textual 8.2 caches it): on a busy machine the menu showed a narrow header over wide rows."""
+    table.clear(columns=True)
+    for i, label in enumerate(labels):
+        table.add_column(label, width=max([len(label)] + [cells[i].cell_len for cells, _ in rows]))
+    for cells, key in rows:
+        table.add_row(*cells, key=key)
