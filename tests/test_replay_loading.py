@@ -151,3 +151,30 @@ def test_events_decoded_in_slices_are_the_events_decoded_whole(tmp_path, monkeyp
     for malformed in (b'[,{"t":1}' + b',{"t":2}' * 40 + b"]", b'[{"t":1}' + b',{"t":2}' * 40 + b",]"):
         with pytest.raises(msgspec.DecodeError):  # a slice alone, then the whole, refuse it
             store._decode_in_slices(memoryview(malformed))
+
+
+HOSTILE_VALUES = [None, True, False, 0, -1, 3, 7, 2**63 - 1, 2**63, -(2**63), 2**64, 1.5, -0.0, 1e308, float("nan"),
+                  float("inf"), -float("inf"), "x", "", [], [1.0], [None, 2], [True], [float("nan")], [2**63], ["x"], [[1.0]],
+                  {}, {"a": 1.0}, {"a": 2}, {"a": True}, {"a": None}, {"a": "x"}, {"a": 2**63}, {"a": float("inf")}, {"a": {}}]
+
+
+def test_the_fast_checks_answer_as_the_full_check(monkeypatch):
+    """check_event's one-pass paths for token and telemetry events (the bulk of a long session) must give
+    exactly the full check's answer for every field holding every kind of hostile value, for a field
+    missing, and for an extra field (the full check alone: the fast paths patched away)."""
+    from orintui.session import schema
+
+    recorded = load_session(H100).events
+    bases = [next(e for e in recorded if e["kind"] == "telemetry"), next(e for e in recorded if e["kind"] == "token"),
+             {"t": 1.0, "kind": "token", "run": 0, "text": "a", "ms": 2.0, "warmup": False, "index": 3}]
+    cases = []
+    for base in bases:
+        for key in [*base, "extra"]:
+            cases += [{**base, key: value} for value in HOSTILE_VALUES]
+            cases.append({k: v for k, v in base.items() if k != key})
+    fast = [schema.check_event(e, 3) for e in cases]
+    monkeypatch.setattr(schema, "_plain_token", lambda event, runs: False)
+    monkeypatch.setattr(schema, "_plain_fields", lambda event, runs, types: False)
+    full = [schema.check_event(e, 3) for e in cases]
+    assert fast == full
+    assert full.count(None) > 100 and len(full) - full.count(None) > 500  # both answers well represented

@@ -116,14 +116,33 @@ def check_summary(d: dict, what: str, fields: dict = SUMMARY_FIELDS) -> str | No
 
 _TOKEN_TYPES = {"t": (_F,), "kind": (_S,), "run": (_I, _N), "text": (_S,), "ms": (_F, _N), "warmup": (_B, _N),
                 "index": (_I, _N)}  # exact types: an int t or ms takes the full check
+_TOKEN_KEYS = frozenset(_TOKEN_TYPES)
+_TELEMETRY_TYPES = {"t": (_F,), "kind": (_S,), "run": (_I, _N), "source": (_S, _N), "power_total_label": (_S, _N),
+                    "power_mw": (_D, _N), "temp_c": (_D, _N), "cpu_load_pct": (_L, _N),
+                    **{k: (_F, _I, _N) for k in TELEMETRY_FIELDS}}
+_NUMBERS = frozenset({_F, _I})
 _FINITE = (_F, _I)
 
 
 def _plain_token(event: dict, runs: int) -> bool:
     """A token event as orintui writes them, every field well typed and in range: the common case of a
-    200,000-event session, decided in one pass. False means only that the full check decides."""
+    200,000-event session, decided without a loop when it has exactly orintui's fields. False means only
+    that the full check decides."""
+    if event.keys() == _TOKEN_KEYS:
+        t, run, ms, index, warmup = event["t"], event["run"], event["ms"], event["index"], event["warmup"]
+        if (type(t) is _F and t - t == 0.0 and type(event["kind"]) is _S and type(event["text"]) is _S
+                and (run is None or type(run) is _I and 0 <= run < runs) and (ms is None or type(ms) is _F and ms - ms == 0.0)
+                and (warmup is None or type(warmup) is _B) and (index is None or type(index) is _I and -MAX_INT < index < MAX_INT)):
+            return True
+    return _plain_fields(event, runs, _TOKEN_TYPES)
+
+
+def _plain_fields(event: dict, runs: int, types: dict[str, tuple[type, ...]]) -> bool:
+    """An event whose fields all have one of ``types``' exact types (numbers finite and in range; lists
+    and objects of finite numbers, None allowed in lists), or are scalars where ``types`` does not name
+    them: decided in one pass. False means only that the full check decides."""
     for key, v in event.items():
-        allowed = _TOKEN_TYPES.get(key)
+        allowed = types.get(key)
         tv = type(v)
         if allowed is None:  # a backend's extra figure (tok_s, gbs, device): a scalar
             if tv is _F:
@@ -134,9 +153,25 @@ def _plain_token(event: dict, runs: int) -> bool:
                     return False
             elif tv is not _S and tv is not _B and v is not None:
                 return False
+        elif tv is _D or tv is _L:
+            if tv not in allowed or not _plain_numbers(list(v.values()) if tv is _D else [x for x in v if x is not None]):
+                return False
         elif tv not in allowed or tv is _F and v - v != 0.0 or tv is _I and not (0 <= v < runs if key == "run" else -MAX_INT < v < MAX_INT):
             return False
     return "t" in event
+
+
+def _plain_numbers(values: list) -> bool:
+    """Finite ints and floats only (no bools), the ints in range: a few calls in C however many."""
+    kinds = set(map(type, values))
+    if not kinds <= _NUMBERS:
+        return False
+    if not values:
+        return True
+    total = sum(values)
+    if total - total != 0.0:
+        return False  # a NaN or an infinity (or floats whose sum is too large: the full check decides)
+    return _I not in kinds or (min(values) > -MAX_INT and max(values) < MAX_INT)
 
 
 def check_event(event: Any, runs: int) -> str | None:
@@ -145,6 +180,8 @@ def check_event(event: Any, runs: int) -> str | None:
         return "event is not an object"
     kind = event.get("kind")
     if kind == "token" and _plain_token(event, runs):
+        return None
+    if kind == "telemetry" and _plain_fields(event, runs, _TELEMETRY_TYPES):
         return None
     fields = EVENT_FIELDS.get(kind) if isinstance(kind, str) else None
     if fields is None:
