@@ -158,7 +158,8 @@ async def test_menu_label_with_a_click_link_runs_no_action(orintui_home, tmp_pat
         row = next(i for i in range(table.row_count) if "click" in str(table.get_row_at(i)[1]))
         for x in range(18, 80, 2):  # along the row, wherever the old menu drew the link's text
             await pilot.click("#session-table", offset=(x, row + 1))
-        await pilot.pause(0.3)
+        await pilot.pause()  # every click handled, and any work it started finished
+        await app.workers.wait_for_complete()
     assert list(target.iterdir()) == [], "a label ran an action (the old menu wrote x.svg here)"
 
 
@@ -166,9 +167,12 @@ async def test_replay_screen_shows_hostile_data_as_plain_text(tmp_path):
     path = write(tmp_path / "hostile.json", hostile_doc())
     app = make_app(replay=load_session(path), at=-1, paused=True)
     async with app.run_test(size=(160, 40)) as pilot:
+        screen = app.screen
         for pane in ("table", "output", "chart"):
             await pilot.press(pane[0])
-            await pilot.pause(0.2)
+            while screen._drawn != screen.draw_key():  # the pane shown and drawn with what the state holds
+                await pilot.pause(0.05)
+            await pilot.pause()
             shot = app.export_screenshot()
             assert not CONTROL.search(shot.replace("\n", "")), (pane, CONTROL.findall(shot))
         title = str(app.screen.query_one("#title").render())

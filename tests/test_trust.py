@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -321,8 +322,10 @@ async def _in_app(tmp_path, argv, repetitions):
     async with app.run_test(size=(120, 40)) as pilot:
         while app.execution is None or not app.execution.done.is_set():  # prepared in a worker, then run
             await pilot.pause(0.2)
-        await pilot.pause(0.3)
-        assert [lane.status for lane in app.screen.state.lanes] == [r.status for r in app.execution.session.runs]
+        deadline = time.monotonic() + 30  # the screen hears of each run's end through a message
+        while (shown := [lane.status for lane in app.screen.state.lanes]) != [r.status for r in app.execution.session.runs]:
+            assert time.monotonic() < deadline, (shown, [r.status for r in app.execution.session.runs])
+            await pilot.pause(0.05)
     return load_session(out)
 
 
