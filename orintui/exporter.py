@@ -21,11 +21,10 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 from prometheus_client import CollectorRegistry, Gauge, Histogram, make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer
 
-from orintui.metrics import run_metrics
+from orintui.metrics import RunMetrics
 from orintui.sanitize import clean_line
 from orintui.session import events as ev
 from orintui.session import status as st
-from orintui.session.model import Session
 
 LABEL_MAX = 80  # characters of a label value: a hostile label must not bloat every scrape
 HOST_LABELS = ("board", "host")
@@ -231,10 +230,12 @@ class MetricsExporter:
                             for run in session.runs if not run.warmup}  # warm-ups are not figures
             for labels in self._labels.values():
                 self._set_status(labels, st.QUEUED)
-        execution.recorder.subscribe(lambda event: self.on_event(event, execution.recorder.run_view))
+        # subscribed after the engine's accumulators (watchers run last): a run's figures are in at its end
+        execution.recorder.subscribe(lambda event: self.on_event(event, execution.figures.metrics))
 
-    def on_event(self, event: dict, run_view: Callable[[int], Session]) -> None:
-        """``run_view(index)``: the session with that run's events (the recorder keeps them in its journal)."""
+    def on_event(self, event: dict, run_figures: Callable[[int], RunMetrics]) -> None:
+        """``run_figures(index)``: that run's figures once it has ended (the engine's accumulators,
+        metrics_live: the batch figures, with no event read back)."""
         kind = event.get("kind")
         if kind == ev.TELEMETRY:
             self.telemetry.observe(event, self.host)
@@ -261,7 +262,7 @@ class MetricsExporter:
             elif kind == ev.SUMMARY and event.get("eval_tok_s"):
                 self.runs.decode.labels(*labels).set(event["eval_tok_s"])
             elif kind == ev.RUN_ENDED:
-                self._ended(run, labels, event, run_view)
+                self._ended(run, labels, event, run_figures)
 
     def _token(self, run: int, labels: tuple[str, ...], event: dict) -> None:
         figures = self._figures.get(run)
@@ -281,14 +282,13 @@ class MetricsExporter:
                 figures.decode = self.runs.decode.labels(*labels)
             figures.decode.set(rate)
 
-    def _ended(self, run: int, labels: tuple[str, ...], event: dict, run_view: Callable[[int], Session]) -> None:
+    def _ended(self, run: int, labels: tuple[str, ...], event: dict, run_figures: Callable[[int], RunMetrics]) -> None:
         """The run's own figures, as reports give them (once a run: its timing is over)."""
         self._figures.pop(run, None)
         self._set_status(labels, label(event.get("status")))
         if event.get("status") == st.SKIPPED:
             return
-        session = run_view(run)
-        m = run_metrics(session, session.runs[run])
+        m = run_figures(run)
         self.runs.tokens.labels(*labels).set(m.tokens)
         for gauge, value in ((self.runs.decode, m.decode), (self.runs.j_per_token, m.energy_j_per_token),
                              (self.runs.ttft, m.ttft_ms / 1000.0 if m.ttft_ms is not None else None)):

@@ -29,7 +29,7 @@ from pathlib import Path
 from orintui import __version__
 from orintui.errorlog import log_error
 from orintui.session import events as ev
-from orintui.session.events import RUN_ENDED, RUN_STARTED, Event
+from orintui.session.events import Event
 from orintui.session.journal import FLUSH_EVERY_S, MEASURED, JournalWriter, read_journal
 from orintui.session.model import RunInfo, Session
 from orintui.session.store import SessionError, load_session, save_from_journal
@@ -63,8 +63,6 @@ class Recorder:
         self._listeners: list[Listener] = []
         self._error_listeners: list[Callable[[str], None]] = []
         self._journal = JournalWriter(self.final_path, session, on_error=self._write_failed)
-        self._since_last_run = self._journal.offset  # where the events after the last run's end begin
-        self._run_offsets: dict[int, int] = {}  # run -> journal offset from which its events (and idle baseline) are
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._writer = threading.Thread(target=self._write_loop, name="recorder", daemon=True)
         self._writer.start()
@@ -155,12 +153,7 @@ class Recorder:
     def _write(self, event: Event) -> None:
         with self._lock:
             self.session.apply(event)
-            kind, run = event["kind"], event.get("run")
-            if kind == RUN_STARTED and run is not None:
-                self._run_offsets[run] = self._since_last_run
             self._journal.append(event)
-            if kind == RUN_ENDED:
-                self._since_last_run = self._journal.offset
         notes = []
         for listener in self._listeners:
             try:
@@ -180,18 +173,6 @@ class Recorder:
         return done.wait(timeout)
 
     # -- views of what is recorded ------------------------------------------------------------------
-    def run_view(self, index: int) -> Session:
-        """The session with run ``index``'s events (and the telemetry since the previous run ended,
-        its idle baseline) read back from the journal, output lines left out: what its figures need.
-        Called from a listener (the writer thread) it reads up to the event being handed out."""
-        with self._lock:
-            self._journal.flush()
-            since = self._run_offsets.get(index, 0)
-            runs = [replace(r) for r in self.session.runs]
-        view, _pid = read_journal(self._journal.path, since=since, skip=MEASURED)
-        view.runs = runs
-        return view
-
     def snapshot(self) -> Session:
         """The whole session so far (a report of a live session), output lines left out: read back
         from the journal, or once the recorder is closed, from the saved document (or the journal
