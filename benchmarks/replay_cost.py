@@ -108,8 +108,10 @@ def first_frame(big: Path, home: str, tree: Path, settle_s: float) -> tuple[floa
 
 
 def seek_cost(big: Path, targets: int = 20) -> None:
-    """3. Seeking in the big session, in process: the state at random points folded from t=0 (the old
-    seek) against a copy of the nearest keyframe plus a short fold (the replay screen's seek)."""
+    """3. Seeking in the big session, in process: the state at random points, with the figures the
+    table shows (an ended run's are the batch computation over its record), three ways: folded from
+    t=0; a copy of the nearest keyframe plus a short fold, its figures computed (the seek at this
+    work's start); and the same with the figures kept from the build or an earlier seek (now)."""
     import random
 
     from orintui.live_state import LiveState
@@ -124,21 +126,31 @@ def seek_cost(big: Path, targets: int = 20) -> None:
     keyframes = Keyframes(session, clock.events)
     keyframes.build()
     built = time.perf_counter() - start
-    old, new = [], []
+    ways: dict[str, list[float]] = {"fold from t=0": [], "keyframe + fold, figures computed": [],
+                                    "keyframe + fold, figures kept (now)": []}
     for index in points:  # interleaved
         start = time.perf_counter()
         state = LiveState(session)
         for event in clock.events[:index]:
             state.apply(event)
-        old.append(time.perf_counter() - start)
+        state.metrics()
+        ways["fold from t=0"].append(time.perf_counter() - start)
         start = time.perf_counter()
-        keyframes.state_at(index)
-        new.append(time.perf_counter() - start)
-    print(f"seek to {targets} random points of {len(clock.events):,} events: keyframes built once in "
-          f"{built:.2f} s ({len(keyframes.frames)} frames, one every {keyframes.every:,} events)")
-    for label, values in (("fold from t=0 (before)", old), ("keyframe + fold (now)", new)):
-        print(f"  {label:24} median {statistics.median(values):.3f} s, max {max(values):.3f} s")
-    print(f"  ratio of medians {statistics.median(old) / statistics.median(new):.0f}x")
+        state = keyframes.state_at(index)
+        assert state is not None
+        state.metrics()
+        ways["keyframe + fold, figures computed"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        state = keyframes.state_at(index)
+        assert state is not None
+        keyframes.figured(state).metrics()
+        ways["keyframe + fold, figures kept (now)"].append(time.perf_counter() - start)
+    print(f"seek to {targets} random points of {len(clock.events):,} events, with the table's figures: keyframes "
+          f"built once in {built:.2f} s ({len(keyframes.frames)} frames, one every {keyframes.every:,} events)")
+    now = statistics.median(ways["keyframe + fold, figures kept (now)"])
+    for label, values in ways.items():
+        print(f"  {label:36} median {statistics.median(values):.3f} s, max {max(values):.3f} s, "
+              f"{statistics.median(values) / now:.1f}x now")
 
 
 def main() -> int:

@@ -305,6 +305,12 @@ class RunAccumulator:
             self._final_version = self.version
         return self._final
 
+    def adopt_final(self, figures: RunMetrics, version: int) -> None:
+        """Final figures already worked out for this run's record at ``version`` (a replay's seek folds
+        the same events again: the same version is the same record); another version's are ignored."""
+        if version == self.version:
+            self._final, self._final_version = figures, version
+
     def _telemetry(self, first_samples: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         """The run's samples, behind the session's first sample and first power sample (the batch
         figures read where telemetry begins and where power is first labelled)."""

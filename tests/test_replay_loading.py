@@ -178,3 +178,25 @@ def test_the_fast_checks_answer_as_the_full_check(monkeypatch):
     full = [schema.check_event(e, 3) for e in cases]
     assert fast == full
     assert full.count(None) > 100 and len(full) - full.count(None) > 500  # both answers well represented
+
+
+def test_a_seek_takes_an_ended_runs_final_figures_from_the_build_and_they_equal_a_fold(monkeypatch):
+    """The build works out each run's final figures once; a seek past a run's end adopts them instead of
+    running the batch computation again, and what it shows equals a fold from t=0 at every point."""
+    from orintui.tui import keyframes
+
+    monkeypatch.setattr(keyframes, "MIN_EVERY", 50)
+    session = load_session(H100)
+    clock = ReplayClock(session)
+    frames = keyframes.Keyframes(session, clock.events)
+    frames.build()
+    assert sorted(i for i, _version in frames.final) == list(range(len(session.runs)))
+    for index in (0, 300, len(clock.events) // 2, len(clock.events) - 1, len(clock.events)):
+        folded = LiveState(session)
+        for event in clock.events[:index]:
+            folded.apply(event)
+        restored = frames.figured(frames.state_at(index))
+        assert restored.metrics() == folded.metrics(), index
+    end = frames.figured(frames.state_at(len(clock.events)))
+    assert all(end.figures.runs[i].final_metrics(session) is frames.final[(i, end.figures.runs[i].version)]
+               for i in range(len(session.runs)))  # adopted from the build, not computed again

@@ -1,6 +1,7 @@
 """Seeking a replay without folding it again from t=0: copies of the state every so many events
 (keyframes), made once in a worker; a seek restores the nearest one at or before the target and
-folds the few events after it."""
+folds the few events after it. An ended run's final figures (the batch computation over its record)
+are worked out once per record and kept for every later seek that reaches the same record."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import threading
 from collections.abc import Callable, Sequence
 
 from orintui.live_state import LiveState
+from orintui.metrics import RunMetrics
 from orintui.session.model import Session
 
 MIN_EVERY = 2_000  # events between keyframes at least: a short session needs few
@@ -23,6 +25,7 @@ class Keyframes:
         self.frames: list[LiveState] = [LiveState(session)]
         self._lock = threading.Lock()  # the builder appends while a seek reads
         self.complete = False
+        self.final: dict[tuple[int, int], RunMetrics] = {}  # (run, its record's version) -> its final figures
 
     def build(self, cancelled: Callable[[], bool] = lambda: False) -> None:
         """Fold every event once, keeping a copy every ``every`` events (run in a worker)."""
@@ -36,7 +39,22 @@ class Keyframes:
                 with self._lock:
                     self.indexes.append(i)
                     self.frames.append(frame)
+        self.figured(state)  # the runs as they end: what a seek past them shows
         self.complete = True
+
+    def figured(self, state: LiveState) -> LiveState:
+        """``state`` with every ended run's final figures worked out: taken from an earlier seek (or the
+        build) that reached the same record, else computed once and kept. Runs in any thread (a seek's
+        worker), so the UI loop's redraw finds them ready."""
+        figures = state.figures
+        for i, acc in enumerate(figures.runs):
+            if acc.final:
+                known = self.final.get((i, acc.version))
+                if known is not None:
+                    acc.adopt_final(known, acc.version)
+                else:
+                    self.final[(i, acc.version)] = figures.metrics(i)
+        return state
 
     def state_at(self, index: int, cancelled: Callable[[], bool] = lambda: False) -> LiveState | None:
         """A new state after events[:index]: a copy of the nearest keyframe at or before it, plus a

@@ -149,8 +149,8 @@ class ReplayScreen(MonitorScreen):
     def fold_to(self, seek: int, index: int) -> None:
         worker = get_current_worker()
         state = self.keyframes.state_at(index, lambda: worker.is_cancelled)
-        if state is not None:
-            self.post_message(self.Folded(seek, state))
+        if state is not None and not worker.is_cancelled:
+            self.post_message(self.Folded(seek, self.keyframes.figured(state)))  # the figures too, off the UI loop
 
     @dataclass
     class Folded(Message):
