@@ -36,26 +36,43 @@ def bucket_summaries(data: Sequence[float], width: int) -> list[float]:
     return out
 
 
+_styles: dict[tuple, Style] = {}  # (base, colour) -> the cell's style: a gauge's cells take a few hundred colours
+
+
+def _cell_style(base: Style, low: Color, high: Color, ratio: float) -> Style:
+    """``base`` with the colour Textual's blend_colors gives ``ratio`` of the way from ``low`` to ``high``."""
+    if low.triplet is None or high.triplet is None:
+        key: tuple = (base, blend_colors(low, high, ratio))
+    else:
+        (r1, g1, b1), (r2, g2, b2) = low.triplet, high.triplet
+        # Color.from_rgb truncates each channel to an int: the same cut here, before any Color is built
+        key = (base, int(r1 + (r2 - r1) * ratio), int(g1 + (g2 - g1) * ratio), int(b1 + (b2 - b1) * ratio))
+    style = _styles.get(key)
+    if style is None:
+        if len(_styles) > 4096:
+            _styles.clear()
+        color = key[1] if len(key) == 2 else Color.from_rgb(*key[1:])
+        style = _styles[key] = base + Style.from_color(color)
+    return style
+
+
 def spark_segments(data: Sequence[float], width: int, low: Color, high: Color, base: Style) -> list[Segment]:
     """One line of ``width`` cells: Textual's Sparkline at height 1 (bar, colour blended from ``low``
     to ``high`` by the share's height), each cell's style on top of ``base``."""
     if not data:
-        return [Segment("▁" * width, base + Style(color=low))]
+        return [Segment("▁" * width, base + Style.from_color(low))]
     if len(data) == 1:
-        return [Segment("█" * width, base + Style(color=high))]
+        return [Segment("█" * width, base + Style.from_color(high))]
     minimum, maximum = min(data), max(data)
     extent = maximum - minimum or 1
     buckets = bucket_summaries(data, width)
     step = len(buckets) / width
-    styles: dict[float, Style] = {}
+    top = len(BARS) - 1
     out = []
     index = 0.0
     for _ in range(width):
         ratio = (buckets[int(index)] - minimum) / extent
-        style = styles.get(ratio)
-        if style is None:
-            style = styles[ratio] = base + Style(color=blend_colors(low, high, ratio))
-        out.append(Segment(BARS[int(ratio * (len(BARS) - 1))], style))
+        out.append(Segment(BARS[int(ratio * top)], _cell_style(base, low, high, ratio)))
         index += step
     return out
 
