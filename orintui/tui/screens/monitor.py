@@ -53,16 +53,18 @@ class MonitorScreen(Screen):
         self.state = LiveState(session)
         self._drawn: object = -1
         self._title_key: object = None
-        self._lanes: dict[int, RunLane] | None = None
 
     def compose(self) -> ComposeResult:
-        yield Static(id="title")
-        yield TelemetryStrip(id="telemetry")
+        # the widgets a redraw feeds are kept, not queried five times a second
+        self.title_bar, self.strip = Static(id="title"), TelemetryStrip(id="telemetry")
+        self.lane_widgets = {lane.index: RunLane(lane.index) for lane in self.state.lanes}
+        self.switcher, self.table = ContentSwitcher(initial=FIRST_PANE, id="bottom"), ComparisonTable(id="table")
+        yield self.title_bar
+        yield self.strip
         with VerticalScroll(id="lanes"):
-            for lane in self.state.lanes:
-                yield RunLane(lane.index)
-        with ContentSwitcher(initial=FIRST_PANE, id="bottom"):
-            yield ComparisonTable(id="table")
+            yield from self.lane_widgets.values()
+        with self.switcher:
+            yield self.table
             from orintui.tui.widgets.token_chart import TokenChart
 
             yield TokenChart(id="chart")
@@ -85,7 +87,7 @@ class MonitorScreen(Screen):
             self.redraw(force=True)
 
     def chart_below_shown(self) -> bool:
-        return self.has_class("tall") and self.query_one(ContentSwitcher).current != "chart"
+        return self.has_class("tall") and self.switcher.current != "chart"
 
     def on_run_lane_open(self, message: RunLane.Open) -> None:
         from orintui.tui.screens.last_lines import LastLinesScreen
@@ -126,15 +128,13 @@ class MonitorScreen(Screen):
         title_key = self.title_key()
         if force or title_key != self._title_key:
             self._title_key = title_key
-            set_text(self.query_one("#title", Static), self.title_text())
-        self.query_one(TelemetryStrip).show(self.state)
-        if self._lanes is None:  # kept, not queried five times a second: the lanes are composed once
-            self._lanes = {lane.index: self.query_one(f"#lane-{lane.index}", RunLane) for lane in self.state.lanes}
+            set_text(self.title_bar, self.title_text())
+        self.strip.show(self.state)
         for lane in self.state.lanes:
-            self._lanes[lane.index].show(lane, lane.index == self.state.current, self.state.t)
-        current = self.query_one(ContentSwitcher).current
+            self.lane_widgets[lane.index].show(lane, lane.index == self.state.current, self.state.t)
+        current = self.switcher.current
         if current == "table":
-            self.query_one(ComparisonTable).show(self.state.metrics())
+            self.table.show(self.state.metrics())
         elif current == "chart":
             cast("TokenChart", self.query_one("#chart")).show(self.state, force=force)
         elif current == "findings":
@@ -150,7 +150,7 @@ class MonitorScreen(Screen):
         return ""
 
     def action_show(self, pane: str) -> None:
-        self.query_one(ContentSwitcher).current = pane
+        self.switcher.current = pane
         for name in ("table", "chart", "output", "findings"):  # the table's pane takes only its rows' height
             self.set_class(name == pane, f"pane-{name}")
         self.redraw(force=True)

@@ -114,7 +114,8 @@ class ReplayScreen(MonitorScreen):
 
     def compose(self) -> ComposeResult:
         yield from super().compose()
-        yield PositionBar(id="position")
+        self.position_bar = PositionBar(id="position")  # kept: shown every tick
+        yield self.position_bar
 
     def tick(self) -> None:
         now = time.monotonic()
@@ -123,7 +124,7 @@ class ReplayScreen(MonitorScreen):
                 self.state.apply(event)
         self._last = now
         self.redraw()
-        self.query_one(PositionBar).show(self.clock)
+        self.position_bar.show(self.clock)
 
     def title_text(self) -> Text:
         text = super().title_text()
