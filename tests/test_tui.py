@@ -421,14 +421,31 @@ async def test_output_pane_keeps_following_past_its_line_limit():
 
 # -- pilot: live (real tinygrad on CPU, the tiny model) ---------------------------------------------
 FAKE = FIXTURES / "fake_backends" / "misbehave.py"
-ENDLESS = 100_000  # tokens: a run that goes on until it is stopped
+ENDLESS = 100_000  # tokens: more than a run makes before the test stops it (see endless_model)
+LONG_CONTEXT = 16_384
 
 
-def tinygrad_run(label, model, tokens):
+def endless_model(tmp_path):
+    """The tiny model's shape with a 16k context. tinygrad ends a run whose context is full (StopIteration,
+    exit 1), and the tiny model's 512 positions took about 3 s after its first tokens on an idle machine
+    (11 s under load): the app, starved on a loaded machine, could see its third token and stop the run
+    after the backend had already failed on its own. 16k positions are minutes of tokens at the least."""
+    from dataclasses import replace
+
+    from orintui import modelgen
+
+    path = tmp_path / "endless.gguf"
+    if not path.exists():
+        modelgen.write_model(path, replace(modelgen.SHAPES["tiny"], context=LONG_CONTEXT))
+    return path
+
+
+def tinygrad_run(label, model, tokens, *extra):
+    argv = json.dumps([sys.executable, "-m", "tinygrad.llm", "--model", str(model), *extra, "--benchmark", str(tokens)])
     return f"""[[runs]]
 label = "{label}"
 backend = "tinygrad-llm"
-argv = ["{sys.executable}", "-m", "tinygrad.llm", "--model", "{model}", "--benchmark", "{tokens}"]
+argv = {argv}
 device = "CPU"
 model = "{model}"
 idle_timeout = 240
@@ -436,9 +453,12 @@ idle_timeout = 240
 
 
 def live_scenario(tmp_path, model, first_tokens):
-    """Two real tinygrad runs: the first of ``first_tokens`` tokens, the second endless."""
+    """Two real tinygrad runs: the first of ``first_tokens`` tokens (or endless), the second endless."""
+    long, context = endless_model(tmp_path), ("--max_context", str(LONG_CONTEXT))
+    first = (tinygrad_run("first", long, ENDLESS, *context) if first_tokens == ENDLESS
+             else tinygrad_run("first", model, first_tokens))
     text = ('name = "tinygrad-live"\n[variables]\ndevice_style = "DEV"\n'
-            + tinygrad_run("first", model, first_tokens) + tinygrad_run("second", model, ENDLESS))
+            + first + tinygrad_run("second", long, ENDLESS, *context))
     return parse_scenario(text, str(tmp_path / "live.toml"))
 
 
