@@ -97,7 +97,7 @@ class RunLane(Vertical, can_focus=True):
         width = self.size.width or 80
         # all a lane shows comes from its run's events (its accumulator counts them) but the waiting time
         waiting = lane.status == "running" and not lane.tokens and lane.started_t is not None and now is not None
-        drawn = (lane, lane.acc.version, current, width, int(now or 0) if waiting else None)
+        drawn = (lane, lane.acc.version, current, width, f"{(now or 0.0) - (lane.started_t or 0.0):.0f}" if waiting else None)
         if drawn == self._drawn:
             return
         self._drawn = drawn
