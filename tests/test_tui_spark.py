@@ -9,6 +9,7 @@ import pytest
 from textual.app import App, ComposeResult
 from textual.widgets import Sparkline
 
+from orintui.tui.widgets import spark
 from orintui.tui.widgets.spark import Spark, bucket_summaries
 
 rng = random.Random(7)
@@ -32,7 +33,10 @@ class Pair(App):
 
 
 @pytest.mark.parametrize("name", SERIES)
-async def test_spark_draws_what_textuals_sparkline_draws(name):
+async def test_spark_draws_what_textuals_sparkline_draws(name, monkeypatch):
+    direct = []
+    segments = spark.spark_segments
+    monkeypatch.setattr(spark, "spark_segments", lambda *a: direct.append(a) or segments(*a))
     app = Pair()
     async with app.run_test(size=(60, 4)) as pilot:
         ours, textuals = app.query_one("#ours", Spark), app.query_one("#textuals", Sparkline)
@@ -44,6 +48,7 @@ async def test_spark_draws_what_textuals_sparkline_draws(name):
             mine = list(ours.render_line(0))
             assert len(theirs) > 0 and sum(len(s.text) for s in theirs) == width
             assert [(s.text, s.style) for s in mine] == [(s.text, s.style) for s in theirs], (name, width)
+        assert {5, 37, 50} <= {width for _, width, *_ in direct}  # the direct way at each width, not Textual's
 
 
 def test_buckets_are_textuals_even_shares():
