@@ -378,7 +378,10 @@ async def test_app_crash_keeps_no_traceback_screen_and_names_a_log(tmp_path, mon
     with pytest.raises(RuntimeError):
         async with app.run_test(size=(100, 30)) as pilot:
             await pilot.press("question_mark")
-            await pilot.pause(0.2)
+            deadline = time.monotonic() + 20
+            while not app.crash:  # the key's handler raises on the app's loop
+                assert time.monotonic() < deadline, "the app did not crash"
+                await pilot.pause(0.05)
     assert app.crash and app.crash.startswith("orintui: the app crashed (RuntimeError: a bug); the details are in ")
     assert app.return_code == 1 and app._exit_renderables == []
 
