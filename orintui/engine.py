@@ -133,6 +133,17 @@ class Execution:
             self.recorder = Recorder(self.session, out)
         except JournalBusy as exc:
             raise OutRefused(str(exc)) from None
+        self.sampler: TelemetrySampler | None = None
+        try:
+            self._open(scenario, telemetry, interval)
+        except BaseException:  # SIGTERM or Ctrl-C while telemetry opens: no journal is left to recover
+            if self.sampler is not None:
+                self.sampler.stop()
+            self.recorder.discard()
+            raise
+
+    def _open(self, scenario: Scenario, telemetry: str, interval: float) -> None:
+        """Everything after the journal exists, up to a session ready to start."""
         self.write_error: str | None = None  # the journal could not be written: the runs were stopped
         self.recorder.on_write_error(self._write_failed)
         # every run's compact record, fed as the recorder writes (first of its listeners): the figures,
@@ -140,14 +151,13 @@ class Execution:
         self.figures = SessionAccumulator(self.session)
         self.recorder.subscribe(self.figures.add)
         self.measured: tuple[Session, list[RunMetrics]] | None = None  # set when the session ends
-        self.sampler = None
         if telemetry != "none":
             self.sampler = TelemetrySampler(telemetry, interval, self.recorder.record, self.recorder.now,
                                             self.profile, mono_to_session=self.recorder.clock_of)
             source = self.sampler.open()
             if source is None and telemetry != "auto":
                 # asked for by name: running without it would silently lose J/token and EMC figures
-                self.recorder.discard()
+                # (the journal is discarded by the constructor)
                 raise TelemetryUnavailable(f"telemetry source {telemetry} cannot start: "
                                            f"{self.sampler.skipped.get(telemetry, 'unavailable')}")
             if source is None:
@@ -179,6 +189,10 @@ class Execution:
             watcher(self)
 
     # -- control ------------------------------------------------------------------------------
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
+
     def start(self) -> None:
         self._thread = threading.Thread(target=self._main, name="execution", daemon=True)
         self._thread.start()

@@ -63,7 +63,24 @@ def say(text: str, stream: TextIO | None = None) -> None:
 def run_headless(scenario: Scenario, out: str | None, telemetry: str, interval: float, label: str = "",
                  progress_s: float = 10.0) -> int:
     execution = Execution(scenario, out, telemetry, interval, label)
-    session = execution.session
+    try:  # from here a signal stops the runs and the session is saved, whether or not they started
+        return _run(execution, progress_s)
+    except KeyboardInterrupt:
+        execution.stop("interrupted (Ctrl-C)")
+        if not execution.started:  # every run is recorded as not started, and the session saved
+            execution.start()
+        execution.wait()
+        recorder = execution.recorder
+        if recorder.saved:
+            say(f"orintui: interrupted; session saved to {recorder.final_path}", sys.stderr)
+        else:
+            say(f"orintui: interrupted; session NOT saved: {recorder.save_error}; what was recorded is in "
+                f"{recorder.journal_path}", sys.stderr)
+        return 130
+
+
+def _run(execution: Execution, progress_s: float) -> int:
+    scenario, session = execution.scenario, execution.session
     total = len(session.runs)
     host = session.host
     say(f"orintui: {scenario.name}: {total} run(s); telemetry: {host.get('telemetry_source') or 'none'}; "
@@ -109,21 +126,10 @@ def run_headless(scenario: Scenario, out: str | None, telemetry: str, interval: 
                 + (f": {figures}" if figures else "") + badges(f.code for f in m.flags))
 
     execution.recorder.subscribe(progress)
-    try:
-        execution.start()
-        while not execution.wait(0.2):  # short waits: Ctrl-C stays prompt
-            line(heartbeat.idle(execution.recorder.now()))
-        path = execution.recorder.final_path
-    except KeyboardInterrupt:
-        execution.stop("interrupted (Ctrl-C)")
-        execution.wait()
-        recorder = execution.recorder
-        if recorder.saved:
-            say(f"orintui: interrupted; session saved to {recorder.final_path}", sys.stderr)
-        else:
-            say(f"orintui: interrupted; session NOT saved: {recorder.save_error}; what was recorded is in "
-                f"{recorder.journal_path}", sys.stderr)
-        return 130
+    execution.start()
+    while not execution.wait(0.2):  # short waits: Ctrl-C stays prompt
+        line(heartbeat.idle(execution.recorder.now()))
+    path = execution.recorder.final_path
     print()
     if execution.measured is not None:  # the figures the engine finished from its accumulators
         print(render_report([execution.measured[0]], metrics=[execution.measured[1]]))

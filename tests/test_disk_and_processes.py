@@ -453,3 +453,25 @@ def test_app_crash_is_one_line_and_a_log(orintui_home):
     log = Path(line.rsplit(" ", 1)[1])
     assert log.parent == orintui_home / "data" / "logs"
     assert "Traceback" in log.read_text()
+
+
+def test_sigterm_while_telemetry_opens_leaves_no_journal(tmp_path):
+    # the journal exists before telemetry opens (up to 3 s for tegrastats' first line): a signal then
+    # used to unwind past the recorder and leave a journal that the next start recovered as a session
+    bin_dir, opened = tmp_path / "bin", tmp_path / "tegrastats-started"
+    bin_dir.mkdir()
+    fake = bin_dir / "tegrastats"  # a tegrastats that starts and never prints a sample
+    fake.write_text(f"#!/bin/sh\ntouch {opened}\nexec sleep 60\n")
+    fake.chmod(0o755)
+    out = tmp_path / "s.json"
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.Popen([sys.executable, "-m", "orintui", "run", str(_scenario(tmp_path, [STEADY, "3", "1"])),
+                             "--headless", "--telemetry", "tegrastats", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    _wait(opened.exists, 30, "tegrastats started")
+    assert journal_path(out).exists()  # the signal comes while the journal is there
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert err == "orintui: interrupted\n"
+    assert not journal_path(out).exists() and not out.exists()
