@@ -24,15 +24,18 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import psutil
 from common import ROOT, synthetic_session
 
 from orintui.session import save_session
 
+SOCKET = f"orintui-replay-cost-{os.getpid()}"  # a tmux server of its own: another one's kill-server leaves it be
+
 
 def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False).stdout
+    return subprocess.run(["tmux", "-L", SOCKET, *args], capture_output=True, text=True, check=False).stdout
 
 
 def launch(name: str, session_path: Path, home: str, tree: Path = ROOT) -> int:
@@ -41,7 +44,12 @@ def launch(name: str, session_path: Path, home: str, tree: Path = ROOT) -> int:
            f"exec {shlex.quote(sys.executable)} -m orintui replay {shlex.quote(str(session_path))}")
     os.makedirs(home, exist_ok=True)
     tmux("new-session", "-d", "-s", name, "-x", "120", "-y", "40", "-c", home, cmd)
-    return int(tmux("display-message", "-p", "-t", name, "#{pane_pid}").strip())
+    for _ in range(100):  # a busy tmux server may answer before the pane is there
+        pid = tmux("display-message", "-p", "-t", name, "#{pane_pid}").strip()
+        if pid.isdigit():
+            return int(pid)
+        time.sleep(0.05)
+    raise RuntimeError(f"tmux did not start {name}")
 
 
 def full_frame(name: str) -> bool:
@@ -87,9 +95,23 @@ def big_session(tmp: str) -> Path:
     return big
 
 
-def first_frame(big: Path, home: str, tree: Path, settle_s: float) -> tuple[float, float, float, float]:
-    """2. Seconds to the first full frame of the big session's replay and to its playing (events
-    loaded), peak memory at the first frame, and peak memory ``settle_s`` after it plays (once the
+class Start(NamedTuple):
+    frame_s: float  # wall seconds to the first full frame
+    playing_s: float  # to the replay playing (its events in)
+    frame_cpu: float  # the process's CPU seconds by the first frame
+    playing_cpu: float  # by the replay playing: on a busy machine, steadier than wall time
+    frame_mb: float  # peak memory by the first frame
+    settled_mb: float  # peak memory once the keyframes are built
+
+
+def cpu_s(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
+def first_frame(big: Path, home: str, tree: Path, settle_s: float) -> Start:
+    """2. The big session's replay: seconds and CPU seconds to the first full frame and to its playing
+    (events loaded), peak memory at the first frame, and ``settle_s`` after it plays (once the
     replay's seek keyframes are built)."""
     name = f"orintui-bench-big-{os.getpid()}"
     start = time.perf_counter()
@@ -97,14 +119,19 @@ def first_frame(big: Path, home: str, tree: Path, settle_s: float) -> tuple[floa
     try:
         while time.perf_counter() - start < 120 and not full_frame(name):
             time.sleep(0.02)
-        seconds, at_frame = time.perf_counter() - start, vm_hwm_mb(pid)
-        while time.perf_counter() - start < 120 and "x loading" in tmux("capture-pane", "-p", "-t", name):  # the position bar
-            time.sleep(0.02)
-        playing = time.perf_counter() - start
+        seconds, frame_cpu, at_frame = time.perf_counter() - start, cpu_s(pid), vm_hwm_mb(pid)
+        while time.perf_counter() - start < 120 and "x loading" in tmux("capture-pane", "-p", "-t", name):
+            time.sleep(0.02)  # the position bar says so while the events load
+        playing, playing_cpu = time.perf_counter() - start, cpu_s(pid)
         time.sleep(settle_s)
-        return seconds, playing, at_frame, vm_hwm_mb(pid)
+        return Start(seconds, playing, frame_cpu, playing_cpu, at_frame, vm_hwm_mb(pid))
     finally:
         tmux("kill-session", "-t", name)
+
+
+def median_of(rounds: list[Start], field: str) -> str:
+    values = sorted(getattr(r, field) for r in rounds)
+    return f"{statistics.median(values):.2f} ({', '.join(f'{v:.2f}' for v in values)})"
 
 
 def seek_cost(big: Path, targets: int = 20) -> None:
@@ -171,23 +198,23 @@ def main() -> int:
         trees = [("now", ROOT)] + ([("before", args.before.resolve())] if args.before else [])
         for _label, tree in trees:  # bytecode cached, as pip leaves an installed orintui (PYTHONDONTWRITEBYTECODE
             compileall.compile_dir(tree / "orintui", quiet=1)  # would have every start compile its sources again)
-        figures: dict[str, list[tuple[float, float, float, float]]] = {label: [] for label, _ in trees}
+        figures: dict[str, list[Start]] = {label: [] for label, _ in trees}
         for _ in range(args.rounds):
             for label, tree in trees:
                 figures[label].append(first_frame(big, home, tree, settle_s=8.0))
         for label, rounds in figures.items():
-            frames, playing = sorted(r[0] for r in rounds), sorted(r[1] for r in rounds)
-            print(f"replay of it ({label}): first full frame after {statistics.median(frames):.2f} s (median of "
-                  f"{len(rounds)}: {', '.join(f'{f:.2f}' for f in frames)}), playing after "
-                  f"{statistics.median(playing):.2f} s ({', '.join(f'{f:.2f}' for f in playing)}); peak memory "
-                  f"{max(r[2] for r in rounds):.0f} MiB at the first frame, {max(r[3] for r in rounds):.0f} MiB "
-                  "8 s after it plays")
+            print(f"replay of it ({label}), medians of {len(rounds)}: first full frame after "
+                  f"{median_of(rounds, 'frame_s')} s ({median_of(rounds, 'frame_cpu')} s CPU), playing after "
+                  f"{median_of(rounds, 'playing_s')} s ({median_of(rounds, 'playing_cpu')} s CPU); peak memory "
+                  f"{max(r.frame_mb for r in rounds):.0f} MiB at the first frame, {max(r.settled_mb for r in rounds):.0f} "
+                  "MiB 8 s after it plays")
         if args.before:
-            now, before = figures["now"], figures["before"]
-            for what, i in (("first full frame", 0), ("playing", 1)):
-                ratio = statistics.median(r[i] for r in before) / statistics.median(r[i] for r in now)
-                print(f"  {what}: before / now, ratio of medians {ratio:.2f}x")
+            for field in Start._fields[:4]:
+                ratio = (statistics.median(getattr(r, field) for r in figures["before"])
+                         / statistics.median(getattr(r, field) for r in figures["now"]))
+                print(f"  {field}: before / now, ratio of medians {ratio:.2f}x")
         seek_cost(big)
+    tmux("kill-server")
     return 0
 
 

@@ -96,6 +96,7 @@ class ReplayScreen(MonitorScreen):
         self.keyframes = Keyframes(self.recorded, clock.events)
         if self._at is not None:
             self._seek(self._at if self._at >= 0 else clock.duration)
+        self.tick()  # playing from now: not at the next tick
         self.build_keyframes()
 
     @work(thread=True, exclusive=True, group="keyframes")
