@@ -41,15 +41,17 @@ def until(condition, timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
-def backends_of(marker: str) -> list[psutil.Process]:
+def backends_of(marker: str, home) -> list[psutil.Process]:
     """Backends: processes with ``marker`` as one argument of their own (tinygrad's --model PATH,
-    llama.cpp's -m PATH); the app (-m orintui, --set model=PATH) and tmux's command string are not."""
+    llama.cpp's -m PATH); the app (-m orintui, --set model=PATH) and tmux's command string are not.
+    Only those started by an orintui of this test's data folder (they inherit its ORINTUI_HOME): other
+    test runs on the machine share the small model."""
     found = []
     for p in psutil.process_iter(["cmdline"]):
         try:
             cmd = p.info["cmdline"] or []
             is_app = any(a == "-m" and b == "orintui" for a, b in zip(cmd, cmd[1:]))
-            if not is_app and marker in cmd:
+            if not is_app and marker in cmd and p.environ().get("ORINTUI_HOME") == str(home):
                 found.append(p)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             pass
@@ -103,7 +105,7 @@ def test_demo_live_in_tmux(terminal, tmp_path, orintui_home, tinygrad_ready, lla
     assert "1.00x" in screen  # the comparison table shows figures and the ratio to the best
     tmux("send-keys", "-t", terminal, "q")
     until((tmp_path / "exit").exists, 20, "orintui to exit")
-    assert out.exists() and not backends_of(str(small_model))
+    assert out.exists() and not backends_of(str(small_model), orintui_home)
     if any("llama.cpp CPU" in line and " partial " in line for line in lines) and llama_lost_its_tail(load_session(out)):
         # llama.cpp dropped its own last lines (see conftest): shown as partial, and the command fails
         assert (tmp_path / "exit").read_text().strip() == "EXITED 1"
@@ -117,14 +119,14 @@ def test_quit_while_live_leaves_no_backend(terminal, tmp_path, orintui_home, tin
     start(terminal, ["run", "demo", "--set", f"llama_completion={llama_bin / 'llama-completion'}",
                      "--set", f"model={small_model}", "--set", "tokens=2000", "--out", str(out)], tmp_path, orintui_home)
     wait_for(terminal, lambda s: "decode" in s, 120)
-    assert backends_of(str(small_model)), "the backend should be running"
+    assert backends_of(str(small_model), orintui_home), "the backend should be running"
     tmux("send-keys", "-t", terminal, "q")
     wait_for(terminal, lambda s: "A run is live" in s, 10)
     tmux("send-keys", "-t", terminal, "y")  # the app stops the run and saves in a worker, then exits
     until((tmp_path / "exit").exists, 30, "orintui to exit")
     # the process group is ended before the app exits: a backend left now outlived it (the kernel may
     # still be reaping one that was killed, so it gets a few seconds to disappear, never to be killed)
-    until(lambda: not backends_of(str(small_model)), 5, "the backend to be gone")
+    until(lambda: not backends_of(str(small_model), orintui_home), 5, "the backend to be gone")
     from orintui.session import load_session
 
     assert load_session(out).runs[0].status == "partial"  # the user stopped it after tokens
@@ -147,7 +149,7 @@ def test_dropped_terminal_while_live_saves_and_leaves_no_backend(tmp_path, orint
     assert b" decode " in read_pty(proc, 120, lambda s: b" decode " in s, keep=20000), "the run never reached decode"
     tokens_shown = re.compile(rb" (\d+) tok(?!/)")
     assert read_pty(proc, 120, lambda s: any(int(n) >= 8 for n in tokens_shown.findall(s)), keep=20000), "no steady tokens"
-    assert backends_of(str(small_model)), "the backend should be running"
+    assert backends_of(str(small_model), orintui_home), "the backend should be running"
     if how == "hangup":
         os.close(proc.fd)  # the connection drops
     else:
@@ -155,7 +157,7 @@ def test_dropped_terminal_while_live_saves_and_leaves_no_backend(tmp_path, orint
         read_pty(proc, 30)  # until the app closes the terminal
     _, status = os.waitpid(proc.pid, 0)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 130, status
-    assert not backends_of(str(small_model)), "a backend outlived orintui"
+    assert not backends_of(str(small_model), orintui_home), "a backend outlived orintui"
     session = load_session(out)
     assert session.runs[0].status == "partial" and session.runs[0].error.startswith(f"{reason} after ")
     assert sum(1 for e in session.events if e["kind"] == "token") >= 8
