@@ -17,6 +17,8 @@ from orintui.session import events as ev
 from orintui.session import status as st
 from orintui.session.events import Event
 
+OUTPUT, TOKEN = ev.OUTPUT, ev.TOKEN
+
 MAX_LINE = 2000  # longer lines are kept truncated in output events (a backend may print 1 MB)
 MAX_PENDING = 1 << 20
 DEPRECATED = re.compile(r"AssertionError: (\w+)=1 is deprecated, use DEV=(\w+) instead")
@@ -67,6 +69,9 @@ class Parser:
         self.stop_requested = False  # the backend did what was asked and waits: end it as ok
         self.expected_tokens: int | None = options.get("expected_tokens")  # what argv asked for
         self._replies: list[str] = []
+        # the time of the last read and its rounding: the events of one read share it (round is slow)
+        self._t_in: float | None = None
+        self._t_out = 0.0
 
     # -- the interface the runner uses -------------------------------------------------------
     def feed(self, text: str, t: float) -> list[Event]:
@@ -119,8 +124,7 @@ class Parser:
         return f"{said} ({self.hint})" if self.hint else said
 
     # -- for subclasses --------------------------------------------------------------------
-    def text(self, text: str, t: float, out: list[Event]) -> None:
-        self.split_lines(text, t, out)
+    # text(text, t, out): a chunk as read; the default (``split_lines``, below) splits it into lines
 
     def line(self, line: str, t: float, out: list[Event]) -> None:
         """One complete line, ANSI escapes removed."""
@@ -131,15 +135,24 @@ class Parser:
     def emit_token(self, out: list[Event], t: float, text: str, ms: float | None = None,
                    warmup: bool = False, **extra: Any) -> None:
         self.token_count += 1  # ev.token, inlined (the same keys in the same order): once per token
-        out.append({"t": round(t, 6), "kind": ev.TOKEN, "run": None, "text": text, "ms": ms, "warmup": warmup,
-                    "index": self.token_count - 1, **extra})
+        out.append({"t": self._t_out if t is self._t_in else round(t, 6), "kind": TOKEN, "run": None, "text": text,
+                    "ms": ms, "warmup": warmup, "index": self.token_count - 1, **extra})
 
     # -- helpers -----------------------------------------------------------------------------
     def split_lines(self, text: str, t: float, out: list[Event]) -> None:
-        if not self._pending:
+        if self._pending:
+            text = self._pending + text
+        else:
             self._pending_t = t
-        buf = self._pending + text if self._pending else text
-        parts = buf.split("\n") if "\r" not in buf else _BREAK.split(buf)
+        if "\r" in text:
+            parts = _BREAK.split(text)
+        else:
+            end = text.find("\n")
+            if end == len(text) - 1 and end >= 0:  # one whole line, as most reads bring: no list built
+                self._pending = ""
+                self._line(text[:end], t, out)
+                return
+            parts = text.split("\n")
         self._pending = parts.pop()
         for part in parts:
             self._line(part, t, out)
@@ -147,29 +160,47 @@ class Parser:
             self._line(self._pending, t, out)
             self._pending = ""
 
+    text = split_lines  # the default: a stream of lines (subclasses override ``text``, not this)
+
     def lines_until(self, text: str, t: float, out: list[Event], stop: Callable[[], bool]) -> str | None:
         """Complete lines of the buffered text, each through ``_line``, until ``stop()`` is true: the
-        text after that line, or None when the complete lines ran out first (the rest waits)."""
+        text after that line, or None when the complete lines ran out first (the rest waits). Lines
+        are found by position, not by slicing off the rest each time (a whole log in one read)."""
         buf = self._pending + text
         self._pending = ""
+        cr = "\r" in buf
+        pos = 0
         while not stop():
-            m = _BREAK.search(buf)
-            if not m:
-                self._pending = buf
-                return None
-            line, buf = buf[: m.start()], buf[m.end():]
+            if cr:
+                m = _BREAK.search(buf, pos)
+                if not m:
+                    break
+                start, end = m.span()
+            else:
+                start = buf.find("\n", pos)
+                if start < 0:
+                    break
+                end = start + 1
+            line, pos = buf[pos:start], end
             self._line(line, t, out)
-        return buf
+        else:
+            return buf[pos:]
+        self._pending = buf[pos:]
+        return None
 
     def _line(self, raw: str, t: float, out: list[Event]) -> None:
         line = strip_ansi(raw)
         shown = line if len(line) <= MAX_LINE else f"{line[:MAX_LINE]}... ({len(line) - MAX_LINE} more characters)"
-        out.append({"t": round(t, 6), "kind": ev.OUTPUT, "run": None, "line": shown})  # ev.output, inlined: every line
+        if t is not self._t_in:
+            self._t_in, self._t_out = t, round(t, 6)
+        out.append({"t": self._t_out, "kind": OUTPUT, "run": None, "line": shown})  # ev.output, inlined: every line
         self.lines_seen += 1
-        if "deprecated" in line and (m := DEPRECATED.search(line)):  # tinygrad 0.13 and master refuse 0.12's variables
+        # '=' is found by memchr: the word search runs only on lines that could hold the assertion
+        if "=" in line and "deprecated" in line and (m := DEPRECATED.search(line)):
+            # tinygrad 0.13 and master refuse 0.12's variables
             self.hint = (f"this tinygrad wants DEV={m.group(2)}, not {m.group(1)}=1: "
                          "set device_style = \"DEV\" in the scenario (\"legacy\" is for tinygrad 0.12 and older)")
-        if _ALNUM.search(line):  # not a traceback's ^^^^ marker line
+        if line and _ALNUM.search(line):  # not a blank line nor a traceback's ^^^^ marker line
             self._tail.append(shown)
         self.line(line, t, out)
 
@@ -237,6 +268,7 @@ class CumulativeText:
         self.previous = ""
 
     def new_part(self, current: str) -> str:
-        start = common_prefix_len(self.previous, current)
-        self.previous = current
-        return current[start:]
+        previous, self.previous = self.previous, current
+        if current.startswith(previous):  # the common case, without a call
+            return current[len(previous):]
+        return current[common_prefix_len(previous, current):]

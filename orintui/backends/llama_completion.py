@@ -49,6 +49,12 @@ MARKERS = ("common_perf_print:", "llama_perf_context_print:", "llama_perf_sample
 PARTIAL_LOG = re.compile(r"^\d+(?:\.\d{0,3}){0,3}(?: (?:[IWED](?: [^\n]*)?)?)?$")
 
 
+def _log_body(line: str) -> str:
+    """The line without its log prefix (a match and a slice: ``sub`` would try every position)."""
+    m = LOG_PREFIX.match(line)  # it matches every line, maybe empty
+    return line[m.end():] if m else line
+
+
 def _normalise(text: str) -> str:
     return text.replace("\r\n", "\n")
 
@@ -135,7 +141,7 @@ class LlamaCompletionParser(Parser):
             return
         lines = msg.rstrip("\n").split("\n") or [""]
         for line in lines:
-            body = LOG_PREFIX.sub("", line)
+            body = _log_body(line)
             if self.state == "gen" and (PERF.search(body) or "Interrupted by user" in body):
                 self.held_ws = None  # the blank piece before the summary is not a token
                 self.state = "after"
@@ -151,7 +157,7 @@ class LlamaCompletionParser(Parser):
     def line(self, line: str, t: float, out: list) -> None:
         # each pattern is tried only when a word it needs is in the line: most log lines match none
         first = line[:1]
-        body = LOG_PREFIX.sub("", line) if first.isdigit() or (first in "IWED" and line[1:2] == " ") else line
+        body = _log_body(line) if first.isdigit() or (first in "IWED" and line[1:2] == " ") else line
         if "generate:" in body and (m := GENERATE.search(body)):
             self.recognised = True
             self.state = "gen"

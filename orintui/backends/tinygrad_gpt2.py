@@ -30,31 +30,30 @@ class TinygradGPT2Parser(Parser):
         self.generating_text = False
 
     def line(self, line: str, t: float, out: list) -> None:
-        m = STEP.match(line)
-        if m:
+        # each pattern is tried only on lines that start with its words (DEBUG=2 prints every kernel)
+        if line.startswith("ran model in") and (m := STEP.match(line)):
             self.recognised = True
             ms, rest = to_float(m.group(1)), m.group(2)
             extra: dict[str, Any] = {}
-            if d := ON_DEVICE.search(rest):
-                extra["device_ms"], extra["device"] = to_float(d.group(1)), d.group(2)
-            if g := GBS.search(rest):
-                extra["gbs"] = to_float(g.group(1))
-            if g := GOPS.search(rest):
-                extra["gops"] = to_float(g.group(1))
+            if rest:  # DEBUG>=1's figures
+                if d := ON_DEVICE.search(rest):
+                    extra["device_ms"], extra["device"] = to_float(d.group(1)), d.group(2)
+                if g := GBS.search(rest):
+                    extra["gbs"] = to_float(g.group(1))
+                if g := GOPS.search(rest):
+                    extra["gops"] = to_float(g.group(1))
             if self.token_count == 0:
                 out.append(ev.prefill(t, None, ms))
                 out.append(ev.phase(t, "decode"))
             self.emit_token(out, t, "", ms, self.token_count < self.warmup_tokens, **extra)
             return
-        m = LOADED.match(line)
-        if m:
+        if line.startswith("loaded weights in") and (m := LOADED.match(line)):
             self.recognised = True
             out.append(ev.summary(t, load_ms=to_float(m.group(1)),
                                   loaded_gb=to_float(m.group(2)) if m.group(2) else None))
             out.append(ev.phase(t, "prefill"))
             return
-        m = USING.match(line)
-        if m:
+        if line.startswith("using ") and (m := USING.match(line)):
             out.append(ev.summary(t, **({"device": m.group(1)} if m.group(1) else {"model_name": m.group(2)})))
             return
         if line.startswith("Generating text"):

@@ -70,17 +70,16 @@ class TinygradLlama3Parser(Parser):
     def line(self, line: str, t: float, out: list) -> None:
         if line.startswith("^C"):
             line, self.interrupted = line[2:], True
-        m = ENQUEUE.match(line)
-        if m:
+        # each pattern is tried only on lines that start with its word: most lines are the tokens' text
+        if line.startswith("enqueue in") and (m := ENQUEUE.match(line)):
             self.recognised = True
             if self.held is not None:  # no text came for the last token
                 self._flush_held(self.cumulative.previous if self.cumulative else "", out)
             self.enqueue_ms = to_float(m.group(1))
-            d = ON_DEVICE.search(m.group(2))
+            d = ON_DEVICE.search(m.group(2)) if m.group(2) else None
             self.device_ms = to_float(d.group(1)) if d else None
             return
-        m = TOTAL.match(line)
-        if m:
+        if line.startswith("total") and (m := TOTAL.match(line)):
             self.recognised = True
             if self.held is not None:
                 self._flush_held(self.cumulative.previous if self.cumulative else "", out)
@@ -95,10 +94,10 @@ class TinygradLlama3Parser(Parser):
             if self.device_ms is not None:
                 self.held["device_ms"] = self.device_ms
             return
-        if m := SEED.match(line):
+        if line.startswith("seed") and (m := SEED.match(line)):
             out.append(ev.summary(t, seed=int(m.group(1))))
             return
-        if m := LOADED.match(line):
+        if line.startswith("loaded") and (m := LOADED.match(line)):
             self.recognised = True
             out.append(ev.summary(t, load_ms=to_float(m.group(1))))
             out.append(ev.phase(t, "prefill"))

@@ -20,6 +20,27 @@ TOKEN_LINE = re.compile(
 )
 # v0.12.0 tinygrad.apps.llm: no memory field and no text
 TOKEN_LINE_012 = re.compile(rf"^\s*{NUMBER} ms,\s+{NUMBER} tok/s,\s+{NUMBER} GB/s, param\s+{NUMBER} GB/s\s*$")
+# The two forms as the parser reads them (token_line): their common head, then the rest from where
+# it ended, so no regex walks the text (the whole text so far: 14,000 characters on a long run).
+TOKEN_HEAD = re.compile(rf"\s*{NUMBER} ms,\s+{NUMBER} tok/s,\s+{NUMBER} GB/s,")
+REST_012 = re.compile(rf" param\s+{NUMBER} GB/s\s*$")
+REST = re.compile(r"\s+(\d+)/(\d+) MB(\s+--  ?)?")
+
+
+def token_line(line: str) -> tuple[str, str, str, str | None, str | None] | None:
+    """What TOKEN_LINE_012, then TOKEN_LINE, match in a line (no line holds a newline): ms, tok/s and
+    GB/s, then 0.12's param GB/s or None, then the text or None; None for another line. No part of
+    the patterns can give characters back to the part before it, so the split finds the same groups."""
+    head = TOKEN_HEAD.match(line)
+    if head is None:
+        return None
+    ms, tok_s, gbs = head.groups()
+    if m := REST_012.match(line, head.end()):
+        return ms, tok_s, gbs, m.group(1), None
+    if (m := REST.match(line, head.end())) and (m.group(3) or m.end() == len(line)):
+        return ms, tok_s, gbs, None, line[m.end():] if m.group(3) else None
+    return None
+
 
 MODEL_LINE = re.compile(r'^using model "(.*)" with ([\d,]+) bytes and ([\d,]+) params(?:, max context (\d+))?(?: on (\w+))?')
 DEVICE_LINE = re.compile(r"^using (\w+) backend")
@@ -35,11 +56,14 @@ class TinygradLLMParser(Parser):
         self.in_decode = False
 
     def line(self, line: str, t: float, out: list) -> None:
-        if m := TOKEN_LINE_012.match(line):  # v0.12.0: no text, a param GB/s figure
-            self._token(t, "", m, out, param_gbs=to_float(m.group(4)))
-            return
-        if m := TOKEN_LINE.match(line):
-            self._token(t, self.text_so_far.new_part((m.group(6) or "").replace("\\n", "\n")), m, out)
+        if fields := token_line(line):
+            ms, tok_s, gbs, param_gbs, text = fields
+            if param_gbs is not None:  # v0.12.0: no text, a param GB/s figure
+                self._token(t, "", ms, tok_s, gbs, out, param_gbs=to_float(param_gbs))
+                return
+            if text and "\\" in text:  # found by memchr; replace would scan the whole text
+                text = text.replace("\\n", "\n")
+            self._token(t, self.text_so_far.new_part(text or ""), ms, tok_s, gbs, out)
             return
         m = MODEL_LINE.match(line)
         if m:
@@ -57,14 +81,13 @@ class TinygradLLMParser(Parser):
         if m:
             out.append(ev.summary(t, device=m.group(1)))
 
-
-    def _token(self, t: float, text: str, m: re.Match, out: list, **extra: Any) -> None:
+    def _token(self, t: float, text: str, ms: str, tok_s: str, gbs: str, out: list, **extra: Any) -> None:
         self.recognised = True
         if not self.in_decode:
             self.in_decode = True
             out.append(ev.phase(t, "decode"))
-        self.emit_token(out, t, text, to_float(m.group(1)), self.token_count < self.warmup_tokens,
-                        tok_s=to_float(m.group(2)), gbs=to_float(m.group(3)), **extra)
+        self.emit_token(out, t, text, to_float(ms), self.token_count < self.warmup_tokens,
+                        tok_s=to_float(tok_s), gbs=to_float(gbs), **extra)
 
 
 ADAPTER = Adapter(
