@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import compileall
 import os
+import re
 import shlex
 import statistics
 import subprocess
@@ -120,8 +121,9 @@ def first_frame(big: Path, home: str, tree: Path, settle_s: float) -> Start:
         while time.perf_counter() - start < 120 and not full_frame(name):
             time.sleep(0.02)
         seconds, frame_cpu, at_frame = time.perf_counter() - start, cpu_s(pid), vm_hwm_mb(pid)
-        while time.perf_counter() - start < 120 and "x loading" in tmux("capture-pane", "-p", "-t", name):
-            time.sleep(0.02)  # the position bar says so while the events load
+        while time.perf_counter() - start < 120 and not re.search(r"x (playing|paused|end) ", tmux("capture-pane", "-p",
+                                                                                                "-t", name)):
+            time.sleep(0.02)  # the position bar says "loading" while the events load
         playing, playing_cpu = time.perf_counter() - start, cpu_s(pid)
         time.sleep(settle_s)
         return Start(seconds, playing, frame_cpu, playing_cpu, at_frame, vm_hwm_mb(pid))
