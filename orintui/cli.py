@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 
 from orintui import __version__
 from orintui.sanitize import clean_line
-from orintui.session.model import Session
 
 if TYPE_CHECKING:
     from orintui.exporter import MetricsExporter
+    from orintui.session.model import Session
     from orintui.session.store import SessionFile
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -587,10 +587,10 @@ def _hangup(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)  # --help and usage errors exit here, before the imports below
     from orintui.scenarios import ScenarioError
     from orintui.session import SessionError
 
-    args = build_parser().parse_args(argv)
     if args.ascii:  # read by the app's widgets (orintui.tui.glyphs), and by any app it serves
         os.environ["ORINTUI_ASCII"] = "1"
     if hasattr(signal, "SIGHUP"):
