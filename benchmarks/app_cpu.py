@@ -27,9 +27,11 @@ from common import ROOT, cpu_pct_over, synthetic_session
 
 from orintui.session import save_session
 
+SOCKET = f"orintui-bench-{os.getpid()}"  # a tmux server of its own: another's kill-server cannot end a round
+
 
 def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False).stdout
+    return subprocess.run(["tmux", "-L", SOCKET, *args], capture_output=True, text=True, check=False).stdout
 
 
 def launch(name: str, command: str, tree: Path, home: str) -> int:

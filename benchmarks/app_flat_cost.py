@@ -31,8 +31,11 @@ POSITIONS = (60.0, 540.0)
 BEFORE_FILES = ("orintui/live_state.py", "orintui/tui/widgets/comparison.py", "orintui/tui/widgets/run_lane.py")
 
 
+SOCKET = f"orintui-bench-{os.getpid()}"  # a tmux server of its own: another's kill-server cannot end a round
+
+
 def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=False).stdout
+    return subprocess.run(["tmux", "-L", SOCKET, *args], capture_output=True, text=True, check=False).stdout
 
 
 def app_cpu(tree: str, session: Path, at: float, seconds: float, home: str) -> float:
