@@ -1,11 +1,14 @@
 """Parser throughput (lines/s) for every adapter, and the observed-vs-reported decode time of a
 real llama.cpp run (the figure orintui's per-token timings rest on).
 
-    python benchmarks/parser_throughput.py [--rounds 3] [--llama-bin DIR --model small.gguf]
+    python benchmarks/parser_throughput.py [--rounds 3] [--llama-bin DIR --model small.gguf] [--before DIR]
 
 Each adapter is fed its recorded transcript, one read per line as a PTY delivers them; the median
 of ``--rounds`` rounds is printed. ``tinygrad-llm 2k`` is tinygrad.llm's own form over a 2,000-token
 run: every line reprints the whole text so far (lines grow to about 14,000 characters).
+``--before DIR`` measures another source tree too (a ``git worktree`` of an older commit), each
+adapter in its own process for both trees, alternating which goes first, and prints the medians
+side by side with their ratio.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
+import sys
 import time
 
 from common import ROOT
@@ -81,12 +86,39 @@ def observed_vs_reported(llama_bin: str, model: str, tokens: int = 128) -> None:
               f"({summary['eval_ms_per_token']:.2f} ms/token): error {err:+.2f}%")
 
 
+def rate_in(tree: str, name: str) -> float:
+    """lines/s of one adapter with the parsers of the source tree at ``tree``, in a fresh process."""
+    code = (f"import sys; sys.path[:0] = [{tree!r}, {os.path.join(tree, 'benchmarks')!r}]; "
+            f"import parser_throughput as p; print(p.throughput({name!r})[0])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tree, check=True,
+                          env={**os.environ, "PYTHONPATH": ""})
+    return float(done.stdout.split()[-1])
+
+
+def before_and_now(before: str, rounds: int) -> None:
+    names = [*TRANSCRIPTS, LONG]
+    trees = {"before": os.path.abspath(before), "now": str(ROOT)}
+    rates: dict[tuple[str, str], list[float]] = {(n, w): [] for n in names for w in trees}
+    for r in range(rounds):  # interleaved, and each tree first in every other round
+        for name in names:
+            for which in (list(trees) if r % 2 == 0 else list(trees)[::-1]):
+                rates[(name, which)].append(rate_in(trees[which], name))
+    print(f"{'adapter':18} {'before':>12} {'now':>12} {'now/before':>11}  (lines/s, medians of {rounds} interleaved rounds)")
+    for name in names:
+        was, now = statistics.median(rates[(name, "before")]), statistics.median(rates[(name, "now")])
+        print(f"{name:18} {was:12,.0f} {now:12,.0f} {now / was:11.2f}")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--llama-bin", default=os.environ.get("ORINTUI_LLAMA_BIN"))
     p.add_argument("--model", default=os.path.join(os.environ.get("ORINTUI_TEST_MODELS", ""), "small.gguf"))
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--before", metavar="DIR", help="another source tree to measure beside this one")
     args = p.parse_args()
+    if args.before:
+        before_and_now(args.before, args.rounds)
+        return 0
     print(f"{'adapter':18} {'lines/s':>12} {'lines':>8}  (median of {args.rounds} rounds)")
     names = [*TRANSCRIPTS, LONG]
     rates: dict[str, list[float]] = {name: [] for name in names}

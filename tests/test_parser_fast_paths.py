@@ -131,3 +131,64 @@ def test_cumulative_text_shortcut_is_the_common_prefix():
         tracker.previous = a
         assert tracker.new_part(b) == b[len(os.path.commonprefix([a, b])):] == b[common_prefix_len(a, b):]
         assert tracker.previous == b
+
+
+def test_tail_sorted_in_batches_is_the_last_three_lines_with_a_letter_or_digit():
+    rng = random.Random(0)
+    pool = ["", "^^^^", "----", "x", "  7", "Traceback (most recent call last):", "\u00e9", "__", "a" * 2500, "^" * 2500]
+    for n in (0, 1, 2, 5, 63, 64, 65, 130, 300):
+        lines = [rng.choice(pool) for _ in range(n)]
+        p = Parser()
+        p.feed("".join(line + "\n" for line in lines), 1.0)
+        # the tail as it was kept before: every line with a letter or digit, as shown
+        shown = [e["line"] for e in outputs(Parser(), [line + "\n" for line in lines])]
+        kept = [s for s, line in zip(shown, lines) if re.search(r"[^\W_]", line)][-3:]
+        words = [w.strip()[:200] for w in kept if w.strip()]
+        assert p.last_words() == (": " + " | ".join(words) if words else ""), n
+
+
+BENCH_ROWS = [line for path in TRANSCRIPTS if path.name.startswith("llama-bench") for line in read(path).splitlines()]
+
+
+@pytest.mark.parametrize("row", [
+    *[line for line in BENCH_ROWS if line.startswith("{")],
+    '{"avg_ts": 1.5, "model_type": "a\x7fb"}', '{"avg_ts": 1.5, "model_type": "caf\u00e9 \x9b31m"}',
+    '{"avg_ts": 1.5, "model_type": "a\\u001b[31mb"}', '{"avg_ts":\t1.5}', '  {"avg_ts": 1.5}  ', '{"avg_ts": NaN}',
+    '{"avg_ts": 1.5, "x": "\x1b[31m"}', '{"avg_ts": 1.5}\x1b[0m', '{"avg_ts": 1.5', '{}', '{"n_gen": 5}',
+])
+def test_llama_bench_json_rows_skip_the_sanitiser_only_where_it_would_change_nothing(row):
+    p = ADAPTERS["llama-bench"].make_parser()
+    assert p.clean(row) == strip_ansi(row)
+    fast = p.feed(row + "\n", 1.0) + p.finish(2.0)
+    slow = ADAPTERS["llama-bench"].make_parser()
+    slow.clean = strip_ansi  # type: ignore[method-assign]  # the sanitiser, then the row decoded again
+    assert fast == slow.feed(row + "\n", 1.0) + slow.finish(2.0)
+
+
+def test_llama_completion_prefilters_pass_whatever_the_patterns_match():
+    from orintui.backends.llama_completion import LOG_CORE, LOG_LINE, TEXT_END
+
+    texts = [read(path) for path in TRANSCRIPTS if path.name.startswith("llama")]
+    pieces = [chunk for i, text in enumerate(texts) for chunk in cuts(text, i)] + texts
+    matched = 0
+    for piece in pieces:
+        if TEXT_END.search(piece):
+            matched += 1
+            assert any(w in piece for w in ("_print", "Interrupted by user", "_memory_breakdown", "[end of text]",
+                                            "context full")), piece
+        if LOG_LINE.search(piece):
+            assert LOG_CORE.search(piece), piece
+    assert matched > 10
+
+
+def test_llama_completion_eos_tail_is_the_longest_start_of_the_marker():
+    from orintui.backends.llama_completion import EOS_MARK
+
+    parser = ADAPTERS["llama-completion"].make_parser(["x", "-p", "hi"])
+    parser.at_line_start = False  # only the marker's part of _partial_tail
+    rng = random.Random(0)
+    alphabet = [" ", "[", "e", "x", " [", " [end", " [end of", EOS_MARK, "]", "t"]
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(6)))
+        longest = next((n for n in range(min(len(EOS_MARK), len(text)), 1, -1) if EOS_MARK.startswith(text[-n:])), 0)
+        assert parser._partial_tail(text) == longest, text

@@ -36,8 +36,12 @@ _ALNUM = re.compile(r"[^\W_]")  # a letter or a digit (str.isalnum's characters)
 def strip_ansi(text: str) -> str:
     """Backend text without escape sequences or control characters (the one sanitiser; CR kept,
     since lines are split on it). Text with none is returned as it is, found out in C: for ASCII
-    text (nearly every line) by a byte table, which keeps tinygrad.llm's 14,000-character lines cheap."""
+    text (nearly every line) by ``isprintable`` when short and by a byte table when long (the table
+    costs half as much per character but two copies to set up), which keeps tinygrad.llm's
+    14,000-character lines cheap. Tab and CR are not printable: such text takes the table."""
     if text.isascii():
+        if len(text) < 160 and text.isprintable():
+            return text
         raw = text.encode("ascii")
         return text if len(raw.translate(None, _CONTROL_BYTES)) == len(raw) else clean_text(text)
     return text if _NEEDS_CLEANING.search(text) is None else clean_text(text)
@@ -62,7 +66,8 @@ class Parser:
         self.options = options
         self._pending = ""
         self._pending_t = 0.0
-        self._tail: deque[str] = deque(maxlen=3)
+        self._tail: deque[str] = deque(maxlen=3)  # the last lines with a letter or digit, for last_words
+        self._recent: list[str] = []  # lines not yet sorted into the tail: judged in batches, from the end
         self.token_count = 0
         self.lines_seen = 0
         self.recognised = False  # set once a line of this backend's own format is seen
@@ -119,7 +124,9 @@ class Parser:
 
     def last_words(self) -> str:
         """The backend's last lines, for the error of a failed run, and the adapter's hint."""
-        words = [w for w in self._tail if w.strip()]
+        # copies, not the reader's lists sorted in place: another thread may ask while lines still come
+        tail, recent = list(self._tail), list(self._recent)
+        words = [w for w in [*tail, *(line for line in recent if _ALNUM.search(line))][-3:] if w.strip()]
         said = (": " + " | ".join(w.strip()[:200] for w in words)) if words else ""
         return f"{said} ({self.hint})" if self.hint else said
 
@@ -169,6 +176,11 @@ class Parser:
         buf = self._pending + text
         self._pending = ""
         cr = "\r" in buf
+        if not cr and buf.find("\n") == len(buf) - 1 and buf:  # one whole line, as most reads bring
+            if stop():
+                return buf
+            self._line(buf[:-1], t, out)
+            return "" if stop() else None
         pos = 0
         while not stop():
             if cr:
@@ -188,8 +200,12 @@ class Parser:
         self._pending = buf[pos:]
         return None
 
+    # one line as the parser sees it: strip_ansi (called as it is: one call a line, not two), unless
+    # an adapter knows a cheaper way (llama-bench's JSON rows)
+    clean = staticmethod(strip_ansi)
+
     def _line(self, raw: str, t: float, out: list[Event]) -> None:
-        line = strip_ansi(raw)
+        line = self.clean(raw)
         shown = line if len(line) <= MAX_LINE else f"{line[:MAX_LINE]}... ({len(line) - MAX_LINE} more characters)"
         if t is not self._t_in:
             self._t_in, self._t_out = t, round(t, 6)
@@ -200,9 +216,26 @@ class Parser:
             # tinygrad 0.13 and master refuse 0.12's variables
             self.hint = (f"this tinygrad wants DEV={m.group(2)}, not {m.group(1)}=1: "
                          "set device_style = \"DEV\" in the scenario (\"legacy\" is for tinygrad 0.12 and older)")
-        if line and _ALNUM.search(line):  # not a blank line nor a traceback's ^^^^ marker line
+        if shown is line:
+            self._recent.append(line)
+            if len(self._recent) >= 64:
+                self._sort_tail()
+        elif _ALNUM.search(line):  # a cut line is judged by all of it
+            self._sort_tail()
             self._tail.append(shown)
         self.line(line, t, out)
+
+    def _sort_tail(self) -> None:
+        """Moves the last three recent lines that have a letter or digit (not a blank line nor a
+        traceback's ^^^^ marker line) into the tail: three regex searches per batch, not one a line."""
+        found = []
+        for line in reversed(self._recent):
+            if _ALNUM.search(line):
+                found.append(line)
+                if len(found) == 3:
+                    break
+        self._tail.extend(reversed(found))
+        self._recent.clear()
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,14 @@ every sample. An md row becomes the same without samples. ``--progress`` lines b
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import re
 from typing import Any
 
 import msgspec
 
-from orintui.backends.base import Adapter, Parser, to_float
+from orintui.backends.base import Adapter, Parser, strip_ansi, to_float
 from orintui.session import events as ev
 
 PROGRESS = re.compile(r"llama-bench: benchmark (\d+)/(\d+): (\w+)")
@@ -31,11 +32,20 @@ _Row = msgspec.defstruct("_Row", [(k, Any, msgspec.UNSET) for k in KEEP])
 _row_decoder = msgspec.json.Decoder(_Row)
 
 
-def _jsonl_row(text: str) -> dict | None:
-    """The kept fields of one JSON row with an avg_ts, or None (not JSON, not a result row)."""
+def _decode(text: str) -> msgspec.Struct | None:
     try:
-        row = msgspec.to_builtins(_row_decoder.decode(text))  # the fields the row has (UNSET left out)
+        return _row_decoder.decode(text)
     except (msgspec.DecodeError, RecursionError):  # not an object, or what only the standard decoder reads (NaN)
+        return None
+
+
+def _jsonl_row(text: str, decoded: msgspec.Struct | None = None) -> dict | None:
+    """The kept fields of one JSON row with an avg_ts, or None (not JSON, not a result row)."""
+    if decoded is None:
+        decoded = _decode(text)
+    if decoded is not None:
+        row = msgspec.to_builtins(decoded)  # the fields the row has (UNSET left out), in KEEP's order
+    else:
         try:
             obj = json.loads(text)
         except (ValueError, RecursionError):
@@ -46,6 +56,7 @@ def _jsonl_row(text: str) -> dict | None:
     return row if "avg_ts" in row else None
 
 
+@functools.lru_cache(maxsize=256)  # a run has a handful of tests, each named once a row
 def test_name(n_prompt: int, n_gen: int, n_depth: int = 0) -> str:
     parts = ([f"pp{n_prompt}"] if n_prompt else []) + ([f"tg{n_gen}"] if n_gen else [])
     name = "+".join(parts) or "none"
@@ -63,8 +74,27 @@ class LlamaBenchParser(Parser):
         self.complete_marker = False  # the array closed, or md's build line: the whole output came
         self.tests = 0
         self.announced = 0  # --progress: "benchmark i/N" says how many tests to expect
+        self._decoded: tuple[str, str, msgspec.Struct] | None = None  # a JSON row clean() decoded: stripped, raw, row
+
+    def clean(self, raw: str) -> str:
+        """A JSON row (most of a -o jsonl run, 900 characters each) is decoded first: msgspec refuses
+        every control character but DEL, even in the fields it skips (strict JSON), so an ASCII row it
+        decodes, without DEL, is clean as it is and the sanitiser's scan is not needed."""
+        self._decoded = None
+        if self.json_lines is None and raw.isascii() and "\x7f" not in raw:
+            stripped = raw.strip()
+            if stripped.startswith("{") and stripped.endswith("}") and (decoded := _decode(stripped)) is not None:
+                self._decoded = (stripped, raw, decoded)
+                return raw
+        return strip_ansi(raw)
 
     def line(self, line: str, t: float, out: list) -> None:
+        if self._decoded is not None and self._decoded[1] is line:  # a JSON row, decoded by clean(): no other form
+            stripped, decoded = self._decoded[0], self._decoded[2]
+            self._decoded = None
+            if (row := _jsonl_row(stripped, decoded)) is not None:
+                self._row(t, out, row)
+            return
         stripped = line.strip()
         if self.json_lines is not None:
             self.json_lines.append(line)

@@ -41,6 +41,10 @@ JSONL_START = '{"type":'  # --log-jsonl output, told apart from plain logs by it
 UNITS = {"GiB": 2**30, "MiB": 2**20, "KiB": 2**10, "B": 1}
 # a whole prefixed log line inside the generated stream (the empty INFO line after 'generate:')
 LOG_LINE = re.compile(r"(?:(?<=\n)|^)\d+\.\d{2}\.\d{3}\.\d{3} [IWED] [^\n]*(?:\n|$)")
+# what every LOG_LINE match holds: searched for first (a pattern that starts with a literal is found
+# fast), so a generated text is not walked position by position (as every TEXT_END match holds
+# "_print", "Interrupted by user", "_memory_breakdown", "[end of text]" or "context full")
+LOG_CORE = re.compile(r"\.\d{3} [IWED] ")
 
 
 MARKERS = ("common_perf_print:", "llama_perf_context_print:", "llama_perf_sampler_print:", "llama_print_timings:",
@@ -148,9 +152,12 @@ class LlamaCompletionParser(Parser):
                 out.append(ev.phase(t, "done"))
             self._line(line, t, out)
 
+    def _generating(self) -> bool:
+        return self.state == "gen"
+
     def _log_text(self, text: str, t: float, out: list) -> None:
         # line by line, so the text after 'generate:' is not taken for a log line
-        rest = self.lines_until(text, t, out, lambda: self.state == "gen")
+        rest = self.lines_until(text, t, out, self._generating)
         if rest is not None:
             self._rest = rest
 
@@ -211,9 +218,12 @@ class LlamaCompletionParser(Parser):
     def _partial_tail(self, text: str) -> int:
         """Length of a trailing partial line that could still become a log line, or of a tail that
         could be the start of the EOS marker (which follows the last token on its line)."""
-        for n in range(min(len(EOS_MARK), len(text)), 1, -1):
-            if EOS_MARK.startswith(text[-n:]):
-                return n
+        # the longest tail (2 characters or more) that begins the marker: it starts with the marker's " ["
+        i = text.find(EOS_MARK[:2], max(0, len(text) - len(EOS_MARK)))
+        while i >= 0:
+            if EOS_MARK.startswith(text[i:]):
+                return len(text) - i
+            i = text.find(EOS_MARK[:2], i + 1)
         nl = max(text.rfind("\n"), text.rfind("\r"))
         if nl < 0 and not self.at_line_start:
             return 0
@@ -232,9 +242,11 @@ class LlamaCompletionParser(Parser):
             if not text:
                 return
         self.at_line_start = text.endswith(("\n", "\r"))
-        m = TEXT_END.search(text)
+        m = TEXT_END.search(text) if ("_print" in text or "Interrupted by user" in text or "_memory_breakdown" in text
+                                      or "[end of text]" in text or "context full" in text) else None
         generated, rest = (text[: m.start()], text[m.start():]) if m else (text, "")
-        generated = LOG_LINE.sub("", generated)
+        if LOG_CORE.search(generated):
+            generated = LOG_LINE.sub("", generated)
         if self.token_count == 0 and self.held_ws is None and self.echo_buffer in (None, ""):
             generated = generated.lstrip("\r\n")  # blank log lines between 'generate:' and the first output
         if generated:

@@ -35,10 +35,11 @@ def token_line(line: str) -> tuple[str, str, str, str | None, str | None] | None
     if head is None:
         return None
     ms, tok_s, gbs = head.groups()
-    if m := REST_012.match(line, head.end()):
-        return ms, tok_s, gbs, m.group(1), None
+    # the newer form first: the rests cannot both match (one needs "param", the other digits there)
     if (m := REST.match(line, head.end())) and (m.group(3) or m.end() == len(line)):
         return ms, tok_s, gbs, None, line[m.end():] if m.group(3) else None
+    if m := REST_012.match(line, head.end()):
+        return ms, tok_s, gbs, m.group(1), None
     return None
 
 
@@ -57,13 +58,28 @@ class TinygradLLMParser(Parser):
 
     def line(self, line: str, t: float, out: list) -> None:
         if fields := token_line(line):
-            ms, tok_s, gbs, param_gbs, text = fields
-            if param_gbs is not None:  # v0.12.0: no text, a param GB/s figure
-                self._token(t, "", ms, tok_s, gbs, out, param_gbs=to_float(param_gbs))
-                return
-            if text and "\\" in text:  # found by memchr; replace would scan the whole text
-                text = text.replace("\\n", "\n")
-            self._token(t, self.text_so_far.new_part(text or ""), ms, tok_s, gbs, out)
+            ms_text, tok_s_text, gbs_text, param_gbs, text = fields
+            if param_gbs is None:  # v0.13 and master: the whole text so far (v0.12.0: none)
+                if text and "\\" in text:  # found by memchr; replace would scan the whole text
+                    text = text.replace("\\n", "\n")
+                text = self.text_so_far.new_part(text or "")
+            self.recognised = True
+            if not self.in_decode:
+                self.in_decode = True
+                out.append(ev.phase(t, "decode"))
+            # the pattern's numbers always convert; a NaN or an infinity among them makes the sum NaN, and
+            # then to_float gives None for each that is one (the common case without three calls)
+            a, b, c = float(ms_text), float(tok_s_text), float(gbs_text)
+            ms, tok_s, gbs = (a, b, c) if a - a + b - b + c - c == 0.0 else (
+                to_float(ms_text), to_float(tok_s_text), to_float(gbs_text))
+            index = self.token_count
+            self.token_count = index + 1  # emit_token, inlined (the same keys in the same order): once a line
+            token = {"t": self._t_out if t is self._t_in else round(t, 6), "kind": ev.TOKEN, "run": None,
+                     "text": text or "", "ms": ms, "warmup": index < self.warmup_tokens, "index": index,
+                     "tok_s": tok_s, "gbs": gbs}
+            if param_gbs is not None:
+                token["param_gbs"] = to_float(param_gbs)
+            out.append(token)
             return
         m = MODEL_LINE.match(line)
         if m:
@@ -80,14 +96,6 @@ class TinygradLLMParser(Parser):
         m = DEVICE_LINE.match(line)
         if m:
             out.append(ev.summary(t, device=m.group(1)))
-
-    def _token(self, t: float, text: str, ms: str, tok_s: str, gbs: str, out: list, **extra: Any) -> None:
-        self.recognised = True
-        if not self.in_decode:
-            self.in_decode = True
-            out.append(ev.phase(t, "decode"))
-        self.emit_token(out, t, text, to_float(ms), self.token_count < self.warmup_tokens,
-                        tok_s=to_float(tok_s), gbs=to_float(gbs), **extra)
 
 
 ADAPTER = Adapter(
