@@ -62,12 +62,13 @@ class Lane:
 
 
 class LiveState:
-    """Bounded whatever the run's length: per run, a RunAccumulator (counts and running sums; the
-    compact per-token record its final figures come from, 17 bytes a token), the lanes' last
+    """Bounded whatever the run's length: per run, a RunAccumulator (counts and running sums; in
+    replay the compact per-token record its final figures come from, 17 bytes a token; live, none:
+    the engine keeps that record and the app adopts its final figures), the lanes' last
     MS_SERIES ms values and TEXT_CHARS of text, HISTORY samples per gauge, OUTPUT_LINES lines. Events
     are folded, never kept."""
 
-    def __init__(self, session: Session):
+    def __init__(self, session: Session, keep_record: bool = True):
         # a private session: its run table is kept in step by the events, for the metrics code
         self.session = Session(id=session.id, started_at=session.started_at, host=session.host,
                                scenario=session.scenario, runs=[RunInfo.from_dict(r.to_dict()) for r in session.runs],
@@ -75,7 +76,9 @@ class LiveState:
         for run in self.session.runs:
             run.status, run.started_t, run.ended_t, run.exit_code, run.signal, run.error = "queued", None, None, None, None, None
             run.summary = {}
-        self.figures = SessionAccumulator(self.session)
+        # keep_record=False (the live app): no per-token record here, the engine keeps the one record of
+        # the session and its final figures for an ended run are adopted (LiveScreen)
+        self.figures = SessionAccumulator(self.session, keep_record)
         runs = self.session.runs
         self.lanes = [Lane(r.index, r.label, r.backend, r.warmup, r.repetition, acc,
                            tag=repetition_tag(r.repetition, r.warmup, measured_repetitions(runs, r.label)))

@@ -295,6 +295,8 @@ class RunAccumulator:
         telemetry sample arrives), else the live ones."""
         if self.final and self.keep_record:
             return self.final_metrics(session, first_samples)
+        if self.final and self._final is not None:  # no record here: the figures its keeper adopted
+            return self._final
         return self.live_metrics(session, telemetry)
 
     def final_metrics(self, session: Session, first_samples: Iterable[dict[str, Any]] = ()) -> RunMetrics:
@@ -307,7 +309,8 @@ class RunAccumulator:
 
     def adopt_final(self, figures: RunMetrics, version: int) -> None:
         """Final figures already worked out for this run's record at ``version`` (a replay's seek folds
-        the same events again: the same version is the same record); another version's are ignored."""
+        the same events again: the same version is the same record; the live app keeps no record and
+        takes the engine's); another version's are ignored."""
         if version == self.version:
             self._final, self._final_version = figures, version
 

@@ -87,17 +87,22 @@ argv = ["true"]
 
 
 def live_app_fed_by_recording():
-    """A real Execution, not started: the recorded session's events go through the live screen's
-    inbox, the path the recorder's listener uses."""
+    """A real Execution, not started: the recorded session's events go through its recorder, so the
+    engine's figures and the live screen's inbox take them as from a run (an ended run's figures are
+    the engine's)."""
     recorded = load_session(DEMO_CPU)
     app = make_app(scenario=parse_scenario(MIRROR, "mirror.toml"), telemetry="none")
     app.live_autostart = False
 
     async def feed(pilot):
         screen = await on_screen(pilot, "LiveScreen")
-        screen.state.session.host.update(recorded.host)
-        screen.state.session.host["hostname"] = "orin"
-        screen.inbox.extend(e for e in recorded.events if e["t"] <= 30.0)
+        for host in (screen.state.session.host, app.execution.session.host):
+            host.update(recorded.host)
+            host["hostname"] = "orin"
+        for e in recorded.events:
+            if e["t"] <= 30.0:
+                app.execution.recorder.record(dict(e))
+        assert app.execution.recorder.sync()
         app.clear_notifications()  # "starting demo: ...", shown while the Execution was prepared
         await settled(pilot, screen)
     return app, feed
@@ -553,6 +558,18 @@ async def test_menu_runs_a_scenario_with_edited_variables(orintui_home, tmp_path
         await pilot.press("down", "e")  # the bundled demo (the last row) keeps its name
         assert app.screen.sessions[-1].bundled
         assert type(app.screen).__name__ == "MenuScreen"
+
+
+async def test_an_ended_runs_live_figures_are_the_engines_before_the_session_ends():
+    # t <= 30 s of the recording: both runs have ended, the session has not; the live state keeps no
+    # per-token record, yet its ended runs show the batch figures (exact p95), not running estimates
+    app, feed = live_app_fed_by_recording()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await feed(pilot)
+        state = app.screen.state
+        assert [lane.status for lane in state.lanes] == ["ok", "ok"] and not app.execution.done.is_set()
+        assert all(len(acc.series) == 0 for acc in state.figures.runs) and state.figures.runs[0].tokens == 48
+        assert [m.to_dict() for m in state.metrics()] == [app.execution.figures.metrics(i).to_dict() for i in (0, 1)]
 
 
 async def test_live_title_says_finished_when_saving_ends_after_the_last_event(tmp_path, monkeypatch):

@@ -47,10 +47,12 @@ class MonitorScreen(Screen):
         Binding("e", "pareto", "Energy chart", show=False),  # tok/s against J/token (widgets/pareto_plot.py)
     ]
 
+    KEEPS_RECORD = True  # replay: ended runs' figures come from the live state's own record
+
     def __init__(self, session: Session, **kwargs: Any):
         super().__init__(**kwargs)
         self.add_class(f"pane-{FIRST_PANE}")  # before mounting: a class set in on_mount restyles every widget again
-        self.state = LiveState(session)
+        self.state = LiveState(session, keep_record=self.KEEPS_RECORD)
         self._drawn: object = -1
         self._title_key: object = None
 
