@@ -92,4 +92,9 @@ def test_scripts_setup_from_a_clean_clone_ends_with_a_live_llama_cpp_run(tmp_pat
     session = load_session(list_sessions(include_demo=False)[0].path)
     llama = next(run for run in session.runs if run.label == "llama.cpp CPU")
     assert llama.status == "ok"  # found in orintui's build cache: llama.cpp is not on this PATH
-    assert sum(1 for e in session.events if e["kind"] == "token" and e["run"] == llama.index) == 16
+    from orintui.metrics import run_metrics
+
+    m = run_metrics(session, llama)
+    events = sum(1 for e in session.events if e["kind"] == "token" and e["run"] == llama.index)
+    assert m.tokens == 16  # llama.cpp's own count; a read that carried two tokens is one event, and flagged
+    assert events == 16 or (events < 16 and "merged-reads" in {f.code for f in m.flags}), (events, m.flags)
