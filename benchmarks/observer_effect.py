@@ -9,8 +9,9 @@ the backend's own figure from the log (llama.cpp's eval tok/s; tinygrad's per-to
 steady-state tokens). A ratio under 1 means orintui slowed the backend down.
 
 With ``--scenario`` it records the sessions itself, headless and in the app (inside tmux, 120x40),
-in interleaved rounds (headless, its bare runs, app, its bare runs), and prints each run's median
-ratio per mode over the rounds.
+alternating with bare runs (bare, headless, bare, app, bare, ...): each recorded run is compared
+with the mean of the bare runs just before and just after it, and each run's median ratio per mode
+is printed with a bootstrap 95 % interval. ``--only LABEL`` records that run of the scenario alone.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -44,7 +46,7 @@ def bare_figure(backend: str, argv: list[str], env: dict, cwd: str | None, log: 
     return run_metrics(session, session.runs[0]).decode_tok_s["reported"]
 
 
-def record(mode: str, scenario: str, sets: list[str], folder: Path, n: int) -> Path:
+def record(mode: str, scenario: str, sets: list[str], folder: Path, n: int, telemetry: str = "none") -> Path:
     """A session of ``scenario`` recorded by ``orintui run`` headless or in the app inside tmux."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from common import PYTHONPATH
@@ -53,7 +55,7 @@ def record(mode: str, scenario: str, sets: list[str], folder: Path, n: int) -> P
     out = folder / f"{mode}-{n}.json"
     env = {**os.environ, "ORINTUI_HOME": str(folder / "home"), "PYTHONPATH": PYTHONPATH, "ORINTUI_GATE": "off"}
     name = f"orintui-observer-{os.getpid()}-{n}"
-    _, proc = start(mode, scenario, out, env, name, [a for kv in sets for a in ("--set", kv)])
+    _, proc = start(mode, scenario, out, env, name, [*(a for kv in sets for a in ("--set", kv)), "--telemetry", telemetry])
     if proc is not None:
         proc.wait(timeout=1800)
         return out
@@ -69,20 +71,71 @@ def record(mode: str, scenario: str, sets: list[str], folder: Path, n: int) -> P
     return out
 
 
+def single_run_scenario(scenario: str, label: str, folder: Path) -> Path:
+    """A copy of ``scenario`` (a bundled name or a file) with only the run labelled ``label``."""
+    path = Path(scenario)
+    if not path.exists():
+        path = ROOT / "scenarios" / f"{scenario}.toml"
+    head, *blocks = path.read_text().split("\n[[runs]]\n")
+    wanted = [b for b in blocks if f'label = {json.dumps(label)}' in b]
+    if not wanted:
+        raise SystemExit(f"observer_effect: no run labelled {label!r} in {path}")
+    out = folder / "only.toml"
+    out.write_text(head + "\n[[runs]]\n" + wanted[0])
+    return out
+
+
+def bootstrap_median(values: list[float], draws: int = 4000) -> tuple[float, float]:
+    """A 95 % interval for the median (percentile bootstrap, fixed seed: the same data, the same interval)."""
+    rng = random.Random(1)
+    medians = sorted(statistics.median(rng.choices(values, k=len(values))) for _ in range(draws))
+    return medians[int(0.025 * draws)], medians[int(0.975 * draws) - 1]
+
+
 def rounds(args: argparse.Namespace) -> int:
+    """Recorded and bare runs alternate, each recorded run between two bare ones: its ratio is to the
+    mean of the two, which cancels a machine that drifts slower or faster over minutes. The first
+    recording only finds the argv and warms the page cache; it gives no ratio."""
     ratios: dict[tuple[str, str], list[float]] = defaultdict(list)
     with tempfile.TemporaryDirectory() as tmp:
-        for n in range(args.rounds):
-            for mode in args.modes:
-                out = record(mode, args.scenario, args.set, Path(tmp), n)
-                for row in measure(load_session(out), args.labels):
-                    print(f"round {n + 1} {mode:8} {row['label']:24} under orintui {row['monitored_tok_s']} "
-                          f"bare {row['bare_tok_s']} ratio {row['ratio']}", flush=True)
-                    if row["ratio"] is not None:
-                        ratios[(mode, row["label"])].append(row["ratio"])
-    print(f"\n{'mode':8} {'run':24} {'median':>7}  ratios (under orintui / bare, per round)")
+        scenario = str(single_run_scenario(args.scenario, args.only, Path(tmp))) if args.only else args.scenario
+        plan = [args.modes[0]] + [mode for _ in range(args.rounds) for mode in args.modes]
+        bare_runs: dict[str, tuple] = {}  # label -> (backend, argv, env, cwd): what a bare run repeats
+        pending: list[tuple[str, str, float, float | None]] = []  # (mode, label, figure, bare before)
+        last_bare: dict[str, float | None] = {}
+        for n, mode in enumerate(plan):
+            session = load_session(record(mode, scenario, args.set, Path(tmp), n, args.telemetry))
+            for run in session.runs:
+                if run.warmup or run.backend not in STREAMING or (args.labels and run.label not in args.labels):
+                    continue
+                bare_runs[run.label] = (run.backend, run.argv, run.env, run.cwd)
+                figure = run_metrics(session, run).decode_tok_s["reported"] if run.status == "ok" else None
+                if n and figure:
+                    pending.append((mode, run.label, figure, last_bare.get(run.label)))
+                elif n:
+                    print(f"round {n} {mode:8} {run.label:24} {run.status}: no figure", flush=True)
+            for label, (backend, argv, env, cwd) in bare_runs.items():
+                try:
+                    bare = bare_figure(backend, argv, env, cwd, Path(tmp) / "bare.log")
+                except Exception as exc:  # report, go on with the other runs
+                    print(f"{label}: bare run failed: {exc}", file=sys.stderr)
+                    bare = None
+                last_bare[label] = bare
+                for item in [p for p in pending if p[1] == label]:
+                    pending.remove(item)
+                    m, _, figure, before = item
+                    around = [b for b in (before, bare) if b]
+                    if not around:
+                        continue
+                    ratio = figure / statistics.mean(around)
+                    ratios[(m, label)].append(ratio)
+                    print(f"round {n} {m:8} {label:24} under orintui {figure:.2f} bare {before or 0:.2f} / "
+                          f"{bare or 0:.2f} ratio {ratio:.4f}", flush=True)
+    print(f"\n{'mode':8} {'run':24} {'median':>7} {'95% interval':>16} {'n':>3}  ratios (under orintui / bare around it)")
     for (mode, label), values in ratios.items():
-        print(f"{mode:8} {label:24} {statistics.median(values):7.3f}  {' '.join(f'{v:.3f}' for v in values)}")
+        low, high = bootstrap_median(values)
+        print(f"{mode:8} {label:24} {statistics.median(values):7.3f} {low:7.3f} .. {high:5.3f} {len(values):3}  "
+              f"{' '.join(f'{v:.3f}' for v in values)}")
     if args.json:
         Path(args.json).write_text(json.dumps({f"{m} {lbl}": v for (m, lbl), v in ratios.items()}, indent=2))
     return 0
@@ -96,6 +149,9 @@ def main() -> int:
     p.add_argument("--scenario", help="record the sessions: a scenario name or file")
     p.add_argument("--set", action="append", default=[], metavar="K=V", help="scenario variables")
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--telemetry", default="auto", help="with --scenario: orintui run's --telemetry (default auto: "
+                   "what a user gets; none leaves the sampler out)")
+    p.add_argument("--only", metavar="LABEL", help="with --scenario: record only the run with this label")
     p.add_argument("--modes", nargs="+", choices=["headless", "app"], default=["headless", "app"])
     args = p.parse_args()
     if args.scenario:
