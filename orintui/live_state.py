@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from orintui.format import measured_repetitions, repetition_tag
@@ -93,14 +94,30 @@ class LiveState:
         self._shown: dict[int, tuple[float, int, RunMetrics]] = {}  # run -> (when, its version, figures)
 
     def copy(self) -> LiveState:
-        """An independent snapshot (a replay keyframe): applying events to either leaves the other as
-        it was. Costs a copy of the per-token arrays (17 bytes a token), nothing per event."""
+        """An independent snapshot: applying events to either leaves the other as it was. Costs a
+        copy of the per-token arrays (17 bytes a token), nothing per event."""
+        return self._copied(self.figures.copy)
+
+    def frozen(self) -> LiveState:
+        """A replay keyframe, to be restored by ``thawed`` only (never folded or shown itself): the
+        per-token records and the telemetry index are shared with this state, which only appends to
+        them, with their lengths now (SessionAccumulator.frozen); the rest, bounded, is copied. A
+        keyframe costs kilobytes, not a copy of the run so far."""
+        return self._copied(self.figures.frozen)
+
+    def thawed(self) -> LiveState:
+        """A state to fold from, restored from a ``frozen`` keyframe: the shared records copied, cut
+        to the keyframe's lengths, so applying events to it changes no keyframe and not the state
+        the keyframe was taken from."""
+        return self._copied(self.figures.thawed)
+
+    def _copied(self, figures: Callable[[Session], SessionAccumulator]) -> LiveState:
         new = object.__new__(LiveState)
         new.__dict__.update(self.__dict__)
         s = self.session
         new.session = Session(id=s.id, started_at=s.started_at, host=s.host, scenario=s.scenario,
                               runs=[RunInfo.from_dict(r.to_dict()) for r in s.runs], label=s.label)
-        new.figures = self.figures.copy(new.session)
+        new.figures = figures(new.session)
         new.lanes = [lane.copy(acc) for lane, acc in zip(self.lanes, new.figures.runs)]
         new.history = {k: deque(v, maxlen=v.maxlen) for k, v in self.history.items()}
         new.output = deque(self.output, maxlen=self.output.maxlen)

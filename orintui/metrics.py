@@ -335,11 +335,21 @@ class TokenSeries:
         if self.enq is not None:
             self.enq.append(value)
 
-    def copy(self) -> TokenSeries:
+    def copy(self, n: int | None = None) -> TokenSeries:
+        """An independent copy of the first ``n`` tokens (all by default). The arrays only ever grow
+        (``enq`` is made once, as long as ``t``), so a replay keyframe keeps this series and a length,
+        not a copy (metrics_live.RunAccumulator.frozen), and copies them cut to it on restore."""
         new = TokenSeries()
-        new.t, new.ms, new.warm = array("d", self.t), array("d", self.ms), bytearray(self.warm)
-        new.enq = array("d", self.enq) if self.enq is not None else None
+        n = len(self.t) if n is None else n
+        new.t, new.ms, new.warm = self.t[:n], self.ms[:n], self.warm[:n]
+        new.enq = self.enq[:n] if self.enq is not None else None
         new.enq_all = self.enq_all
+        return new
+
+    def shared(self) -> TokenSeries:
+        """This series' arrays as they are, not copied (``copy(n)`` cuts them to a length)."""
+        new = TokenSeries()
+        new.t, new.ms, new.warm, new.enq, new.enq_all = self.t, self.ms, self.warm, self.enq, self.enq_all
         return new
 
 

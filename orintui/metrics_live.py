@@ -133,11 +133,17 @@ class TelemetryIndex:
             return None
         return (self.ecum[hi - 1] - (self.ecum[lo - 1] if lo else 0.0)) / (hi - lo)
 
-    def copy(self) -> TelemetryIndex:
+    def copy(self, cut: tuple[int, int] | None = None) -> TelemetryIndex:
+        """An independent copy; ``cut``: of the first (power, EMC) samples only (the arrays only grow,
+        so a replay keyframe keeps this index and its ``lengths()``, not a copy)."""
+        power, emc = cut if cut is not None else self.lengths()
         new = TelemetryIndex()
-        for name in ("pt", "pw", "pj", "et", "ecum"):
-            setattr(new, name, array("d", getattr(self, name)))
+        new.pt, new.pw, new.pj = self.pt[:power], self.pw[:power], self.pj[:power]
+        new.et, new.ecum = self.et[:emc], self.ecum[:emc]
         return new
+
+    def lengths(self) -> tuple[int, int]:
+        return len(self.pt), len(self.et)
 
 
 class RunAccumulator:
@@ -177,6 +183,7 @@ class RunAccumulator:
         self.version = 0
         self._final: RunMetrics | None = None
         self._final_version = -1
+        self._cut: tuple[int, int, int] | None = None  # frozen(): the record's lengths at that moment
 
     # -- feeding ---------------------------------------------------------------------------------
     def add(self, event: dict[str, Any]) -> None:
@@ -255,7 +262,7 @@ class RunAccumulator:
     def seed_samples(self, samples: Iterable[dict[str, Any]]) -> None:
         """The samples before the run started: its idle baseline and the edges of its windows."""
         if self.keep_record:
-            self.samples[:0] = list(samples)
+            self.samples = [*samples, *self.samples]  # a new list: a keyframe may share the old one
 
     # -- figures --------------------------------------------------------------------------------
     @property
@@ -439,10 +446,37 @@ class RunAccumulator:
         return flags
 
     def copy(self) -> RunAccumulator:
-        new = object.__new__(RunAccumulator)
-        new.__dict__.update(self.__dict__)
+        new = self._copy_running()
         new.series = self.series.copy()
         new.others, new.samples = list(self.others), list(self.samples)
+        return new
+
+    def frozen(self) -> RunAccumulator:
+        """A snapshot for a replay keyframe, to be restored by ``thawed`` only: the compact record
+        (token series, other events, samples) is not copied but shared with this accumulator, with
+        its lengths now. This one only appends to them (what changes otherwise, the series' enqueue
+        array made on its first enqueue time, the samples seeded at a run's start, is a new object),
+        so cut to those lengths they are the record as it is now. The rest, bounded, is copied."""
+        new = self._copy_running()
+        new.series = self.series.shared()
+        new._cut = (len(self.series), len(self.others), len(self.samples))
+        return new
+
+    def thawed(self) -> RunAccumulator:
+        """An independent accumulator from a ``frozen`` snapshot: its shared record copied, cut to the
+        snapshot's lengths (applying events to it changes neither the snapshot nor what it shares)."""
+        assert self._cut is not None, "thawed() restores a frozen() snapshot"
+        tokens, others, samples = self._cut
+        new = self._copy_running()
+        new.series = self.series.copy(tokens)
+        new.others, new.samples = self.others[:others], self.samples[:samples]
+        new._cut = None
+        return new
+
+    def _copy_running(self) -> RunAccumulator:
+        """A copy of the running state; the record's containers are still this one's."""
+        new = object.__new__(RunAccumulator)
+        new.__dict__.update(self.__dict__)
         new.prefill_starts, new.summary = list(self.prefill_starts), dict(self.summary)
         new.bench, new.head = [dict(r) for r in self.bench], list(self.head)
         new.ms_hist, new.gap_hist = self.ms_hist.copy(), self.gap_hist.copy()
@@ -465,6 +499,7 @@ class SessionAccumulator:
         self.first_sample: dict[str, Any] | None = None
         self.first_power: dict[str, Any] | None = None
         self.keep_record = keep_record
+        self._telemetry_cut: tuple[int, int] | None = None  # frozen(): the telemetry index's lengths then
 
     def add(self, event: dict[str, Any]) -> None:
         """One event, after Session.apply has seen it."""
@@ -521,12 +556,26 @@ class SessionAccumulator:
         return replace(self.session, events=events, runs=list(self.session.runs)), metrics
 
     def copy(self, session: Session) -> SessionAccumulator:
+        return self._copied(session, [acc.copy() for acc in self.runs], self.telemetry.copy())
+
+    def frozen(self, session: Session) -> SessionAccumulator:
+        """A replay keyframe's snapshot (RunAccumulator.frozen): the per-token records and the
+        telemetry index shared with this one, with their lengths now; ``thawed`` restores it."""
+        new = self._copied(session, [acc.frozen() for acc in self.runs], self.telemetry)
+        new._telemetry_cut = self.telemetry.lengths()
+        return new
+
+    def thawed(self, session: Session) -> SessionAccumulator:
+        assert self._telemetry_cut is not None, "thawed() restores a frozen() snapshot"
+        new = self._copied(session, [acc.thawed() for acc in self.runs], self.telemetry.copy(self._telemetry_cut))
+        new._telemetry_cut = None
+        return new
+
+    def _copied(self, session: Session, runs: list[RunAccumulator], telemetry: TelemetryIndex) -> SessionAccumulator:
         new = object.__new__(SessionAccumulator)
         new.__dict__.update(self.__dict__)
-        new.session = session
-        new.runs = [acc.copy() for acc in self.runs]
+        new.session, new.runs, new.telemetry = session, runs, telemetry
         for acc, run in zip(new.runs, session.runs):
             acc.run = run
-        new.telemetry = self.telemetry.copy()
         new.recent = deque(self.recent, maxlen=self.recent.maxlen)
         return new

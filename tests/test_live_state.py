@@ -44,6 +44,49 @@ def test_a_copy_is_an_independent_snapshot():
     assert view(snapshot) == view(state)
 
 
+def test_a_frozen_keyframe_shares_the_record_and_restores_independently():
+    """A keyframe (LiveState.frozen) shares the per-token record with the state it was taken from and
+    keeps its lengths: restored (thawed) it shows the moment it was taken, however far the original
+    has folded since; folding a restored state changes neither the keyframe, another restore of it,
+    nor the original. The captured tinygrad run has enqueue times (the series' third array, made on
+    the first one) and starts again after the keyframe here (its samples seeded again: a new list, not an insert)."""
+    captured = captured_session(*CAPTURES[0][:3])
+    tokens = [i for i, e in enumerate(captured.events) if e["kind"] == "token"]
+    start = next(e for e in captured.events if e["kind"] == "run_started")
+    captured.events.insert(tokens[3 * len(tokens) // 4], {**start, "t": captured.events[tokens[3 * len(tokens) // 4]]["t"]})
+
+    def record(state):  # what the figures are computed from, beside what the screens show
+        series = [acc.series for acc in state.figures.runs]  # as bytes: NaN (no ms) equals itself there
+        return view(state), [(s.t.tobytes(), s.ms.tobytes(), bytes(s.warm), s.enq.tobytes() if s.enq is not None else None)
+                             for s in series], [(acc.others, [s["t"] for s in acc.samples]) for acc in state.figures.runs]
+
+    for session in [load_session(SESSIONS[0]), captured]:
+        events = session.events
+        tokens = [i for i, e in enumerate(events) if e["kind"] == "token"]
+        middle = tokens[len(tokens) // 2]
+        state = LiveState(session)
+        for e in events[:middle]:
+            state.apply(e)
+        frame = state.frozen()
+        at_middle = record(state.copy())
+        shared = [acc.series.t for acc in state.figures.runs]
+        assert [acc.series.t for acc in frame.figures.runs] == shared and any(shared)
+        assert all(a.series.t is b.series.t for a, b in zip(frame.figures.runs, state.figures.runs))  # not copied
+        early = frame.thawed()
+        for e in events[middle:]:
+            early.apply(e)
+        for e in events[middle:]:
+            state.apply(e)
+        at_end = record(state.copy())
+        assert record(frame.thawed()) == at_middle != at_end  # the original and a restore folded on: unchanged
+        assert record(early) == at_end
+        restored = frame.thawed()
+        for e in events[middle:]:
+            restored.apply(e)
+        assert record(restored) == at_end == record(state)
+        assert record(frame.thawed()) == at_middle
+
+
 def fold(session) -> LiveState:
     state = LiveState(session)
     for e in session.events:

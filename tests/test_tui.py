@@ -674,6 +674,34 @@ def test_keyframe_seek_equals_a_fold_from_the_start(monkeypatch):
     assert frames.state_at(10, cancelled=lambda: True) is None  # a newer seek: this one gives up
 
 
+def test_folding_a_restored_keyframe_changes_no_other_keyframe(monkeypatch):
+    """Keyframes share the per-token arrays with the state the build folded (kept with their lengths, not
+    copied): a seek's state folded on from any keyframe to the end must leave every keyframe showing what
+    it showed before, and the build's final state as it was."""
+    from orintui.session.replay import ReplayClock
+    from orintui.tui import keyframes
+
+    monkeypatch.setattr(keyframes, "MIN_EVERY", 50)
+    session = load_session(H100)
+    clock = ReplayClock(session)
+    frames = keyframes.Keyframes(session, clock.events)
+    frames.build()
+
+    def shown(state):
+        return ([(lane.status, lane.phase, lane.tokens, list(lane.ms), lane.text) for lane in state.lanes], state.t,
+                [m.to_dict() for m in state.metrics()], [len(acc.series) for acc in state.figures.runs])
+
+    before = [shown(frame.thawed()) for frame in frames.frames]
+    end = shown(frames.state_at(len(clock.events)))
+    for index in (0, 50, 51, 777, len(clock.events) // 2):
+        state = frames.state_at(index)
+        for event in clock.events[index:]:
+            state.apply(event)
+        assert shown(state) == end, index
+    assert [shown(frame.thawed()) for frame in frames.frames] == before and len(set(map(str, before))) > 5
+    assert shown(frames.state_at(len(clock.events))) == end
+
+
 async def test_a_failed_lane_says_its_exit_and_enter_opens_its_last_lines():
     from textual.widgets import Static
 

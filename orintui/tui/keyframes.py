@@ -1,7 +1,10 @@
-"""Seeking a replay without folding it again from t=0: copies of the state every so many events
+"""Seeking a replay without folding it again from t=0: snapshots of the state every so many events
 (keyframes), made once in a worker; a seek restores the nearest one at or before the target and
-folds the few events after it. An ended run's final figures (the batch computation over its record)
-are worked out once per record and kept for every later seek that reaches the same record."""
+folds the few events after it. A keyframe shares the per-token records with the state the build
+folds (they only grow) and keeps their lengths (LiveState.frozen): kilobytes each, not a copy of
+the run so far; a restore copies them cut to those lengths (LiveState.thawed). An ended run's final
+figures (the batch computation over its record) are worked out once per record and kept for every
+later seek that reaches the same record."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from orintui.metrics import RunMetrics
 from orintui.session.model import Session
 
 MIN_EVERY = 2_000  # events between keyframes at least: a short session needs few
-MAX_FRAMES = 32  # at most this many: each holds references to the events folded before it
+MAX_FRAMES = 32  # at most this many: each a few kilobytes, the restore's fold at most ``every`` events
 
 
 class Keyframes:
@@ -22,20 +25,20 @@ class Keyframes:
         self.session, self.events = session, events
         self.every = max(MIN_EVERY, -(-len(events) // MAX_FRAMES))
         self.indexes: list[int] = [0]  # frames[i] is the state after events[:indexes[i]]
-        self.frames: list[LiveState] = [LiveState(session)]
+        self.frames: list[LiveState] = [LiveState(session).frozen()]  # restored by thawed() only
         self._lock = threading.Lock()  # the builder appends while a seek reads
         self.complete = False
         self.final: dict[tuple[int, int], RunMetrics] = {}  # (run, its record's version) -> its final figures
 
     def build(self, cancelled: Callable[[], bool] = lambda: False) -> None:
-        """Fold every event once, keeping a copy every ``every`` events (run in a worker)."""
-        state = self.frames[0].copy()
+        """Fold every event once, keeping a snapshot every ``every`` events (run in a worker)."""
+        state = self.frames[0].thawed()
         for i, event in enumerate(self.events, 1):
             state.apply(event)
             if i % self.every == 0:
                 if cancelled():
                     return
-                frame = state.copy()
+                frame = state.frozen()
                 with self._lock:
                     self.indexes.append(i)
                     self.frames.append(frame)
@@ -57,13 +60,14 @@ class Keyframes:
         return state
 
     def state_at(self, index: int, cancelled: Callable[[], bool] = lambda: False) -> LiveState | None:
-        """A new state after events[:index]: a copy of the nearest keyframe at or before it, plus a
-        fold of the rest (short once the keyframes are built). Keyframes are never changed once kept,
-        so this runs in any thread; None when ``cancelled`` (a newer seek) says so on the way."""
+        """A new state after events[:index]: the nearest keyframe at or before it restored, plus a
+        fold of the rest (short once the keyframes are built). Keyframes are never changed once kept
+        (what they share with the build's state only grows past their lengths), so this runs in any
+        thread; None when ``cancelled`` (a newer seek) says so on the way."""
         with self._lock:
             k = bisect.bisect_right(self.indexes, index) - 1
             start, frame = self.indexes[k], self.frames[k]
-        state = frame.copy()
+        state = frame.thawed()
         for i in range(start, index):
             if i % MIN_EVERY == 0 and cancelled():
                 return None
