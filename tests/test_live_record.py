@@ -29,7 +29,10 @@ async def test_the_live_app_adopts_the_engines_figures_and_keeps_no_record(tmp_p
         while [lane.status for lane in state.lanes] != [r.status for r in app.execution.session.runs]:
             assert time.monotonic() < deadline
             await pilot.pause(0.05)
-        await pilot.pause(0.3)  # one more tick: the session's end adopts the final figures of every run
+        screen = app.screen
+        while not screen._announced:  # the tick that saw the session's end adopted every run's final figures
+            assert time.monotonic() < deadline
+            await pilot.pause(0.05)
         shown = state.metrics()
         assert all(len(acc.series) == 0 for acc in state.figures.runs)  # no per-token record in the app
         counted = [acc.tokens for acc in state.figures.runs]

@@ -95,17 +95,26 @@ BROKEN = {
 
 
 @pytest.mark.parametrize("case", sorted(BROKEN))
-def test_broken_scenarios(tmp_path, case):
+def test_broken_scenarios(tmp_path, case, cli):
     text, message = BROKEN[case]
     path = tmp_path / f"{case}.toml"
     path.write_text(text)
     with pytest.raises(ScenarioError) as info:
         parse_scenario(text, str(path))
     assert message in str(info.value) and str(path) in str(info.value)
+    # in process (main(argv)); test_a_broken_scenario_in_a_real_process keeps one case end to end
     for args in (["scenarios", str(path)], ["run", str(path), "--headless"]):
-        r = run_cli(*args)
+        r = cli(*args)
         assert r.returncode == 2, (case, args, r.stdout, r.stderr)
         assert message in r.stderr and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+
+
+def test_a_broken_scenario_in_a_real_process(tmp_path):
+    text, message = BROKEN[sorted(BROKEN)[0]]
+    path = tmp_path / "broken.toml"
+    path.write_text(text)
+    r = run_cli("run", str(path), "--headless")
+    assert r.returncode == 2 and message in r.stderr and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
 
 
 def test_errors_name_the_line(tmp_path):
@@ -124,23 +133,23 @@ def test_errors_name_the_line(tmp_path):
                  "no NVIDIA GPU for DEV=CUDA", marks=pytest.mark.skipif(any(os.path.exists(n) for n in GPU_NODES),
                                                                    reason="this machine has an NVIDIA GPU")),
 ])
-def test_missing_pieces_reported_before_anything_starts(tmp_path, what, run, message, orintui_home):
+def test_missing_pieces_reported_before_anything_starts(tmp_path, what, run, message, orintui_home, cli):
     path = tmp_path / f"{what}.toml"
     path.write_text('name = "x"\n' + run)
-    r = run_cli("run", str(path), "--headless")
+    r = cli("run", str(path), "--headless")
     assert r.returncode == 2 and message in r.stderr, r.stderr
     assert not list(orintui_home.glob("data/sessions/*"))  # nothing started, nothing saved
 
 
-def test_set_unknown_variable_and_bad_pair():
-    r = run_cli("run", "demo", "--headless", "--set", "nope=1")
+def test_set_unknown_variable_and_bad_pair(cli):
+    r = cli("run", "demo", "--headless", "--set", "nope=1")
     assert r.returncode == 2 and "--set nope: no such variable" in r.stderr
-    r = run_cli("run", "demo", "--headless", "--set", "tokens")
+    r = cli("run", "demo", "--headless", "--set", "tokens")
     assert r.returncode == 2 and "KEY=VALUE" in r.stderr
 
 
-def test_unknown_scenario_name():
-    r = run_cli("run", "no-such-scenario", "--headless")
+def test_unknown_scenario_name(cli):
+    r = cli("run", "no-such-scenario", "--headless")
     assert r.returncode == 2 and "no scenario named 'no-such-scenario'" in r.stderr
 
 
@@ -154,10 +163,10 @@ def test_user_scenarios_dir_is_listed(orintui_home):
     assert entries["broken"].error and "not valid TOML" in entries["broken"].error
 
 
-def test_required_python_module_is_checked_before_the_run(tmp_path):
+def test_required_python_module_is_checked_before_the_run(tmp_path, cli):
     path = tmp_path / "mod.toml"
     path.write_text('name = "x"\n[[runs]]\nlabel = "a"\nbackend = "tinygrad-llm"\nargv = ["{python}", "-m", "no_such_mod"]\n'
                     'requires = ["no_such_mod"]\n')
-    r = run_cli("run", str(path), "--headless")
+    r = cli("run", str(path), "--headless")
     assert r.returncode == 2 and "Python module no_such_mod not found" in r.stderr
     assert load_scenario(str(path)).runs[0].requires == ["no_such_mod"]

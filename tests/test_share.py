@@ -88,9 +88,9 @@ def test_compare_boards_names_sessions_and_gives_direction_in_words(boards):
     assert "- llama.cpp CPU in B: TTFT (ms) " in out and "↑ 3.00x worse" in out
 
 
-def test_compare_baseline_by_position_letter_or_id(boards):
+def test_compare_baseline_by_position_letter_or_id(boards, cli):
     for spec in ("2", "b", "orin-15w", "orin-1"):
-        r = run_cli("compare", *map(str, boards), "--baseline", spec, "--format", "json")
+        r = cli("compare", *map(str, boards), "--baseline", spec, "--format", "json")
         assert r.returncode == 0, r.stderr
         doc = json.loads(r.stdout)
         assert doc["baseline"] == "B" and doc["sessions"][1]["baseline"]
@@ -98,9 +98,9 @@ def test_compare_baseline_by_position_letter_or_id(boards):
         assert row["figures"]["decode"]["ratio"] == pytest.approx(2.0, rel=0.02)
         assert row["figures"]["decode"]["verdict"] == "better"
     for spec, why in (("3", "there are 2 sessions"), ("orin", "matches more than one session"), ("zz", "no position")):
-        r = run_cli("compare", *map(str, boards), "--baseline", spec)
+        r = cli("compare", *map(str, boards), "--baseline", spec)
         assert r.returncode == 2 and why in r.stderr and r.stderr.count("\n") == 1, r.stderr
-    r = run_cli("compare", str(boards[0]))
+    r = cli("compare", str(boards[0]))
     assert r.returncode == 2 and r.stderr == "orintui: compare needs two or more sessions\n"
 
 
@@ -171,7 +171,7 @@ def test_report_of_two_sessions_has_a_session_column(boards):
     assert "versions" in doc["sessions"][0] and [r["session"] for r in doc["runs"]] == ["orin-maxn"] * 2 + ["orin-15w"] * 2
 
 
-def test_theme_after_the_subcommand_and_unknown_names_refused():
+def test_theme_after_the_subcommand_and_unknown_names_refused(cli):
     from orintui.cli import THEMES, build_parser
     from orintui.tui import themes
 
@@ -180,7 +180,7 @@ def test_theme_after_the_subcommand_and_unknown_names_refused():
     assert parser.parse_args(["replay", "demo", "--theme", "orintui-light"]).theme == "orintui-light"
     assert parser.parse_args(["--theme", "orintui-basic", "replay", "demo"]).theme == "orintui-basic"
     assert parser.parse_args(["replay", "demo"]).theme is None
-    r = run_cli("replay", "demo", "--theme", "neon")
+    r = cli("replay", "demo", "--theme", "neon")
     assert r.returncode == 2 and "unknown theme 'neon' (known: orintui-dark, orintui-light, orintui-basic)" in r.stderr
 
 
@@ -198,9 +198,9 @@ def test_every_argument_has_help_text():
     assert list(walk(build_parser(), "orintui")) == []
 
 
-def test_image_outputs_refuse_other_extensions(tmp_path):
+def test_image_outputs_refuse_other_extensions(tmp_path, cli):
     for command in (["card", str(DEMO_CPU)], ["screenshot", str(DEMO_CPU)]):
-        r = run_cli(*command, "--out", str(tmp_path / "x.jpg"))
+        r = cli(*command, "--out", str(tmp_path / "x.jpg"))
         assert r.returncode == 2 and r.stderr == f"orintui: --out must end in .svg or .png, not '{tmp_path / 'x.jpg'}'\n"
         assert not (tmp_path / "x.jpg").exists()
 
