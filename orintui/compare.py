@@ -14,10 +14,11 @@ from collections.abc import Callable
 from typing import Any
 
 from orintui.analysis.findings import between_sessions
-from orintui.metrics import RunMetrics, decode_standard_error, figure, mean_stddev, session_metrics
+from orintui.metrics import label_stats, mean_stddev, run_decode_standard_error, session_metrics
 from orintui.report import fmt, host_line, markdown_table
 from orintui.sanitize import clean_line
-from orintui.session.events import TOKEN
+from orintui.session import status as st
+from orintui.session.events import RUN_STARTED
 from orintui.session.model import Session
 
 # (name, key, higher is better)
@@ -47,7 +48,7 @@ def power_mode_of(session: Session, run: int | None = None) -> str:
     """The session's power mode, or the one a power sweep set for this run (its run_started says)."""
     facts: dict[str, Any] = dict(session.host)
     if run is not None:
-        started = next((e for e in session.run_events(run) if e["kind"] == "run_started"), {})
+        started = next((e for e in session.run_events(run) if e["kind"] == RUN_STARTED), {})
         facts.update({k: started[k] for k in ("nvpmodel", "jetson_clocks") if started.get(k) is not None})
     mode = facts.get("nvpmodel") or "n/a"
     clocks = {"ON": "clocks locked", "OFF": "clocks not locked"}.get(str(facts.get("jetson_clocks") or ""))
@@ -75,39 +76,34 @@ def resolve_baseline(sessions: list[Session], spec: str | None) -> int:
     raise CompareError(clean_line(f"--baseline {text!r} {what}"))
 
 
-def _decode_standard_error(session: Session, m: RunMetrics, rate: float) -> float | None:
-    times = [e["t"] for e in session.run_events(m.run) if e["kind"] == TOKEN and not e.get("warmup")]
-    return decode_standard_error(times, rate)
-
-
 def session_figures(session: Session) -> dict[str, Any]:
     """Per label of measured runs: its state (``ok`` when a complete run exists, else the status of
     its runs), the validity flags of its ok runs, whether it is a llama-bench run, the mean and
     spread of each figure over its ok repetitions, and llama-bench's tests."""
     out: dict[str, dict[str, Any]] = {}
-    ok: dict[str, list[RunMetrics]] = {}
-    for m in session_metrics(session):
+    metrics = session_metrics(session)
+    for m in metrics:
         if m.warmup:
             continue
         entry = out.setdefault(m.label, {"state": None, "flags": [], "bench": bool(m.bench), "figures": {}, "tests": {},
                                          "power_mode": power_mode_of(session, m.run)})
         entry["bench"] = entry["bench"] or bool(m.bench)
         if m.ranks:
-            entry["state"] = "ok"
+            entry["state"] = st.OK
             entry["flags"] = sorted(set(entry["flags"]) | {f.code for f in m.flags})
-            ok.setdefault(m.label, []).append(m)
         elif entry["state"] is None:
             entry["state"] = m.status
-    for label, runs in ok.items():
+    for label, stats in label_stats(metrics).items():
         figs = {}
         for _, key, _ in ALL_FIGURES:
-            mean, spread = mean_stddev([v for v in (figure(m, key) for m in runs) if v is not None])
-            if spread is None and mean is not None and key == "decode" and not out[label]["bench"]:
-                spread = _decode_standard_error(session, runs[0], mean)
-            figs[key] = (mean, spread)
+            fig = stats.spread(key)
+            spread = fig.stddev
+            if spread is None and fig.mean is not None and key == "decode" and not out[label]["bench"]:
+                spread = run_decode_standard_error(session.run_events(stats.runs[0].run), fig.mean)
+            figs[key] = (fig.mean, spread)
         out[label]["figures"] = figs
         tests: dict[str, list[dict[str, Any]]] = {}
-        for m in runs:
+        for m in stats.runs:
             for row in m.bench:
                 if isinstance(row.get("avg_ts"), (int, float)):
                     tests.setdefault(str(row.get("test")), []).append(row)
@@ -169,8 +165,8 @@ def compare_sessions(sessions: list[Session], baseline: int = 0) -> dict[str, An
             row: dict[str, Any] = {"label": label, "session": NAMES[i], "power_mode": entry["power_mode"],
                                    "state": entry["state"],
                                    "flags": entry["flags"],
-                                   "flags_differ": bool(label in base and i != baseline and entry["state"] == "ok"
-                                                        and base[label]["state"] == "ok" and entry["flags"] != base[label]["flags"])}
+                                   "flags_differ": bool(label in base and i != baseline and entry["state"] == st.OK
+                                                        and base[label]["state"] == st.OK and entry["flags"] != base[label]["flags"])}
             if entry["bench"]:
                 for test, value in entry["tests"].items():
                     m = move(base.get(label, {}).get("tests", {}).get(test, (None, None)), value, True)
@@ -187,8 +183,8 @@ def compare_sessions(sessions: list[Session], baseline: int = 0) -> dict[str, An
                     moves.append({"label": label, "session": NAMES[i], "figure": name, "key": key,
                                   "baseline": base[label]["figures"][key][0], **row["figures"][key]})
             generation.append(row)
-    _rank(generation, lambda r: r["figures"]["decode"]["value"] if r["state"] == "ok" else None)
-    _rank(bench, lambda r: r["value"] if r["state"] == "ok" else None, group=lambda r: r["test"] or "")
+    _rank(generation, lambda r: r["figures"]["decode"]["value"] if r["state"] == st.OK else None)
+    _rank(bench, lambda r: r["value"] if r["state"] == st.OK else None, group=lambda r: r["test"] or "")
     findings = [{"session": NAMES[i], **v.to_dict()} for i, s in enumerate(sessions) if i != baseline
                 for v in between_sessions(sessions[baseline], s, NAMES[baseline], NAMES[i])]
     return {"baseline": NAMES[baseline], "sessions": infos, "generation": generation, "bench": bench, "moves": moves,
@@ -211,7 +207,7 @@ def _rank(rows: list[dict[str, Any]], value: Callable[[dict[str, Any]], float | 
 def row_title(row: dict[str, Any]) -> str:
     """A row's label with how it stands when it did not run completely ('failed', 'partial') and '!'
     when its validity flags differ from the baseline's."""
-    where = "" if row["state"] == "ok" else f" ({row['state']})"
+    where = "" if row["state"] == st.OK else f" ({row['state']})"
     return row["label"] + where + (" !" if row["flags_differ"] else "")
 
 

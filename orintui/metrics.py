@@ -495,10 +495,9 @@ def measure_run(session: Session, run: RunInfo, series: TokenSeries, others: Pla
     energy_ledger(m, session, run, events, telemetry, series, steady_t, summary)
     # EMC over the decode window
     if m.decode_window is not None:
-        start, end = m.decode_window
-        emc = [e["emc_bw_gbs"] for e in telemetry if start <= e["t"] <= end and e.get("emc_bw_gbs") is not None]
-        if emc:
-            m.emc_gbs, m.sources["emc_gbs"] = statistics.fmean(emc), "telemetry: EMC"
+        m.emc_gbs = window_mean(telemetry, m.decode_window, "emc_bw_gbs")
+        if m.emc_gbs is not None:
+            m.sources["emc_gbs"] = "telemetry: EMC"
 
     model_bytes = run.model_bytes or summary.get("model_bytes")
     m.bandwidth_gbs = model_bandwidth_gbs(model_bytes, m.decode)
@@ -769,6 +768,13 @@ def decode_standard_error(times: Sequence[float], rate: float) -> float | None:
     return rate * cv / math.sqrt(len(gaps))
 
 
+def run_decode_standard_error(events: Iterable[Event], rate: float) -> float | None:
+    """``decode_standard_error`` over a run's steady tokens: warm-up left out as its figures leave it
+    out, whether the adapter flagged it or the output showed it (``steady_part``)."""
+    series, _ = split_run(events)
+    return decode_standard_error(steady_part(series)[0], rate)
+
+
 def figure(m: RunMetrics, key: str) -> float | None:
     """One figure of a run by its key: ``decode``, ``p50``/``p95``/``p99`` or a RunMetrics field."""
     if key == "decode":
@@ -776,6 +782,31 @@ def figure(m: RunMetrics, key: str) -> float | None:
     if key in m.itl_ms:
         return m.itl_ms[key]
     return getattr(m, key)
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Mean and sample stddev (n-1) of repeated values, as llama-bench reports repetitions."""
+
+    mean: float | None
+    stddev: float | None
+    n: int
+
+    @property
+    def cv(self) -> float | None:
+        """The coefficient of variation (stddev / mean); None without a spread or with a mean of 0."""
+        if self.mean and self.stddev is not None:
+            return self.stddev / self.mean
+        return None
+
+
+def spread(values: Sequence[float]) -> Spread:
+    return Spread(*mean_stddev(values), len(values))
+
+
+def figure_spread(runs: Iterable[RunMetrics], key: str) -> Spread:
+    """A figure over runs (the repetitions of a label), those without it left out."""
+    return spread([v for v in (figure(r, key) for r in runs) if v is not None])
 
 
 @dataclass
@@ -788,22 +819,58 @@ class LabelStats:
     decode_stddev: float | None
     prefill_mean: float | None
     prefill_stddev: float | None
+    runs: list[RunMetrics] = field(default_factory=list, repr=False)  # the repetitions, in run order
 
     @property
     def decode_cv(self) -> float | None:
-        if self.decode_mean and self.decode_stddev is not None:
-            return self.decode_stddev / self.decode_mean
-        return None
+        return Spread(self.decode_mean, self.decode_stddev, self.repetitions).cv
+
+    def spread(self, key: str) -> Spread:
+        """Any figure (``figure``'s keys) over this label's repetitions."""
+        return figure_spread(self.runs, key)
 
 
-def label_stats(metrics: Iterable[RunMetrics]) -> dict[str, LabelStats]:
-    """Per label, over its complete measured repetitions only."""
+def repetitions_by_label(metrics: Iterable[RunMetrics]) -> dict[str, list[RunMetrics]]:
+    """Each label's complete measured repetitions (``RunMetrics.ranks``), in run order."""
     groups: dict[str, list[RunMetrics]] = {}
     for m in metrics:
         if m.ranks:
             groups.setdefault(m.label, []).append(m)
+    return groups
+
+
+def label_stats(metrics: Iterable[RunMetrics]) -> dict[str, LabelStats]:
+    """Per label, over its complete measured repetitions only."""
     out = {}
-    for label, runs in groups.items():
-        decode, prefill = ([v for v in (figure(r, key) for r in runs) if v is not None] for key in ("decode", "prefill_tok_s"))
-        out[label] = LabelStats(label, len(runs), *mean_stddev(decode), *mean_stddev(prefill))
+    for label, runs in repetitions_by_label(metrics).items():
+        decode, prefill = figure_spread(runs, "decode"), figure_spread(runs, "prefill_tok_s")
+        out[label] = LabelStats(label, len(runs), decode.mean, decode.stddev, prefill.mean, prefill.stddev, runs)
     return out
+
+
+def window_mean(telemetry: Iterable[Event], window: tuple[float, float], key: str) -> float | None:
+    """The mean of one telemetry field over the samples inside [start, end] that have it."""
+    start, end = window
+    values = [e[key] for e in telemetry if start <= e["t"] <= end and isinstance(e.get(key), (int, float))]
+    return statistics.fmean(values) if values else None
+
+
+@dataclass(frozen=True)
+class WindowTelemetry:
+    """What the telemetry says over a run's decode window (the report's note beside its figures)."""
+
+    gpu_freq_mhz: float | None
+    gpu_load_pct: float | None
+    emc_util_pct: float | None
+    peak_temp_c: float | None
+    throttled: bool | None  # None: no sample in the window says either way
+
+
+def window_telemetry(telemetry: Sequence[Event], window: tuple[float, float]) -> WindowTelemetry:
+    start, end = window
+    inside = [e for e in telemetry if start <= e["t"] <= end]
+    temps = [v for e in inside for v in (e.get("temp_c") or {}).values() if isinstance(v, (int, float))]
+    known = [e["throttled"] for e in inside if e.get("throttled") is not None]
+    return WindowTelemetry(window_mean(inside, window, "gpu_freq_mhz"), window_mean(inside, window, "gpu_load_pct"),
+                           window_mean(inside, window, "emc_util_pct"), max(temps) if temps else None,
+                           any(known) if known else None)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from orintui.metrics import session_metrics
+from orintui.metrics import RunMetrics, figure_spread, session_metrics
 from orintui.sanitize import clean_line
 from orintui.session.model import Session
 
@@ -42,14 +42,13 @@ class Point:
 def points_of(sessions: list[Session]) -> list[Point]:
     """Per label (prefixed with the session's title when several sessions are charted), the mean
     of its measured repetitions that have both figures."""
-    groups: dict[str, list[tuple[float, float]]] = {}
+    groups: dict[str, list[RunMetrics]] = {}
     for session in sessions:
         for m in session_metrics(session):
             if m.ranks and m.decode and m.energy_j_per_token:
-                name = f"{session.title}: {m.label}" if len(sessions) > 1 else m.label
-                groups.setdefault(name, []).append((m.decode, m.energy_j_per_token))
-    points = [Point(label, sum(s for s, _ in pairs) / len(pairs), sum(j for _, j in pairs) / len(pairs), len(pairs))
-              for label, pairs in groups.items()]
+                groups.setdefault(f"{session.title}: {m.label}" if len(sessions) > 1 else m.label, []).append(m)
+    points = [Point(label, figure_spread(runs, "decode").mean or 0.0,
+                    figure_spread(runs, "energy_j_per_token").mean or 0.0, len(runs)) for label, runs in groups.items()]
     mark_front(points)
     return points
 

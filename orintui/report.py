@@ -7,13 +7,13 @@ import io
 import json
 import math
 import re
-import statistics
 from typing import Any
 
 from orintui.analysis.findings import Findings, session_findings
 from orintui.format import flash_attn, fmt, measured_repetitions, repetition_tag, short_error
-from orintui.metrics import RunMetrics, label_stats, session_metrics
+from orintui.metrics import RunMetrics, label_stats, session_metrics, window_telemetry
 from orintui.sanitize import clean_line
+from orintui.session.events import TELEMETRY
 from orintui.session.model import Session
 
 COLUMNS = ["Backend", "Model", "Prefill tok/s", "Decode tok/s", "TTFT (ms)", "ms/token p50", "p95", "J/token",
@@ -71,26 +71,18 @@ def telemetry_note(session: Session, m: RunMetrics) -> str:
     """Over the run's decode window: average GPU clock and load, EMC %, peak temperature, throttling."""
     if m.decode_window is None:
         return ""
-    start, end = m.decode_window
-    window = [e for e in session.events if e["kind"] == "telemetry" and start <= e["t"] <= end]
-
-    def mean(key: str) -> float | None:
-        values = [e[key] for e in window if isinstance(e.get(key), (int, float))]
-        return statistics.fmean(values) if values else None
-
+    w = window_telemetry([e for e in session.events if e["kind"] == TELEMETRY], m.decode_window)
     parts = []
-    if (freq := mean("gpu_freq_mhz")) is not None:
-        parts.append(f"GPU {fmt(freq, 0)} MHz")
-    if (load := mean("gpu_load_pct")) is not None:
-        parts.append(f"GPU load {fmt(load, 0)}%")
-    if (emc := mean("emc_util_pct")) is not None:
-        parts.append(f"EMC {fmt(emc, 0)}%")
-    temps = [v for e in window for v in (e.get("temp_c") or {}).values() if isinstance(v, (int, float))]
-    if temps:
-        parts.append(f"peak {fmt(max(temps), 1)} C")
-    known = [e["throttled"] for e in window if e.get("throttled") is not None]  # no source reports it: say nothing
-    if known:
-        parts.append("throttled" if any(known) else "no throttling seen")
+    if w.gpu_freq_mhz is not None:
+        parts.append(f"GPU {fmt(w.gpu_freq_mhz, 0)} MHz")
+    if w.gpu_load_pct is not None:
+        parts.append(f"GPU load {fmt(w.gpu_load_pct, 0)}%")
+    if w.emc_util_pct is not None:
+        parts.append(f"EMC {fmt(w.emc_util_pct, 0)}%")
+    if w.peak_temp_c is not None:
+        parts.append(f"peak {fmt(w.peak_temp_c, 1)} C")
+    if w.throttled is not None:  # no source reports it: say nothing
+        parts.append("throttled" if w.throttled else "no throttling seen")
     return "decode: " + ", ".join(parts) if parts else ""
 
 

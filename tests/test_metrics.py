@@ -7,7 +7,7 @@ import json
 import pytest
 
 from orintui.compare import compare_sessions
-from orintui.metrics import energy_joules, label_stats, mean_stddev, percentile, run_metrics, session_metrics
+from orintui.metrics import decode_standard_error, energy_joules, label_stats, mean_stddev, percentile, run_metrics, session_metrics
 from orintui.report import render_report
 from orintui.session import events as ev
 from orintui.session import save_session
@@ -98,6 +98,26 @@ def test_repetitions_mean_and_sample_stddev_warmups_excluded():
     assert stats.decode_stddev == pytest.approx(3.5355339)
     md = render_report([s])
     assert "7.50 ± 3.54" in md
+
+
+def test_single_run_spread_leaves_out_the_warmup_its_output_shows():
+    """compare's spread for a label with one run is the standard error of its decode rate over its steady
+    tokens. A leading token whose enqueue took the JIT's capture (tinygrad 0.12's llama3.py flags no
+    warm-up) is left out of the spread as it is left out of the rate; it used to be counted, a 2 s gap
+    among 0.1 s ones, which made the spread half the rate (20x the steady one) and hid every move."""
+    times = [1.0] + [3.0 + 0.1 * k + (0.01 if k % 2 else 0.0) for k in range(20)]
+    sessions = []
+    for _ in range(2):
+        s = build([("x", False, times, None, None)])
+        s.events = [{**e, "enqueue_ms": 2000.0 if e["t"] == 1.0 else 2.0} if e["kind"] == "token" else e
+                    for e in s.events]
+        sessions.append(s)
+    m = run_metrics(sessions[0], sessions[0].runs[0])
+    assert m.warmup_tokens == 1 and m.sources["warmup"].startswith("output:")
+    row = next(r for r in compare_sessions(sessions)["generation"] if r["session"] == "A")
+    spread = row["figures"]["decode"]["spread"]
+    assert spread == pytest.approx(decode_standard_error(times[1:], m.decode))
+    assert 0 < spread < 0.05 * m.decode
 
 
 def test_report_json_shape(tmp_path, cli):

@@ -4,14 +4,13 @@ each backend (its diagnosis); then the other compared pairs and the nearest publ
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
 from orintui.analysis.diagnosis import Diagnosis, session_diagnoses
 from orintui.analysis.references import Match, Reference, backend_of, load_references, session_references
 from orintui.analysis.verdicts import Verdict, compared_pairs, measured, verdict, verdict_between
-from orintui.metrics import RunMetrics, session_metrics
+from orintui.metrics import RunMetrics, label_stats, session_metrics
 from orintui.sanitize import clean_line
 from orintui.session.model import Session
 
@@ -67,8 +66,8 @@ def _why_missing(metrics: list[RunMetrics], labels: list[str]) -> str:
 
 
 def _mean_decode(metrics: list[RunMetrics], label: str) -> float:
-    rates = [m.decode for m in measured(metrics, label) if m.decode]
-    return statistics.fmean(rates) if rates else 0.0
+    stats = label_stats(metrics).get(label)
+    return (stats.decode_mean if stats else None) or 0.0
 
 
 def nv_vs_cuda(session: Session, metrics: list[RunMetrics], families: dict[str, list[str]]) -> str | None:

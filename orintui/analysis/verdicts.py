@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from orintui.analysis.stats import RatioInterval, block_bootstrap_ratio, fieller_ratio, repetitions_needed
-from orintui.metrics import RunMetrics
+from orintui.metrics import RunMetrics, label_stats, spread
 from orintui.session.model import Session
 
 LEVEL = 0.95
@@ -120,11 +120,11 @@ def verdict_between(a: str, side_a: Side, b: str, side_b: Side) -> Verdict:
     rates_a, rates_b = repetition_rates(runs_a), repetition_rates(runs_b)
     if len(rates_a) >= 2 and len(rates_b) >= 2:
         iv = fieller_ratio(rates_a, rates_b, LEVEL)
-        cv = [statistics.stdev(r) / statistics.fmean(r) for r in (rates_a, rates_b)]
-        needed = repetitions_needed(cv[0], cv[1], max(abs(iv.ratio - 1.0), EQUIVALENT), LEVEL)
+        spread_a, spread_b = spread(rates_a), spread(rates_b)
+        needed = repetitions_needed(spread_a.cv or 0.0, spread_b.cv or 0.0, max(abs(iv.ratio - 1.0), EQUIVALENT), LEVEL)
         counts = (len(rates_a), len(rates_b))
         v = classify(a, b, iv, *counts, counts, "repetitions, Fieller", needed, None)
-        v.rate_a, v.rate_b = statistics.fmean(rates_a), statistics.fmean(rates_b)
+        v.rate_a, v.rate_b = spread_a.mean, spread_b.mean
         return v
     if len(runs_a) == 1 and len(runs_b) == 1:
         ta, tb = runs_a[0].token_ms, runs_b[0].token_ms  # steady per-token times (metrics.token_times)
@@ -133,7 +133,8 @@ def verdict_between(a: str, side_a: Side, b: str, side_b: Side) -> Verdict:
             v = classify(a, b, iv, 1, 1, (len(ta), len(tb)), "tokens of one run each, block bootstrap", None, TOKEN_CAVEAT)
             v.rate_a, v.rate_b = 1000.0 / statistics.fmean(ta), 1000.0 / statistics.fmean(tb)
             return v
-    ratio = (statistics.fmean(rates_a) / statistics.fmean(rates_b)) if rates_a and rates_b else None
+    mean_a, mean_b = spread(rates_a).mean, spread(rates_b).mean
+    ratio = mean_a / mean_b if mean_a is not None and mean_b else None
     shown = f" ({pct(ratio)})" if ratio else ""
     fewest = a if len(rates_a) < 2 else b
     why = ("too few per-token times for a single-run interval" if len(rates_a) == len(rates_b) == 1
@@ -158,7 +159,7 @@ def compared_pairs(session: Session, metrics: Sequence[RunMetrics]) -> list[tupl
     labels = ranked_labels(metrics)
     if len(labels) <= ALL_PAIRS_UP_TO:
         return list(itertools.combinations(labels, 2))
-    rate = {x: statistics.fmean([m.decode for m in measured(metrics, x) if m.decode]) for x in labels}
+    rate = {x: stats.decode_mean or 0.0 for x, stats in label_stats(metrics).items()}
     best = max(labels, key=lambda x: rate[x])
     return [(best, x) for x in labels if x != best]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-from orintui.format import fmt, ratio, repetition_tag
+from orintui.format import fmt, ratio, run_label
 from orintui.metrics import RunMetrics, best_run
 from orintui.session import status as st
 from orintui.tui.data import data_line
@@ -74,8 +74,7 @@ class ComparisonTable(DataTable):
 
         rows = []
         for m in metrics:
-            reps = sum(1 for x in metrics if x.label == m.label and not x.warmup)
-            label = m.label + repetition_tag(m.repetition, m.warmup, reps)
+            label = run_label(m, metrics)
             name = data_line(label, style=st.STYLE.get(m.status, "") if m.status != st.OK else ("dim" if m.warmup else ""))
             vs_best = ratio(m.decode, best_decode) if m.ranks else "n/a"
             verdict = Text(m.status, style=st.STYLE.get(m.status, ""))
