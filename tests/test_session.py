@@ -127,6 +127,22 @@ def _corrupt(tmp_path):
     return paths
 
 
+def test_a_journal_header_and_a_saved_document_give_one_session(tmp_path):
+    """One function reads a session's header, from a journal's first line or a saved document: the
+    same header gives the same session either way, and the same refusals."""
+    s = sample_session()
+    header = {k: v for k, v in s.to_dict().items() if k != "events"}
+    saved = load_session(save_session(s, tmp_path / "s.json"))
+    journal = tmp_path / "j.json.journal"
+    journal.write_text(json.dumps(header) + "\n")
+    from_journal = load_session(journal)
+    assert from_journal.to_dict() == {**saved.to_dict(), "events": [], "recovered": True}
+    for doc, path in (({**header, "events": []}, tmp_path / "bad.json"), (header, tmp_path / "bad.json.journal")):
+        path.write_text(json.dumps({**doc, "version": True}) + "\n")
+        with pytest.raises(SessionError, match="version True is not an integer"):
+            load_session(path)
+
+
 def test_corrupt_files_refused_in_process(tmp_path):
     for name, path in _corrupt(tmp_path).items():
         with pytest.raises(SessionError) as info:

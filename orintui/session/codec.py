@@ -36,3 +36,8 @@ def decode(data: bytes | str) -> Any:
         pass
     text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
     return json.loads(text, parse_constant=_refuse_constant)
+
+
+def is_raw_list(value: object) -> bool:
+    """Whether ``value`` is the undecoded JSON of a list (a session's events, left for later)."""
+    return isinstance(value, msgspec.Raw) and bytes(memoryview(value)[:1]) == b"["

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from orintui.session.codec import decode, encode
+from orintui.session.codec import decode, encode, is_raw_list
 from orintui.session.events import OUTPUT, Event
 from orintui.session.model import FORMAT, VERSION, RunInfo, Session
 from orintui.session.schema import check_event, check_header
@@ -207,29 +207,51 @@ def _lines(f: IO[bytes]) -> Iterator[bytes]:
         yield line
 
 
-def session_from_header(header: object, fallback_id: str) -> tuple[Session, int | None]:
-    """The one way from a journal's first line to a session (runs queued, no events yet), and its
-    writer's pid. Raises ValueError with the reason when the header is not usable."""
+SAVED_FIELDS = ("id", "started_at", "host", "scenario", "runs", "events")  # what a saved document must name
+
+
+def session_from_header(header: object, fallback_id: str = "", saved: bool = False) -> Session:
+    """The one way from a session's header to a session (runs as the header has them, no events yet):
+    a journal's first line, or a saved document (``saved``: every field of SAVED_FIELDS present, its
+    events a list or the raw JSON of one; a journal's header may leave out what it did not know, and
+    ``fallback_id`` names it then). Every header field is checked; raises ValueError with the reason."""
+    what = "session" if saved else "journal"
     if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise ValueError("not an orintui journal")
-    if header.get("version") != VERSION:
-        raise ValueError(f"journal version {header.get('version')!r} is not supported (this orintui reads {VERSION})")
-    problem = check_header(header)
+        raise ValueError(f"not an orintui session (no \"format\": \"{FORMAT}\")" if saved else "not an orintui journal")
+    version = header.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ValueError(f"{what} version {version!r} is not an integer")
+    if version != VERSION:
+        raise ValueError(f"{what} version {version} is not supported (this orintui reads version {VERSION})")
+    if saved:
+        missing = [k for k in SAVED_FIELDS if k not in header]
+        if missing:
+            raise ValueError(f"session is missing {', '.join(missing)}")
+        events = header["events"]
+        if not isinstance(header["runs"], list) or not (isinstance(events, list) or is_raw_list(events)):
+            raise ValueError("runs and events must be lists")
+    problem = check_header({**header, "events": []} if saved else header)
     if problem:
-        raise ValueError(f"journal header: {problem}")
-    pid = header.get("journal_pid")
-    if pid is not None and (type(pid) is not int or pid < 0):
-        raise ValueError("journal header: journal_pid must be a process id")
-    session = Session(
+        raise ValueError(problem if saved else f"journal header: {problem}")
+    return Session(
         id=header.get("id") or fallback_id,
         started_at=header.get("started_at") or "",
         host=header.get("host") or {},
         scenario=header.get("scenario") or {},
         runs=[RunInfo.from_dict(r) for r in header.get("runs") or []],
+        ended_at=header.get("ended_at"),
+        recovered=bool(header.get("recovered", False)),
         orintui_version=header.get("orintui_version") or "",
         label=header.get("label") or "",
     )
-    return session, pid
+
+
+def journal_pid(header: dict[str, Any]) -> int | None:
+    """The pid of the journal's writer, from its header."""
+    pid = header.get("journal_pid")
+    if pid is not None and (type(pid) is not int or pid < 0):
+        raise ValueError("journal header: journal_pid must be a process id")
+    return pid
 
 
 def journal_events(f: IO[bytes], runs: int) -> Iterator[tuple[Event, bytes]]:
@@ -264,7 +286,8 @@ def read_header(f: IO[bytes], where: str) -> tuple[Session, int | None]:
         raise ValueError(f"journal header is not JSON ({exc.msg})") from None
     except (ValueError, RecursionError) as exc:
         raise ValueError(f"journal header is not usable ({exc.__class__.__name__})") from None
-    return session_from_header(header, where)
+    session = session_from_header(header, where)
+    return session, journal_pid(header)
 
 
 def read_journal(path: str | os.PathLike, since: int = 0, skip: frozenset[str] = frozenset(),

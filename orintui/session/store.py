@@ -25,13 +25,12 @@ from orintui.session.journal import (
     read_header,
     read_journal,
     registered_journals,
+    session_from_header,
     try_lock,
     unregister,
 )
-from orintui.session.model import FORMAT, VERSION, RunInfo, Session
-from orintui.session.schema import check_event, check_header
-
-REQUIRED = ("id", "started_at", "host", "scenario", "runs", "events")
+from orintui.session.model import FORMAT, Session
+from orintui.session.schema import check_event
 
 
 class SessionError(Exception):
@@ -102,36 +101,12 @@ def session_from_dict(doc: object, where: str) -> Session:
     return session
 
 
-def _header_session(doc: dict, where: str) -> Session:
-    """The session without its events (``doc["events"]`` only has to be a list: a list, or the raw JSON
-    of one), every header field checked."""
-    if doc.get("format") != FORMAT:
-        raise SessionError(f"{where}: not an orintui session (no \"format\": \"{FORMAT}\")")
-    version = doc.get("version")
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise SessionError(f"{where}: session version {version!r} is not an integer")
-    if version != VERSION:
-        raise SessionError(f"{where}: session version {version} is not supported (this orintui reads version {VERSION})")
-    missing = [k for k in REQUIRED if k not in doc]
-    if missing:
-        raise SessionError(f"{where}: session is missing {', '.join(missing)}")
-    events = doc["events"]
-    if not isinstance(doc["runs"], list) or not (isinstance(events, list) or _raw_list(events)):
-        raise SessionError(f"{where}: runs and events must be lists")
-    problem = check_header({**doc, "events": []})
-    if problem:
-        raise SessionError(f"{where}: {problem}")
-    return Session(
-        id=doc["id"],
-        started_at=doc["started_at"],
-        host=doc["host"],
-        scenario=doc["scenario"],
-        runs=[RunInfo.from_dict(r) for r in doc["runs"]],
-        ended_at=doc.get("ended_at"),
-        recovered=bool(doc.get("recovered", False)),
-        orintui_version=doc.get("orintui_version") or "",
-        label=doc.get("label") or "",
-    )
+def _header_session(doc: dict[str, Any], where: str) -> Session:
+    """The session without its events, every header field checked (journal.session_from_header)."""
+    try:
+        return session_from_header(doc, saved=True)
+    except ValueError as exc:
+        raise SessionError(f"{where}: {exc}") from None
 
 
 def _checked_events(events: list, runs: int, where: str) -> list:
@@ -140,10 +115,6 @@ def _checked_events(events: list, runs: int, where: str) -> list:
         if problem:
             raise SessionError(f"{where}: event {i}: {problem}")
     return events
-
-
-def _raw_list(value: object) -> bool:
-    return isinstance(value, msgspec.Raw) and bytes(memoryview(value)[:1]) == b"["
 
 
 def _refuse_constant(name: str) -> NoReturn:
