@@ -8,28 +8,28 @@ from typing import TextIO
 
 from orintui.engine import Execution
 from orintui.format import badges, fmt, rate, run_label
-from orintui.metrics_live import RunAccumulator
+from orintui.metrics_live import SessionAccumulator
 from orintui.report import device_line, render_report
 from orintui.sanitize import clean_line
 from orintui.scenarios import Scenario
 from orintui.session import status as st
 from orintui.session.events import NOTE, PHASE, RUN_ENDED, RUN_STARTED, TOKEN
-from orintui.session.model import Session
 
 
 class Heartbeat:
     """Tokens so far and the current rate, at most every ``every`` seconds of a run: a long run
     (a BEAM search, 2,000 tokens at 7 tok/s) should not look hung in a log or over SSH. The figures
-    are the run's accumulator's (metrics_live), as the app's lanes show them."""
+    are the run's accumulator's, the engine's own (``Execution.figures``, fed each event before the
+    printer sees it), as the app's lanes show them."""
 
-    def __init__(self, every: float, session: Session):
-        self.every, self.session = every, session
+    def __init__(self, every: float, figures: SessionAccumulator):
+        self.every, self.figures = every, figures
         self.reset(0.0)
 
     def reset(self, t: float, run: int | None = None) -> None:
         self.run, self.started_t, self.phase = run, t, "loading"
         self.last_t, self.last_token_t = t, None
-        self.acc = RunAccumulator(self.session.runs[run], keep_record=False) if run is not None else None
+        self.acc = self.figures.runs[run] if run is not None else None
 
     def idle(self, now: float) -> str | None:
         """Between tokens, or before the first: say what the run is doing and for how long."""
@@ -40,10 +40,6 @@ class Heartbeat:
         if self.last_token_t is None or self.acc is None:
             return f"{self.phase}, {now - self.started_t:.1f} s since start, no token yet"
         return f"{self.acc.tokens} tokens, none for {now - self.last_token_t:.1f} s"
-
-    def event(self, event: dict) -> None:
-        if self.acc is not None and event.get("run") == self.run:
-            self.acc.add(event)
 
     def token(self, event: dict) -> str | None:
         t = event["t"]
@@ -92,7 +88,7 @@ def _run(execution: Execution, progress_s: float) -> int:
     if execution.gate_line:
         say(f"orintui: {execution.gate_line}")
 
-    heartbeat = Heartbeat(progress_s, session)
+    heartbeat = Heartbeat(progress_s, execution.figures)
 
     def line(text: str | None) -> None:
         run = heartbeat.run
@@ -100,7 +96,6 @@ def _run(execution: Execution, progress_s: float) -> int:
             say(f"[{run + 1}/{total}] {run_label(session.runs[run], session.runs)}: {text}")
 
     def progress(event: dict) -> None:
-        heartbeat.event(event)
         if event["kind"] == TOKEN:
             line(heartbeat.token(event))
         elif event["kind"] == PHASE and event.get("run") == heartbeat.run:
@@ -110,7 +105,6 @@ def _run(execution: Execution, progress_s: float) -> int:
             say(f"[{run.index + 1}/{total}] {run.label}: {event.get('text')}")
         elif event["kind"] == RUN_STARTED:
             heartbeat.reset(event["t"], event["run"])
-            heartbeat.event(event)
             run = session.runs[event["run"]]
             say(f"[{run.index + 1}/{total}] {run_label(run, session.runs)}: started")
         elif event["kind"] == RUN_ENDED:
