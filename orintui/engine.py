@@ -256,8 +256,8 @@ class Execution:
 
     def _end(self, run: RunInfo, status: str, code: int | None, sig: int | None, error: str | None, by_user: bool = False,
              **process: Any) -> None:
-        self.recorder.record(ev.make(ev.RUN_ENDED, self.recorder.now(), run.index, status=status,
-                                     exit_code=code, signal=sig, error=error, by_user=by_user, **process))
+        self.recorder.record(ev.run_ended(self.recorder.now(), run.index, status, code, sig, error, by_user=by_user,
+                                          **process))
 
     def _store_flags(self, session: Session) -> None:
         """The session's final figures (``measured``: the report's and the Findings' input) from the
@@ -285,8 +285,8 @@ class Execution:
             else:
                 self._end(run, st.CANCELLED, None, None, "not started: the session was stopped", by_user=True)
             return
-        record(ev.make(ev.RUN_STARTED, self.recorder.now(), index, label=run.label, backend=run.backend,
-                       repetition=run.repetition, warmup=run.warmup, cpu_load_before_pct=cpu_before, **before))
+        record(ev.run_started(self.recorder.now(), index, run.label, backend=run.backend, repetition=run.repetition,
+                              warmup=run.warmup, cpu_load_before_pct=cpu_before, **before))
         record({**ev.phase(self.recorder.now(), "loading"), "run": index})
         options = {"question": spec.input} if spec.input is not None else {}
         runner: BackendRunner | openai_endpoint.EndpointRun

@@ -4,7 +4,7 @@ table, the session saved."""
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+from typing import TextIO, cast
 
 from orintui.engine import Execution
 from orintui.format import badges, fmt, rate, run_label
@@ -13,7 +13,7 @@ from orintui.report import device_line, render_report
 from orintui.sanitize import clean_line
 from orintui.scenarios import Scenario
 from orintui.session import status as st
-from orintui.session.events import NOTE, PHASE, RUN_ENDED, RUN_STARTED, TOKEN
+from orintui.session.events import NOTE, PHASE, RUN_ENDED, RUN_STARTED, TOKEN, TokenEvent
 
 
 class Heartbeat:
@@ -28,7 +28,8 @@ class Heartbeat:
 
     def reset(self, t: float, run: int | None = None) -> None:
         self.run, self.started_t, self.phase = run, t, "loading"
-        self.last_t, self.last_token_t = t, None
+        self.last_t = t
+        self.last_token_t: float | None = None
         self.acc = self.figures.runs[run] if run is not None else None
 
     def idle(self, now: float) -> str | None:
@@ -41,7 +42,7 @@ class Heartbeat:
             return f"{self.phase}, {now - self.started_t:.1f} s since start, no token yet"
         return f"{self.acc.tokens} tokens, none for {now - self.last_token_t:.1f} s"
 
-    def token(self, event: dict) -> str | None:
+    def token(self, event: TokenEvent) -> str | None:
         t = event["t"]
         self.last_token_t = t
         if t - self.last_t < self.every or self.acc is None:
@@ -97,7 +98,7 @@ def _run(execution: Execution, progress_s: float) -> int:
 
     def progress(event: dict) -> None:
         if event["kind"] == TOKEN:
-            line(heartbeat.token(event))
+            line(heartbeat.token(cast(TokenEvent, event)))
         elif event["kind"] == PHASE and event.get("run") == heartbeat.run:
             heartbeat.phase = event.get("phase") or heartbeat.phase
         elif event["kind"] == NOTE and event.get("gate"):  # the quiet gate is holding the next run back

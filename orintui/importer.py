@@ -34,7 +34,7 @@ def import_logs(backend: str, logs: list[str], labels: list[str] | None = None) 
         parser = adapter.make_parser(None, timed=False) if backend == "llama-completion" else adapter.make_parser(None)
         run = RunInfo(index=i, label=label, backend=backend, argv=[])
         start = t
-        out = [ev.make("run_started", t, i, label=label, imported_from=str(path))]
+        out = [ev.run_started(t, i, label, imported_from=str(path))]
         for event in parser.feed(text, t) + parser.finish(t):
             if event["kind"] == TOKEN and event.get("ms"):
                 t += event["ms"] / 1000.0
@@ -45,7 +45,7 @@ def import_logs(backend: str, logs: list[str], labels: list[str] | None = None) 
             raise ImportError_(f"{log}: no {backend} output found in it (is it the right --backend?)")
         t += 0.001
         status, why = parser.verdict()  # a log is judged like a live run: ok only when all of it was understood
-        out.append(ev.make("run_ended", t, i, status=status, exit_code=None, signal=None, error=why))
+        out.append(ev.run_ended(t, i, status, None, None, why))
         run.started_t = start
         runs.append(run)
         all_events.extend(out)

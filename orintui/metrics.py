@@ -15,10 +15,20 @@ from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from itertools import compress, islice
 from operator import add
-from typing import Any
+from typing import Any, cast
 
 from orintui.session import status as st
-from orintui.session.events import OUTPUT, PHASE, RUN_ENDED, RUN_STARTED, SUMMARY, TELEMETRY, TOKEN, Event
+from orintui.session.events import (
+    OUTPUT,
+    PHASE,
+    RUN_ENDED,
+    RUN_STARTED,
+    SUMMARY,
+    TELEMETRY,
+    TOKEN,
+    Event,
+    RunStartedEvent,
+)
 from orintui.session.model import RunInfo, Session
 
 # -- validity flags ------------------------------------------------------------------------------
@@ -636,7 +646,7 @@ def flags_of(session: Session, run: RunInfo, events: list[Event], telemetry: lis
     if isinstance(busy, (int, float)) and busy > BUSY_CPU_PCT:
         flags.append(Flag("busy", f"CPU {busy:.0f}% busy before the run started (above {BUSY_CPU_PCT:.0f}%)"))
     if started and started.get("gate_passed") is False:
-        flags.append(Flag("dirty-start", gate_text(started)))
+        flags.append(Flag("dirty-start", gate_text(cast(RunStartedEvent, started))))
     if tokens and steady < MIN_STEADY_TOKENS:
         flags.append(Flag("few-tokens", f"{steady} steady-state tokens (fewer than {MIN_STEADY_TOKENS})"))
     if merged:
@@ -664,7 +674,7 @@ def flags_of(session: Session, run: RunInfo, events: list[Event], telemetry: lis
     return flags
 
 
-def gate_text(started: Event) -> str:
+def gate_text(started: RunStartedEvent) -> str:
     """What the quiet gate saw when it gave up (a power-mode sweep's run: per run, not per host)."""
     seen = [f"CPU {started['gate_cpu_pct']:.0f}%" if isinstance(started.get("gate_cpu_pct"), (int, float)) else None,
             f"GPU {started['gate_gpu_pct']:.0f}%" if isinstance(started.get("gate_gpu_pct"), (int, float)) else None,

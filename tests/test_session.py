@@ -15,9 +15,11 @@ from conftest import ROOT, run_cli
 
 from orintui.session import SessionError, load_session, save_session
 from orintui.session import events as ev
+from orintui.session import status as st
 from orintui.session.journal import journal_path
 from orintui.session.model import RunInfo
 from orintui.session.recorder import Recorder, new_session
+from orintui.session.schema import check_event
 from orintui.session.store import recover_orphans
 
 
@@ -215,3 +217,26 @@ def test_statuses_and_kinds_are_their_words_in_json_and_text(tmp_path):
     s.events.append(ev.make(ev.RUN_ENDED, 2.0, 0, status=st.PARTIAL, exit_code=0, signal=None, error="short"))
     back = load_session(save_session(s, tmp_path / "s.json"))
     assert back.events[-1]["status"] == "partial" and type(back.events[-1]["status"]) is str
+
+
+def test_each_kind_has_a_typed_constructor_with_the_recorded_shape():
+    """run_started, run_ended, summary and telemetry events come from constructors over their
+    TypedDicts: the same keys in the same order as before (the saved format), a misspelt field refused."""
+    started = ev.run_started(1.0000004, 0, "a", backend="x", repetition=0, warmup=False, cpu_load_before_pct=None)
+    assert list(started.items()) == [("t", 1.0), ("kind", "run_started"), ("run", 0), ("label", "a"), ("backend", "x"),
+                                     ("repetition", 0), ("warmup", False), ("cpu_load_before_pct", None)]
+    ended = ev.run_ended(2.0, 0, st.OK, 0, None, None, by_user=False, pgid=7)
+    assert list(ended) == ["t", "kind", "run", "status", "exit_code", "signal", "error", "by_user", "pgid"]
+    with pytest.raises(TypeError, match="run_started has no field warm_up"):
+        ev.run_started(1.0, 0, "a", warm_up=True)
+    with pytest.raises(TypeError, match="run_ended has no field leftover"):
+        ev.run_ended(1.0, 0, st.OK, 0, None, None, leftover="1")
+    assert ev.summary(3.0, eval_tok_s=5.0) == {"t": 3.0, "kind": "summary", "run": None, "eval_tok_s": 5.0}
+    from orintui.telemetry import empty_sample
+
+    sample = {**empty_sample("psutil"), "t": 99.0, "ram_used_mb": 5.0}
+    recorded = ev.telemetry(4.0, sample)  # a source's own time is replaced by the session's
+    assert list(recorded) == ["t", "kind", "run", *(k for k in sample if k != "t")] and recorded["t"] == 4.0
+    s = sample_session()
+    for e in (started, ended, recorded):
+        assert check_event(e, len(s.runs)) is None

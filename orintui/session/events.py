@@ -92,6 +92,56 @@ class NoteEvent(EventFields):
     level: str  # info or warning
 
 
+class RunStartedEvent(EventFields, total=False):
+    """A run's start: what it is (an imported log names only its label and where it came from), the
+    machine's CPU load in the moment before, and what a sweep's power switch and quiet gate did."""
+
+    label: str
+    backend: str
+    repetition: int
+    warmup: bool
+    cpu_load_before_pct: float | None  # None: it could not be measured
+    imported_from: str  # ``orintui import``: the log the run was read from
+    nvpmodel: str | None  # a power-mode sweep's mode for this run, and its jetson_clocks
+    nvpmodel_id: str | None
+    jetson_clocks: str | None
+    gate_passed: bool  # the quiet gate: whether the machine settled, how long it waited, what it saw
+    gate_waited_s: float
+    gate_cpu_pct: float | None
+    gate_gpu_pct: float | None
+    gate_temp_c: float | None
+    gate_temp_band_c: float | None
+
+
+class _RunEndedFields(EventFields):
+    status: str  # a final Status
+    exit_code: int | None
+    signal: int | None
+    error: str | None  # why, unless the status is ok
+
+
+class RunEndedEvent(_RunEndedFields, total=False):
+    by_user: bool  # the user stopped it
+    pgid: int  # the process group it ran in
+    leftover_pids: str  # processes it started that outlived it, space-separated
+
+
+class SummaryEvent(EventFields, total=False):
+    """Totals the backend printed itself. Adapters add figures of their own beside these (a llama-bench
+    row's columns, a server's cached prompt tokens); every one is a number, a string or a list."""
+
+    eval_tok_s: float | None
+    prompt_tok_s: float | None
+    decode_source: str  # where eval_tok_s came from, when not the eval time
+    prefill_source: str
+    load_ms: float | None
+    generated_tokens: int | None
+    prompt_tokens: int | None
+    model_bytes: int | None
+    bench: bool  # a llama-bench row: test, n_prompt, n_gen, avg_ts, stddev_ts, samples_ts ...
+    test: str
+
+
 class _SampleFields(TypedDict):
     source: str
     gpu_load_pct: float | None
@@ -108,14 +158,21 @@ class _SampleFields(TypedDict):
     cpu_load_pct: list[float | None] | None  # None per offline core
 
 
-class Sample(_SampleFields, total=False):
-    """One telemetry sample, the same shape from every source; a field a source cannot give is None,
-    never 0. A telemetry event is a sample plus ``kind`` and ``run``."""
-
-    t: float  # a telemetry event's time; the sampler stamps it, a source leaves it out
+class _SampleExtras(TypedDict, total=False):
     fields_from: str  # which fields another source filled in ("gpu_load_pct=nvml")
     energy_mj: float  # NVML's energy counter
     gpu_mem_used_mb: float
+
+
+class Sample(_SampleFields, _SampleExtras, total=False):
+    """One telemetry sample, the same shape from every source; a field a source cannot give is None,
+    never 0. A telemetry event is a sample plus ``kind`` and ``run`` (``TelemetryEvent``)."""
+
+    t: float  # a telemetry event's time; the sampler stamps it, a source leaves it out
+
+
+class TelemetryEvent(EventFields, _SampleFields, _SampleExtras):
+    """A sample as recorded: stamped with the session's time, ``run`` None."""
 
 
 def make(kind: str, t: float, run: int | None = None, **fields: Any) -> Event:
@@ -141,8 +198,41 @@ def prefill(t: float, tokens: int | None, ms: float | None, source: str = "backe
 
 
 def summary(t: float, **figures: Any) -> Event:
-    """Totals the backend printed itself (llama.cpp perf lines, a llama-bench row)."""
-    return make(SUMMARY, t, **figures)
+    """Totals the backend printed itself (llama.cpp perf lines, a llama-bench row): SummaryEvent's
+    fields and the adapter's own."""
+    event: SummaryEvent = {"t": round(t, 6), "kind": SUMMARY, "run": None}
+    return {**event, **figures}
+
+
+def _known(kind: str, optional: frozenset[str], fields: dict[str, Any]) -> None:
+    """Refuse a field the kind's TypedDict does not name (a misspelt one would be saved as it is)."""
+    unknown = fields.keys() - optional
+    if unknown:
+        raise TypeError(f"{kind} has no field {', '.join(sorted(unknown))}")
+
+
+def run_started(t: float, run: int, label: str, **fields: Any) -> Event:
+    """A run's start; ``fields`` are RunStartedEvent's (the engine's: backend, repetition, warm-up, the
+    CPU load before, a sweep's power mode and quiet gate; the importer's: the log it came from)."""
+    _known(RUN_STARTED, RunStartedEvent.__optional_keys__, fields)
+    event: RunStartedEvent = {"t": round(t, 6), "kind": RUN_STARTED, "run": run, "label": label}
+    return {**event, **fields}
+
+
+def run_ended(t: float, run: int, status: str, exit_code: int | None, signal: int | None, error: str | None,
+              **fields: Any) -> Event:
+    """A run's end with its final status; ``fields`` are RunEndedEvent's optional ones."""
+    _known(RUN_ENDED, RunEndedEvent.__optional_keys__, fields)
+    event: RunEndedEvent = {"t": round(t, 6), "kind": RUN_ENDED, "run": run, "status": status, "exit_code": exit_code,
+                            "signal": signal, "error": error}
+    return {**event, **fields}
+
+
+def telemetry(t: float, sample: Sample) -> Event:
+    """A sample recorded at session time ``t`` (a source's own ``t``, if any, is replaced)."""
+    untimed = cast(Sample, {k: v for k, v in sample.items() if k != "t"})
+    event: TelemetryEvent = {"t": round(t, 6), "kind": TELEMETRY, "run": None, **untimed}
+    return cast(Event, event)
 
 
 def output(t: float, line: str) -> Event:

@@ -150,8 +150,7 @@ class TelemetrySampler:
             # per-field provenance: every field is from ``source`` except those named here
             if borrowed:
                 sample["fields_from"] = ",".join(filter(None, [sample.get("fields_from"), *borrowed]))
-            fields = {k: v for k, v in sample.items() if k != "t"}
-            self.emit(ev.make(ev.TELEMETRY, self.clock(), None, **fields))
+            self.emit(ev.telemetry(self.clock(), sample))
             if not self.source.pushes:
                 next_tick += self.interval
                 delay = next_tick - time.monotonic()
