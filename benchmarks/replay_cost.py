@@ -7,7 +7,8 @@
    says "loading"; the same moment where the events load before the first frame), and the process's
    peak memory (VmHWM) by then and once the seek keyframes are built (--before DIR measures another
    source tree beside this one, interleaved).
-3. Seeking in that session: fold from t=0 against keyframe + short fold, in process.
+3. Seeking in that session: in the app (tmux), from the key to the frame at the target; in process,
+   fold from t=0 against keyframe + short fold.
 
     python benchmarks/replay_cost.py [--seconds 30] [--rounds 3] [--before DIR] [--skip-cpu]
 """
@@ -108,6 +109,7 @@ class Start(NamedTuple):
     playing_cpu: float  # by the replay playing: on a busy machine, steadier than wall time
     frame_mib: float  # peak memory by the first frame
     settled_mib: float  # peak memory once the keyframes are built
+    seek_s: float  # median seconds from a seek's key to the frame at its target (the title's t= changed)
 
 
 def cpu_s(pid: int) -> float:
@@ -131,9 +133,32 @@ def first_frame(big: Path, home: str, tree: Path, settle_s: float) -> Start:
             time.sleep(0.02)  # the position bar says "loading" while the events load
         playing, playing_cpu = time.perf_counter() - start, cpu_s(pid)
         time.sleep(settle_s)
-        return Start(seconds, playing, frame_cpu, playing_cpu, at_frame, vm_hwm_mib(pid))
+        settled = vm_hwm_mib(pid)
+        return Start(seconds, playing, frame_cpu, playing_cpu, at_frame, settled, statistics.median(seeks_in_app(name)))
     finally:
         tmux("kill-session", "-t", name)
+
+
+def title_t(name: str) -> str | None:
+    found = re.search(r"t=\s*(\d+)s", tmux("capture-pane", "-p", "-t", name).split("\n", 1)[0])
+    return found.group(1) if found else None
+
+
+def seeks_in_app(name: str, seeks: int = 10) -> list[float]:
+    """3. Seeks in the app, paused (only a seek changes the frame): End, then back 10 s at a time;
+    each timed from its key to the frame that shows the state at the target (the title's t=)."""
+    tmux("send-keys", "-t", name, "space")
+    while not re.search(r"x paused ", tmux("capture-pane", "-p", "-t", name)):
+        time.sleep(0.02)
+    out = []
+    for key in ["End"] + ["Left"] * seeks:
+        before = title_t(name)
+        start = time.perf_counter()
+        tmux("send-keys", "-t", name, key)
+        while title_t(name) == before and time.perf_counter() - start < 10:
+            time.sleep(0.005)
+        out.append(time.perf_counter() - start)
+    return out
 
 
 def median_of(rounds: list[Start], field: str) -> str:
@@ -214,9 +239,10 @@ def main() -> int:
                   f"{median_of(rounds, 'frame_s')} s ({median_of(rounds, 'frame_cpu')} s CPU), playing after "
                   f"{median_of(rounds, 'playing_s')} s ({median_of(rounds, 'playing_cpu')} s CPU); peak memory "
                   f"{mib_mb(max(r.frame_mib for r in rounds))} at the first frame, "
-                  f"{mib_mb(max(r.settled_mib for r in rounds))} 8 s after it plays (the most of its rounds)")
+                  f"{mib_mb(max(r.settled_mib for r in rounds))} 8 s after it plays (the most of its rounds); a seek "
+                  f"in the app, key to frame: {median_of(rounds, 'seek_s')} s (each round's median of 11)")
         if args.before:
-            for field in Start._fields[:4]:
+            for field in (*Start._fields[:4], "seek_s"):
                 ratio = (statistics.median(getattr(r, field) for r in figures["before"])
                          / statistics.median(getattr(r, field) for r in figures["now"]))
                 print(f"  {field}: before / now, ratio of medians {ratio:.2f}x")

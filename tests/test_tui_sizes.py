@@ -67,7 +67,7 @@ async def test_the_output_pane_ends_with_the_last_lines_before_the_replay_point(
     app, go = replay_app("o")
     async with app.run_test(size=size) as pilot:
         await go(pilot)
-        log = app.screen.query_one("#output")
+        log = app.screen.query_one("#output OutputPane")
         session = load_session(H100)
         expected = [e["line"] for e in session.events if e["kind"] == "output" and e["t"] <= 30.0][-5:]
         shown = [strip.text for strip in log.lines[-5:]]

@@ -16,8 +16,8 @@ from orintui.live_state import LiveState
 from orintui.metrics import RunMetrics
 from orintui.session.model import Session
 
-MIN_EVERY = 2_000  # events between keyframes at least: a short session needs few
-MAX_FRAMES = 32  # at most this many: each a few kilobytes, the restore's fold at most ``every`` events
+MIN_EVERY = 500  # events between keyframes at least: a short session needs few
+MAX_FRAMES = 128  # at most this many: each tens of kilobytes; a seek folds at most ``every`` events (1,719 of 220,000)
 
 
 class Keyframes:

@@ -1,5 +1,9 @@
 """What the live and replay screens share: telemetry strip, lanes, and a bottom area that
-switches between the comparison table, the ms/token chart and the raw output."""
+switches between the comparison table, the ms/token chart and the raw output.
+
+The chart and the output pane are mounted into their places the first time they are shown: their
+modules (plotext, which builds its documentation when imported, and Textual's RichLog with
+rich.pretty) are not on the way to the first frame."""
 
 from __future__ import annotations
 
@@ -9,8 +13,9 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Container, VerticalScroll
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Footer, Static
 
 from orintui.live_state import LiveState
@@ -22,8 +27,8 @@ from orintui.tui.widgets.comparison import ComparisonTable
 from orintui.tui.widgets.findings import FindingsPane
 
 if TYPE_CHECKING:
+    from orintui.tui.widgets.output_pane import OutputPane
     from orintui.tui.widgets.token_chart import TokenChart
-from orintui.tui.widgets.output_pane import OutputPane
 from orintui.tui.widgets.quiet import set_text
 from orintui.tui.widgets.run_lane import RunLane
 from orintui.tui.widgets.telemetry_strip import TelemetryStrip
@@ -55,6 +60,7 @@ class MonitorScreen(Screen):
         self.state = LiveState(session, keep_record=self.KEEPS_RECORD)
         self._drawn: object = -1
         self._title_key: object = None
+        self._panes: dict[str, Widget] = {}  # "chart", "output", "chart-below": mounted once first needed
 
     def compose(self) -> ComposeResult:
         # the widgets a redraw feeds are kept, not queried five times a second
@@ -67,13 +73,11 @@ class MonitorScreen(Screen):
             yield from self.lane_widgets.values()
         with self.switcher:
             yield self.table
-            from orintui.tui.widgets.token_chart import TokenChart
-
-            yield TokenChart(id="chart")
-            yield OutputPane(id="output")
+            yield Container(id="chart")  # the TokenChart, once shown (_pane)
+            yield Container(id="output")  # the OutputPane, once shown
             yield FindingsPane(id="findings")
         # a tall terminal (TALL_ROWS and more) shows the chart under the table too, so it is not half empty
-        yield TokenChart(id="chart-below")
+        yield Container(id="chart-below")
         yield Footer(compact=True, show_command_palette=False)  # every key fits at 80 columns
 
     def on_mount(self) -> None:
@@ -90,6 +94,29 @@ class MonitorScreen(Screen):
 
     def chart_below_shown(self) -> bool:
         return self.has_class("tall") and self.switcher.current != "chart"
+
+    def _pane(self, place: str) -> Widget | None:
+        """The widget shown in ``place`` (#chart, #output, #chart-below), made and mounted the first
+        time it is asked for; None until it is mounted (the redraw after its mount feeds it)."""
+        widget = self._panes.get(place)
+        if widget is None:
+            if place == "output":
+                from orintui.tui.widgets.output_pane import OutputPane
+
+                widget = OutputPane()
+            else:
+                from orintui.tui.widgets.token_chart import TokenChart
+
+                widget = TokenChart()
+            self._panes[place] = widget
+            mounting = self.query_one(f"#{place}", Container).mount(widget)
+
+            async def mounted() -> None:
+                await mounting
+                self.redraw(force=True)
+
+            self.call_later(mounted)
+        return widget if widget.is_mounted else None
 
     def on_run_lane_open(self, message: RunLane.Open) -> None:
         from orintui.tui.screens.last_lines import LastLinesScreen
@@ -137,15 +164,16 @@ class MonitorScreen(Screen):
         current = self.switcher.current
         if current == "table":
             self.table.show(self.state.metrics())
-        elif current == "chart":
-            cast("TokenChart", self.query_one("#chart")).show(self.state, force=force)
         elif current == "findings":
             ended = tuple(str(lane.status) for lane in self.state.lanes)
             self.query_one(FindingsPane).show(self.report_session, ended, self.findings_note())
-        else:
-            self.query_one(OutputPane).show(self.state)
-        if self.chart_below_shown():
-            cast("TokenChart", self.query_one("#chart-below")).show(self.state, force=force)
+        elif current == "output":
+            if output := self._pane("output"):
+                cast("OutputPane", output).show(self.state)
+        elif current == "chart" and (chart := self._pane("chart")):
+            cast("TokenChart", chart).show(self.state, force=force)
+        if self.chart_below_shown() and (below := self._pane("chart-below")):
+            cast("TokenChart", below).show(self.state, force=force)
 
     def findings_note(self) -> str:
         """What the Findings pane covers, where it is not simply this session so far."""
