@@ -10,6 +10,7 @@ from orintui import __version__
 from orintui.format import abbreviate
 from orintui.metrics import best_run, session_metrics
 from orintui.report import fmt, versions_line
+from orintui.session import status as st
 from orintui.session.model import Session
 from orintui.svg_chart import esc
 
@@ -38,7 +39,7 @@ def render_card(session: Session) -> str:
     metrics = [m for m in session_metrics(session) if not m.warmup]
     best = best_run(metrics)
     flags = sorted({f.code for m in metrics if m.ranks for f in m.flags})
-    not_ok = [m for m in metrics if m.status != "ok"]
+    not_ok = [m for m in metrics if m.status != st.OK]
     started = session.started_at[:16].replace("T", " ")
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} {HEIGHT}" '
            f'role="img" aria-label="orintui card: {esc(session.title)}">',
@@ -71,7 +72,7 @@ def render_card(session: Session) -> str:
         label = cut(m.label + (f" #{m.repetition + 1}" if m.repetition else ""), 30)
         row = (f"{label:<30} {fmt(m.decode):>12} {fmt(m.ttft_ms, 1):>10} {fmt(m.itl_ms['p50']):>10} "
                f"{fmt(m.energy_j_per_token, 3):>9} {m.status}")
-        colour = "#ffffff" if m.status == "ok" else "#f0a030"
+        colour = "#ffffff" if m.status == st.OK else "#f0a030"
         out.append(f'<text x="40" y="{y}" font-family="{MONO}" font-size="17" fill="{colour}" '
                    f'xml:space="preserve" style="white-space:pre">{esc(row)}</text>')
     if len(metrics) > MAX_ROWS:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from orintui import __version__
 from orintui.sanitize import clean_line
+from orintui.session import events as ev
 
 if TYPE_CHECKING:
     from orintui.exporter import MetricsExporter
@@ -395,7 +396,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     except ImportError_ as exc:
         raise CliError(str(exc)) from None
     save_session(session, args.out)
-    tokens = sum(1 for e in session.events if e["kind"] == "token")
+    tokens = sum(1 for e in session.events if e["kind"] == ev.TOKEN)
     print(clean_line(f"imported {len(session.runs)} run(s), {tokens} tokens -> {args.out}"))
     return EXIT_OK
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from orintui.analysis.findings import between_sessions
+from orintui.analysis.verdicts import FASTER
 from orintui.metrics import label_stats, mean_stddev, run_decode_standard_error, session_metrics
 from orintui.report import fmt, host_line, markdown_table
 from orintui.sanitize import clean_line
@@ -230,7 +231,7 @@ def render_compare(sessions: list[Session], form: str = "md", baseline: int = 0)
     where = {info["name"]: info for info in result["sessions"]}
     if result["findings"]:  # the verdicts (analysis/verdicts.py): each label's decode rate against the baseline
         lines += ["", f"Findings (decode rate against {base}):"]
-        lines += [clean_line(f"- {f['text']}" + (f" ({f['caveat']})" if f["caveat"] and f["kind"] == "faster" else ""))
+        lines += [clean_line(f"- {f['text']}" + (f" ({f['caveat']})" if f["caveat"] and f["kind"] == FASTER else ""))
                   for f in result["findings"]]
     if result["generation"]:
         header = ["Rank", "Backend", "Session", "Board", "Power mode"] + [name for name, _, _ in ALL_FIGURES]

@@ -287,7 +287,7 @@ class Execution:
             return
         record(ev.run_started(self.recorder.now(), index, run.label, backend=run.backend, repetition=run.repetition,
                               warmup=run.warmup, cpu_load_before_pct=cpu_before, **before))
-        record({**ev.phase(self.recorder.now(), "loading"), "run": index})
+        record({**ev.phase(self.recorder.now(), ev.Phase.LOADING), "run": index})
         options = {"question": spec.input} if spec.input is not None else {}
         runner: BackendRunner | openai_endpoint.EndpointRun
         if run.backend == openai_endpoint.NAME:  # a served model: HTTP streams; its server (if any) through a BackendRunner

@@ -249,7 +249,7 @@ class MetricsExporter:
                 return
             if kind == ev.TOKEN:
                 self._token(run, labels, event)
-            elif kind == ev.PHASE and event.get("phase") == "prefill" and run in self._figures:
+            elif kind == ev.PHASE and event.get("phase") == ev.Phase.PREFILL and run in self._figures:
                 self._figures[run].prefill_t = self._figures[run].prefill_t or event["t"]
             elif kind == ev.RUN_STARTED:
                 for gauge in (self.runs.decode, self.runs.ttft, self.runs.j_per_token):

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from orintui import __version__
 from orintui.analysis.findings import session_findings
+from orintui.format import run_label
 from orintui.metrics import label_stats, session_metrics
 from orintui.report import COLUMNS, device_line, flag_notes, fmt, host_line, rows, session_name, versions_line
 from orintui.session.events import TELEMETRY, TOKEN
@@ -47,9 +48,7 @@ def token_ms_series(session: Session) -> list[Series]:
             if isinstance(ms, (int, float)) and math.isfinite(ms) and ms > 0:
                 points.append((float(i + 1), float(ms)))
         if points:
-            name = run.label + (f" #{run.repetition + 1}" if sum(r.label == run.label and not r.warmup
-                                                                for r in session.runs) > 1 else "")
-            out.append(Series(name, points))
+            out.append(Series(run_label(run, session.runs), points))
     return out
 
 

@@ -62,7 +62,7 @@ def _without_echo(events: list) -> list:
     """llama.cpp --log-jsonl echoes the prompt as generated pieces, which an import without the
     command line cannot tell from tokens: llama.cpp's own count (eval runs + 1) says how many of the
     pieces are tokens, and the ones before them are the echo."""
-    generated = max((e.get("generated_tokens") or 0 for e in events if e["kind"] == "summary"), default=0)
+    generated = max((e.get("generated_tokens") or 0 for e in events if e["kind"] == ev.SUMMARY), default=0)
     tokens = [e for e in events if e["kind"] == TOKEN]
     extra = len(tokens) - generated if generated else 0
     if extra <= 0:

@@ -12,6 +12,7 @@ from orintui.format import measured_repetitions, repetition_tag
 from orintui.metrics import RunMetrics
 from orintui.metrics_live import RunAccumulator, SessionAccumulator
 from orintui.session import events as ev
+from orintui.session import status as st
 from orintui.session.model import RunInfo, Session
 
 HISTORY = 120  # telemetry samples kept for sparklines
@@ -31,8 +32,8 @@ class Lane:
     warmup_run: bool
     repetition: int
     acc: RunAccumulator
-    phase: str = "queued"
-    status: str = "queued"
+    phase: str = ev.Phase.QUEUED
+    status: str = st.QUEUED
     started_t: float | None = None
     text: str = ""
     error: str | None = None
@@ -75,7 +76,7 @@ class LiveState:
                                scenario=session.scenario, runs=[RunInfo.from_dict(r.to_dict()) for r in session.runs],
                                label=session.label)
         for run in self.session.runs:
-            run.status, run.started_t, run.ended_t, run.exit_code, run.signal, run.error = "queued", None, None, None, None, None
+            run.status, run.started_t, run.ended_t, run.exit_code, run.signal, run.error = st.QUEUED, None, None, None, None, None
             run.summary = {}
         # keep_record=False (the live app): no per-token record here, the engine keeps the one record of
         # the session and its final figures for an ended run are adopted (LiveScreen)
@@ -145,7 +146,7 @@ class LiveState:
             return
         lane = self.lanes[run]
         if kind == ev.RUN_STARTED:
-            lane.status, lane.phase, lane.started_t = "running", "loading", event["t"]
+            lane.status, lane.phase, lane.started_t = st.RUNNING, ev.Phase.LOADING, event["t"]
             self.current = run
         elif kind == ev.PHASE:
             lane.phase = event["phase"]
@@ -154,7 +155,7 @@ class LiveState:
         elif kind == ev.OUTPUT:
             self._output(run, event["line"])
         elif kind == ev.RUN_ENDED:
-            lane.status = event.get("status") or "done"
+            lane.status = event.get("status") or st.FAILED  # an end that says no status: not a complete run
             lane.phase = ev.end_phase(lane.status)
             lane.error = event.get("error")
             if self.current == run:
@@ -167,7 +168,7 @@ class LiveState:
     def _token(self, lane: Lane, event: dict) -> None:
         t = event["t"]
         if lane.acc.tokens == 1:
-            lane.phase = "decode"
+            lane.phase = ev.Phase.DECODE
         ms = event.get("ms")
         if ms is None and lane.last_token_t is not None:
             ms = (t - lane.last_token_t) * 1000.0

@@ -21,12 +21,14 @@ from orintui.session import status as st
 from orintui.session.events import (
     OUTPUT,
     PHASE,
+    PREFILL,
     RUN_ENDED,
     RUN_STARTED,
     SUMMARY,
     TELEMETRY,
     TOKEN,
     Event,
+    Phase,
     RunStartedEvent,
 )
 from orintui.session.model import RunInfo, Session
@@ -474,13 +476,13 @@ def measure_run(session: Session, run: RunInfo, series: TokenSeries, others: Pla
         m.sources["prefill_tok_s"] = summary.get("prefill_source", "backend: prompt eval time")
     else:
         for e in events:
-            if e["kind"] == "prefill" and e.get("tokens") and e.get("ms"):
+            if e["kind"] == PREFILL and e.get("tokens") and e.get("ms"):
                 m.prefill_tok_s, m.sources["prefill_tok_s"] = 1000.0 * e["tokens"] / e["ms"], "backend: prefill"
                 break
 
     # time to first token: from the start of prefill (or of the run) to the first token
     if n and observed:
-        starts = [e["t"] for e in events if e["kind"] == PHASE and e.get("phase") == "prefill"]
+        starts = [e["t"] for e in events if e["kind"] == PHASE and e.get("phase") == Phase.PREFILL]
         m.ttft_ms, origin = ttft_ms(series.t[0], starts, run.started_t)
         if m.ttft_ms is not None:
             m.sources["ttft_ms"] = f"observed: {origin} to first token"
@@ -490,7 +492,7 @@ def measure_run(session: Session, run: RunInfo, series: TokenSeries, others: Pla
     elif run.started_t is not None and observed:
         # the first token or prefill/decode phase, in recorded order
         work = next(((before, e["t"]) for before, e in others
-                     if e["kind"] == PHASE and e.get("phase") in ("prefill", "decode")), None)
+                     if e["kind"] == PHASE and e.get("phase") in (Phase.PREFILL, Phase.DECODE)), None)
         first_work = work[1] if work is not None and work[0] == 0 else series.t[0] if n else None
         if first_work is not None:
             m.load_s, m.sources["load_s"] = first_work - run.started_t, "observed: run start to first work"
@@ -550,8 +552,8 @@ def energy_ledger(m: RunMetrics, session: Session, run: RunInfo, events: list[Ev
     elif len(series):
         m.energy_na["decode"] = f"{k} steady token(s): no decode window"
     # prefill: from the prefill phase's start to the first token, over the prompt tokens
-    starts = [e["t"] for e in events if e["kind"] == PHASE and e.get("phase") == "prefill"]
-    prompt = summary.get("prompt_tokens") or next((e.get("tokens") for e in events if e["kind"] == "prefill"
+    starts = [e["t"] for e in events if e["kind"] == PHASE and e.get("phase") == Phase.PREFILL]
+    prompt = summary.get("prompt_tokens") or next((e.get("tokens") for e in events if e["kind"] == PREFILL
                                                    and e.get("tokens")), None)
     if starts and len(series):
         p, why = window_energy(samples, starts[0], series.t[0], prompt)

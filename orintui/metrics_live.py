@@ -199,9 +199,9 @@ class RunAccumulator:
             self.others.append((len(self.series.t), event))
         t = event["t"]
         if kind == ev.PHASE:
-            if event.get("phase") == "prefill":
+            if event.get("phase") == ev.Phase.PREFILL:
                 self.prefill_starts.append(t)
-            if self.first_work_t is None and event.get("phase") in ("prefill", "decode"):
+            if self.first_work_t is None and event.get("phase") in (ev.Phase.PREFILL, ev.Phase.DECODE):
                 self.first_work_t = t
         elif kind == ev.PREFILL:
             if self.prefill is None and event.get("tokens") and event.get("ms"):

@@ -13,6 +13,7 @@ from orintui.analysis.findings import Findings, session_findings
 from orintui.format import flash_attn, fmt, measured_repetitions, repetition_tag, short_error
 from orintui.metrics import RunMetrics, label_stats, session_metrics, window_telemetry
 from orintui.sanitize import clean_line
+from orintui.session import status as st
 from orintui.session.events import TELEMETRY
 from orintui.session.model import Session
 
@@ -28,7 +29,7 @@ def _model_name(m: RunMetrics) -> str:
 
 def notes(m: RunMetrics) -> str:
     parts = []
-    if m.status != "ok" and m.error:  # the Status column says the word; the note says why
+    if m.status != st.OK and m.error:  # the Status column says the word; the note says why
         parts.append(short_error(m.error))
     if m.warmup:
         parts.append("warm-up run")

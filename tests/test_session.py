@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 
 import pytest
 from conftest import ROOT, run_cli
@@ -240,3 +241,17 @@ def test_each_kind_has_a_typed_constructor_with_the_recorded_shape():
     s = sample_session()
     for e in (started, ended, recorded):
         assert check_event(e, len(s.runs)) is None
+
+
+def test_a_run_end_that_names_no_status_leaves_its_lane_a_status():
+    """A run_ended without a status (the schema allows it) ends its lane failed, a word of the status
+    vocabulary with its style, where it used to read 'done', which is none."""
+    from orintui.live_state import LiveState
+
+    s = sample_session()
+    header = replace(s, events=[], runs=[replace(r, status=st.QUEUED, started_t=None, ended_t=None) for r in s.runs])
+    state = LiveState(header)
+    for e in s.events[:-1] + [ev.make(ev.RUN_ENDED, 1.0, 0, exit_code=0)]:
+        state.apply(e)
+    lane = state.lanes[0]
+    assert lane.status == st.FAILED and lane.status in st.STYLE and lane.phase == ev.Phase.FAILED

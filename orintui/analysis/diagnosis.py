@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from orintui.metrics import RunMetrics
+from orintui.session import status as st
 from orintui.session.events import TELEMETRY
 from orintui.session.model import RunInfo, Session
 
@@ -73,7 +74,7 @@ def asks_for_gpu(run: RunInfo | None) -> bool:
 def diagnose(session: Session, m: RunMetrics, telemetry: list[dict[str, Any]] | None = None) -> Diagnosis:
     d = Diagnosis(m.label, m.run)
     run = next((r for r in session.runs if r.index == m.run), None)
-    if m.status != "ok":
+    if m.status != st.OK:
         d.not_judged.append(f"no diagnosis: the run is {m.status}")
         return d
     if m.decode_window is None or m.first_token_t is None:  # llama-bench: totals only, so the roofline alone

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from orintui.session import status as st
 from orintui.session.codec import decode, encode, is_raw_list
 from orintui.session.events import OUTPUT, Event
 from orintui.session.model import FORMAT, VERSION, RunInfo, Session
@@ -316,7 +317,7 @@ def finish_recovered(session: Session) -> Session:
     """Mark runs that were live when the writer died, so nobody mistakes them for finished."""
     session.recovered = True
     for run in session.runs:
-        if run.status == "running":
-            run.status = "interrupted"
+        if run.status == st.RUNNING:
+            run.status = st.INTERRUPTED
             run.error = "orintui stopped while this run was live (recovered from the journal)"
     return session

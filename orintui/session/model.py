@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from orintui.session import status as st
 from orintui.session.events import RUN_ENDED, RUN_STARTED, SUMMARY, Event
 
 FORMAT = "orintui-session"
@@ -25,7 +26,7 @@ class RunInfo:
     warmup: bool = False
     model_path: str | None = None
     model_bytes: int | None = None
-    status: str = "queued"  # queued, running, then one of session.status.FINAL
+    status: str = st.QUEUED  # queued, running, then one of session.status.FINAL
     exit_code: int | None = None
     signal: int | None = None
     error: str | None = None  # why a run is not ok (the reason travels with the status)
@@ -93,7 +94,7 @@ class Session:
             return
         info = self.runs[run]
         if event["kind"] == RUN_STARTED:
-            info.status = "running"
+            info.status = st.RUNNING
             info.started_t = event["t"]
         elif event["kind"] == RUN_ENDED:
             info.status = event.get("status", info.status)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import bisect
 from operator import itemgetter
 
+from orintui.session.events import RUN_STARTED
 from orintui.session.model import Session
 
 SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, float("inf"))
@@ -54,7 +55,7 @@ class ReplayClock:
 
     def run_start(self, run: int) -> float | None:
         for e in self.events:
-            if e["kind"] == "run_started" and e.get("run") == run:
+            if e["kind"] == RUN_STARTED and e.get("run") == run:
                 return e["t"]
         return None
 

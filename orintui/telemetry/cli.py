@@ -8,6 +8,7 @@ import sys
 import time
 
 from orintui.format import telemetry_line
+from orintui.session import events as ev
 from orintui.telemetry.profiles import host_facts, match_profile
 from orintui.telemetry.sampler import TelemetrySampler
 
@@ -27,7 +28,7 @@ def telemetry_command(args: argparse.Namespace) -> int:
 
     def emit(event: dict) -> None:
         nonlocal count
-        if event["kind"] == "note":
+        if event["kind"] == ev.NOTE:
             print(f"orintui: {event['text']}", file=sys.stderr)
             return
         count += 1

@@ -10,13 +10,14 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from orintui.sanitize import clean_line
+from orintui.session import events as ev
 from orintui.session.model import Session
 
 LAST_LINES = 200
 
 
 def last_lines(session: Session, run: int, keep: int = LAST_LINES) -> list[str]:
-    lines = [str(e.get("line", "")) for e in session.events if e.get("kind") == "output" and e.get("run") == run]
+    lines = [str(e.get("line", "")) for e in session.events if e.get("kind") == ev.OUTPUT and e.get("run") == run]
     return lines[-keep:]
 
 

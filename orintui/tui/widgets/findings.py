@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from orintui.session import status as st
 from orintui.session.model import Session
 from orintui.tui.data import data_line
 
@@ -31,7 +32,7 @@ class FindingsPane(VerticalScroll):
             return
         self._key = (key, note)
         recorded = session()
-        done = [r for r in recorded.runs if str(r.status) not in ("queued", "running")]
+        done = [r for r in recorded.runs if r.status not in (st.QUEUED, st.RUNNING)]
         text = Text()
         text.append_text(data_line(f"Findings{note} ({len(done)} of {len(recorded.runs)} runs ended)", style="bold"))
         sentences = session_findings(recorded).sentences() if done else []

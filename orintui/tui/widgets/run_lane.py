@@ -49,11 +49,11 @@ def lane_summary(lane: Lane, label_width: int = 28) -> Text:
 
 def lane_detail(lane: Lane, width: int = 60, now: float | None = None) -> Text:
     """The latest text, or why the run failed, or how long it has loaded; always data, never markup."""
-    if lane.status not in ("ok", "running", "queued") and lane.error:
+    if lane.status not in (st.OK, st.RUNNING, st.QUEUED) and lane.error:
         # 'exit code 1: <its last meaningful line>' from the start; enter on the lane shows all of its last lines
         return Text(clean_line(short_error(lane.error, keep=1))[:width], style=st.STYLE.get(lane.status, "red"),
                     no_wrap=True, overflow="crop")
-    if lane.status == "running" and not lane.tokens and lane.started_t is not None and now is not None:
+    if lane.status == st.RUNNING and not lane.tokens and lane.started_t is not None and now is not None:
         return Text(f"{lane.phase} for {max(0.0, now - lane.started_t):.0f} s, no token yet", style="dim")
     latest = clean_line(lane.text)[-width:]
     return Text(latest, style="italic", no_wrap=True, overflow="crop")
@@ -96,13 +96,13 @@ class RunLane(Vertical, can_focus=True):
         self._shown = (lane, current, now)
         width = self.size.width or 80
         # all a lane shows comes from its run's events (its accumulator counts them) but the waiting time
-        waiting = lane.status == "running" and not lane.tokens and lane.started_t is not None and now is not None
+        waiting = lane.status == st.RUNNING and not lane.tokens and lane.started_t is not None and now is not None
         drawn = (lane, lane.acc.version, current, width, f"{(now or 0.0) - (lane.started_t or 0.0):.0f}" if waiting else None)
         if drawn == self._drawn:
             return
         self._drawn = drawn
         self.set_class(current, "current")
-        self.set_class(lane.status == "failed" or lane.status == "timeout", "failed")
+        self.set_class(lane.status in (st.FAILED, st.TIMEOUT), "failed")
         cells = spark_width(width)
         if self.spark.styles.width is None or self.spark.styles.width.value != cells:
             self.spark.styles.width = cells
