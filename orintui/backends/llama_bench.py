@@ -120,7 +120,7 @@ class LlamaBenchParser(Parser):
             self.recognised = True
             self.announced = max(self.announced, int(m.group(2)))
             if m.group(3) == "starting":
-                out.append(ev.phase(t, "decode", f"test {m.group(1)}/{m.group(2)}"))
+                out.append(ev.phase(t, ev.Phase.DECODE, f"test {m.group(1)}/{m.group(2)}"))
             return
         if stripped.startswith("|"):
             self._md(stripped, t, out)

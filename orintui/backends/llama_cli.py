@@ -53,7 +53,7 @@ class LlamaCliParser(Parser):
             if self.prompt is None or echoed == self.prompt or self.prompt.startswith(echoed):
                 self.recognised = True
                 self.state = "answer"
-                out.append(ev.phase(t, "prefill"))
+                out.append(ev.phase(t, ev.Phase.PREFILL))
             return
         if m := FIGURES.search(body):
             self._figures(m, t, out)
@@ -88,7 +88,7 @@ class LlamaCliParser(Parser):
             self.held, self.held_t = text + self.held, t
             return
         if self.token_count == 0:
-            out.append(ev.phase(t, "decode"))
+            out.append(ev.phase(t, ev.Phase.DECODE))
             text = text.lstrip("\n")
         self.emit_token(out, t, text)
 
@@ -96,7 +96,7 @@ class LlamaCliParser(Parser):
         self.recognised = True
         self.figures_seen = True
         self.held = ""
-        out.append(ev.phase(t, "done"))
+        out.append(ev.phase(t, ev.Phase.DONE))
         out.append(ev.summary(t, prompt_tok_s=to_float(m.group(1)), eval_tok_s=to_float(m.group(2)),
                               decode_source="backend: llama-cli Generation t/s",
                               prefill_source="backend: llama-cli Prompt t/s"))

@@ -140,7 +140,7 @@ class LlamaCompletionParser(Parser):
                 self.jsonl_last_us = when
             before = self.token_count
             self._generated(msg, t, out)
-            if self.token_count > before and ms is not None and out and out[-1].get("kind") == "token":
+            if self.token_count > before and ms is not None and out and out[-1].get("kind") == ev.TOKEN:
                 out[-1]["ms"] = ms
             return
         lines = msg.rstrip("\n").split("\n") or [""]
@@ -149,7 +149,7 @@ class LlamaCompletionParser(Parser):
             if self.state == "gen" and (PERF.search(body) or "Interrupted by user" in body):
                 self.held_ws = None  # the blank piece before the summary is not a token
                 self.state = "after"
-                out.append(ev.phase(t, "done"))
+                out.append(ev.phase(t, ev.Phase.DONE))
             self._line(line, t, out)
 
     def _generating(self) -> bool:
@@ -169,7 +169,7 @@ class LlamaCompletionParser(Parser):
             self.recognised = True
             self.state = "gen"
             self.figures["n_predict"] = int(m.group(3))
-            out.append(ev.phase(t, "prefill"))
+            out.append(ev.phase(t, ev.Phase.PREFILL))
             if self.prompt is None or not self.echo:
                 self.echo_buffer = None
             return
@@ -258,7 +258,7 @@ class LlamaCompletionParser(Parser):
                 rest += self.hold[1]
                 self.hold = None
             self.state = "after"
-            out.append(ev.phase(t, "done"))
+            out.append(ev.phase(t, ev.Phase.DONE))
             if rest.lstrip("\r\n").startswith(" [end of text]"):
                 self.stopped_by = "end of text (EOS)"
                 out.append(ev.note(t, "llama.cpp: end of text (EOS)"))
@@ -301,7 +301,7 @@ class LlamaCompletionParser(Parser):
 
     def _token(self, t: float, text: str, out: list) -> None:
         if self.token_count == 0:
-            out.append(ev.phase(t, "decode"))
+            out.append(ev.phase(t, ev.Phase.DECODE))
         self.emit_token(out, t, text)
 
     def end(self, t: float, out: list) -> None:

@@ -298,7 +298,7 @@ class EndpointRun:
         self._logged_before = len(self.log.serve_figures)
         streams = [_Stream(i) for i in range(spec.concurrency)]
         if not warmup:
-            self.emit(ev.phase(self._now(), "prefill", f"{spec.concurrency} stream(s) to {url}"))
+            self.emit(ev.phase(self._now(), ev.Phase.PREFILL, f"{spec.concurrency} stream(s) to {url}"))
         for s in streams:
             threading.Thread(target=_worker, args=(self._client, url, body, q, s.sid, spec.idle_timeout),
                              name=f"stream-{s.sid}", daemon=True).start()
@@ -339,7 +339,7 @@ class EndpointRun:
                         continue
                     if not decoding:
                         decoding = True
-                        self.emit(ev.phase(t, "decode"))
+                        self.emit(ev.phase(t, ev.Phase.DECODE))
                     count += 1
                     extra = {"stream": sid} if spec.concurrency > 1 else {}
                     self.emit(ev.token(t, clean_text(text), None, False, index=count - 1, **extra))

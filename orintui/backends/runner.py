@@ -204,8 +204,8 @@ class RunResult:
     leftover_pids: tuple[int, ...] = ()  # processes it started that outlived it (killed, or named if not)
 
     def describe(self) -> str:
-        if self.status == "ok":
-            return "ok"
+        if self.status == st.OK:
+            return st.OK
         return f"{self.status}: {self.error}" if self.error else self.status
 
 
@@ -273,7 +273,7 @@ class BackendRunner:
             self._result = self._read_loop()
         except Exception as exc:  # never let a runner thread die silently
             self._kill_group()
-            self._result = RunResult("failed", None, None, f"orintui runner error: {exc!r}")
+            self._result = RunResult(st.FAILED, None, None, f"orintui runner error: {exc!r}")
         finally:
             _live.discard(self)
             self._done.set()

@@ -44,21 +44,21 @@ class TinygradGPT2Parser(Parser):
                     extra["gops"] = to_float(g.group(1))
             if self.token_count == 0:
                 out.append(ev.prefill(t, None, ms))
-                out.append(ev.phase(t, "decode"))
+                out.append(ev.phase(t, ev.Phase.DECODE))
             self.emit_token(out, t, "", ms, self.token_count < self.warmup_tokens, **extra)
             return
         if line.startswith("loaded weights in") and (m := LOADED.match(line)):
             self.recognised = True
             out.append(ev.summary(t, load_ms=to_float(m.group(1)),
                                   loaded_gb=to_float(m.group(2)) if m.group(2) else None))
-            out.append(ev.phase(t, "prefill"))
+            out.append(ev.phase(t, ev.Phase.PREFILL))
             return
         if line.startswith("using ") and (m := USING.match(line)):
             out.append(ev.summary(t, **({"device": m.group(1)} if m.group(1) else {"model_name": m.group(2)})))
             return
         if line.startswith("Generating text"):
             self.generating_text = True
-            out.append(ev.phase(t, "done", "printing text"))
+            out.append(ev.phase(t, ev.Phase.DONE, "printing text"))
 
 
 ADAPTER = Adapter(

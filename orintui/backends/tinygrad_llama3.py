@@ -48,7 +48,7 @@ class TinygradLlama3Parser(Parser):
             if self.questions_asked == 0 and self.question is not None:
                 self.questions_asked += 1
                 self.reply(self.question + "\n")
-                out.append(ev.phase(t, "prefill", "question sent"))
+                out.append(ev.phase(t, ev.Phase.PREFILL, "question sent"))
             else:
                 self.stop_requested = True
 
@@ -90,7 +90,7 @@ class TinygradLlama3Parser(Parser):
                 out.append(ev.note(t, "interrupted inside a model call: its timing line is not a token", "warning"))
                 return
             if self.token_count == 0:
-                out.append(ev.phase(t, "decode"))
+                out.append(ev.phase(t, ev.Phase.DECODE))
             self.held = {"t": t, "ms": to_float(m.group(1)), "warmup": self.token_count < self.warmup_tokens,
                          "tok_s": to_float(m.group(2)), "gbs": to_float(m.group(3)),
                          "param_gbs": to_float(m.group(4)), "enqueue_ms": self.enqueue_ms}
@@ -103,7 +103,7 @@ class TinygradLlama3Parser(Parser):
         if first == "l" and line.startswith("loaded") and (m := LOADED.match(line)):
             self.recognised = True
             out.append(ev.summary(t, load_ms=to_float(m.group(1))))
-            out.append(ev.phase(t, "prefill"))
+            out.append(ev.phase(t, ev.Phase.PREFILL))
             return
         if self.held is not None and first == "T" and line.startswith("Traceback (most recent call last)"):
             # a Ctrl-C inside a model call prints one more timing pair and a traceback: not a token

@@ -66,7 +66,7 @@ class TinygradLLMParser(Parser):
             self.recognised = True
             if not self.in_decode:
                 self.in_decode = True
-                out.append(ev.phase(t, "decode"))
+                out.append(ev.phase(t, ev.Phase.DECODE))
             # the pattern's numbers always convert; a NaN or an infinity among them makes the sum NaN, and
             # then to_float gives None for each that is one (the common case without three calls)
             a, b, c = float(ms_text), float(tok_s_text), float(gbs_text)
@@ -91,7 +91,7 @@ class TinygradLLMParser(Parser):
             if m.group(5):
                 info["device"] = m.group(5)
             out.append(ev.summary(t, **info))
-            out.append(ev.phase(t, "prefill", "JIT compile and first token"))
+            out.append(ev.phase(t, ev.Phase.PREFILL, "JIT compile and first token"))
             return
         m = DEVICE_LINE.match(line)
         if m:

@@ -181,7 +181,7 @@ def make(kind: str, t: float, run: int | None = None, **fields: Any) -> Event:
 
 # Each constructor builds its kind's TypedDict (mypy checks the fields) and hands it on as an Event,
 # the one type the recorder, the journal and the listeners take (no copy: it is the same dict).
-def phase(t: float, name: str, detail: str | None = None) -> Event:
+def phase(t: float, name: Phase, detail: str | None = None) -> Event:
     event: PhaseEvent = {"t": round(t, 6), "kind": PHASE, "run": None, "phase": name, "detail": detail}
     return cast(Event, event)
 
