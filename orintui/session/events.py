@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, TypedDict, cast
 
+from orintui.session.status import Status
 from orintui.session.words import Word
 
 
@@ -49,9 +50,9 @@ PHASES = tuple(Phase)
 
 def end_phase(status: str) -> Phase:
     """The phase a run ends in, for its final status: done only when it is complete."""
-    if status == "ok":
+    if status == Status.OK:
         return Phase.DONE
-    if status in ("partial", "skipped"):
+    if status in (Status.PARTIAL, Status.SKIPPED):
         return Phase(status)
     return Phase.FAILED
 

@@ -15,12 +15,13 @@ from orintui.format import rate, short_error
 from orintui.live_state import Lane
 from orintui.sanitize import clean_line
 from orintui.session import status as st
+from orintui.session.events import Phase
 from orintui.tui.glyphs import fit
 from orintui.tui.widgets.quiet import set_data, set_text
 from orintui.tui.widgets.spark import Spark
 
-STATE_STYLE = {"queued": "dim", "loading": "yellow", "prefill": "yellow", "decode": "bold green", "done": "green",
-               "failed": "bold red", "skipped": "dim"}
+STATE_STYLE: dict[str, str] = {Phase.QUEUED: "dim", Phase.LOADING: "yellow", Phase.PREFILL: "yellow", Phase.DECODE: "bold green",
+                               Phase.DONE: "green", Phase.FAILED: "bold red", Phase.SKIPPED: "dim"}
 
 
 def spark_width(width: int) -> int:
