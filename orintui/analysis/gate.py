@@ -6,13 +6,12 @@ reported, never failed. A label complete in A but not in B is a regression."""
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from orintui.analysis.stats import RatioInterval, block_bootstrap_ratio, fieller_ratio
 from orintui.analysis.verdicts import LEVEL, MIN_TOKENS, measured, repetition_rates
-from orintui.metrics import RunMetrics, session_metrics
+from orintui.metrics import RunMetrics, figure, session_metrics, spread
 from orintui.sanitize import clean_line
 from orintui.session.model import Session
 
@@ -33,7 +32,7 @@ def _values(runs: Sequence[RunMetrics], metric: str) -> list[float]:
     if metric == "decode":
         return repetition_rates(runs)
     key = {"j_per_token": "energy_j_per_token", "ttft": "ttft_ms"}[metric]
-    return [float(v) for v in (getattr(m, key) for m in runs) if v is not None]
+    return [float(v) for v in (figure(m, key) for m in runs) if v is not None]
 
 
 def _interval(metric: str, a: Session, ra: Sequence[RunMetrics], b: Session, rb: Sequence[RunMetrics],
@@ -70,7 +69,7 @@ def _check_one(label: str, metric: str, a: Session, ra: Sequence[RunMetrics], b:
     va, vb = _values(ra, metric), _values(rb, metric)
     if not va or not vb:
         return Check(label, metric, False, f"n/a {label} {name}: not measured in {'A' if not va else 'B'}")
-    mean_a, mean_b = statistics.fmean(va), statistics.fmean(vb)
+    mean_a, mean_b = spread(va).mean or 0.0, spread(vb).mean or 0.0
     change = (mean_b / mean_a - 1.0) * 100.0 if mean_a else 0.0
     worse = change < 0 if higher_better else change > 0
     head = f"{label} {name}: {mean_a:.4g} -> {mean_b:.4g} ({change:+.1f} %, {len(va)} vs {len(vb)} run(s))"
