@@ -14,7 +14,7 @@ from orintui.analysis import diagnosis as dg
 from orintui.analysis.findings import session_findings
 from orintui.analysis.gate import check
 from orintui.analysis.references import load_references, nearest, parse_references, run_conditions
-from orintui.analysis.stats import block_bootstrap_ratio, fieller_ratio, repetitions_needed, t_cdf, t_quantile
+from orintui.analysis.stats import RatioInterval, block_bootstrap_ratio, fieller_ratio, repetitions_needed, t_cdf, t_quantile
 from orintui.analysis.verdicts import FASTER, SAME, UNSURE, compared_pairs, verdict
 from orintui.cli import main
 from orintui.compare import render_compare
@@ -61,6 +61,42 @@ def test_block_bootstrap_is_repeatable_and_brackets_its_estimate():
     first, second = block_bootstrap_ratio(a, b), block_bootstrap_ratio(a, b)
     assert first == second
     assert first.lo < first.ratio < first.hi and first.method == "block bootstrap"
+
+
+def test_the_vectorised_bootstrap_keeps_the_intervals_it_gave_before():
+    """Worked out by the pure-Python bootstrap before the resampling moved to numpy (its results,
+    kept to the last bit: the same session's verdicts do not move)."""
+    import random
+
+    a = [1.0 + 0.1 * (i % 7) for i in range(60)]
+    b = [2.0 + 0.1 * (i % 5) for i in range(60)]
+    assert block_bootstrap_ratio(a, b) == RatioInterval(0.5863636363636363, 0.5670712089880173, 0.6114555680117424,
+                                                        "block bootstrap")
+    r = random.Random(3)
+    a = [10 + r.gauss(0, 1) + (i // 500) * 0.01 for i in range(3000)]
+    b = [10.2 + r.gauss(0, 1) for i in range(2500)]
+    assert block_bootstrap_ratio(a, b) == RatioInterval(0.9796017656855202, 0.9742655961853343, 0.9843117067899392,
+                                                        "block bootstrap")
+
+
+@pytest.mark.parametrize("n_a,n_b", [(2, 2), (10, 13), (63, 64), (65, 1000), (4097, 999), (5000, 3)])
+def test_the_vectorised_bootstrap_draws_what_the_reference_draws(n_a, n_b, monkeypatch):
+    """Every resampled ratio, bit for bit, against the one-randrange-a-block reference: lengths whose
+    start count sits just above or below a power of two (half the words or almost none rejected),
+    a last short block or none; then in batches of one resample, each short of words so it draws more."""
+    import random
+
+    from orintui.analysis import stats
+
+    r = random.Random(n_a * 7919 + n_b)
+    a = [r.lognormvariate(0, 0.3) for _ in range(n_a)]
+    b = [r.expovariate(1.0) for _ in range(n_b)]
+    sides = stats._Blocks.of(a), stats._Blocks.of(b)
+    reference = stats._resampled_ratios_python(*sides, 300, random.Random(11))
+    assert stats._resampled_ratios_numpy(*sides, 300, random.Random(11)) == reference
+    monkeypatch.setattr(stats, "WORDS_PER_BATCH", 1)
+    monkeypatch.setattr(stats, "WORDS_MARGIN", 0.5)
+    assert stats._resampled_ratios_numpy(*sides, 300, random.Random(11)) == reference
 
 
 def test_repetitions_needed_by_hand():
@@ -342,9 +378,11 @@ async def test_findings_pane_in_the_app():
     app = make_app(replay=load_session(H100), at=30.0, paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("f")
-        await pilot.pause()
         assert app.screen.query_one(ContentSwitcher).current == "findings"
-        shown = str(app.screen.query_one("#findings-text", Static).render())
+        pane = app.screen.query_one("#findings-text", Static)
+        while str(pane.render()).startswith("working out"):  # worked out in a worker (test_tui_workers.py)
+            await pilot.pause(0.05)
+        shown = str(pane.render())
         assert shown.startswith("Findings for the whole recorded session (5 of 5 runs ended)")
         assert "- NV vs CUDA: not answered: tinygrad NV failed (exit code 1: StopIteration)." in shown
         assert "- Bottleneck of tinygrad CUDA: kernel-bound" in shown

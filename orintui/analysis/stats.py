@@ -8,7 +8,7 @@ import math
 import random
 import statistics
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -106,6 +106,110 @@ def fieller_ratio(a: Sequence[float], b: Sequence[float], level: float = 0.95) -
 
 BOOTSTRAP_RESAMPLES = 2000
 BOOTSTRAP_SEED = 20261121  # fixed: the same session always gives the same interval
+WORDS_PER_BATCH = 1 << 21  # random words drawn at once by the vectorised bootstrap (16 MiB as uint64)
+WORDS_MARGIN = 1.05  # words drawn over the expected number; a batch short of words draws 10 % more
+
+
+@dataclass(frozen=True)
+class _Blocks:
+    """One series cut into moving blocks of about n^(1/3) tokens: a resample is ``whole`` blocks of
+    ``block`` tokens and, if ``rest``, one of ``rest``, each starting anywhere in ``starts``."""
+
+    n: int
+    block: int
+    starts: int
+    whole: int
+    rest: int
+    prefix: array  # prefix sums: a block's sum is two lookups, not ``block`` additions
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> _Blocks:
+        n = len(values)
+        block = max(1, round(n ** (1.0 / 3.0)))
+        prefix = array("d", [0.0])  # 8 bytes a token: an hour of tokens is resampled at the end of a session
+        prefix.extend(itertools.accumulate(values))
+        whole, rest = divmod(n, block)
+        return cls(n, block, n - block + 1, whole, rest, prefix)
+
+    @property
+    def draws(self) -> int:
+        return self.whole + (1 if self.rest else 0)
+
+
+def _resampled_ratios_python(a: _Blocks, b: _Blocks, resamples: int, rng: random.Random) -> list[float]:
+    """The reference: one ``randrange`` a block, a's blocks then b's for each resample."""
+
+    def draw(side: _Blocks) -> float:
+        total, prefix, block, starts = 0.0, side.prefix, side.block, side.starts
+        for _ in range(side.whole):
+            s = rng.randrange(starts)
+            total += prefix[s + block] - prefix[s]
+        if side.rest:
+            s = rng.randrange(starts)
+            total += prefix[s + side.rest] - prefix[s]
+        return total / side.n
+
+    return [draw(a) / draw(b) for _ in range(resamples)]
+
+
+def _resampled_ratios_numpy(a: _Blocks, b: _Blocks, resamples: int, rng: random.Random) -> list[float]:
+    """The same ratios as the reference, bit for bit, in a few array passes (a twentieth of its CPU:
+    benchmarks/bootstrap_cost.py): numpy's MT19937 continues ``rng``'s own stream, and
+    ``randrange(starts)`` is its next 32-bit word shifted to starts' bit length, drawn again while
+    not below starts. The accepted words of each side are found at once; a short walk then assigns
+    them to resamples in the reference's order (a's blocks, b's blocks, the next resample), and each
+    resample's block sums are added left to right (cumsum), as the reference adds them."""
+    import numpy as np
+
+    key = rng.getstate()[1]
+    bits = np.random.MT19937()
+    bits.state = {"bit_generator": "MT19937", "state": {"key": np.array(key[:624], dtype=np.uint32), "pos": key[624]}}
+    sides = (a, b)
+    shifts = [32 - s.starts.bit_length() for s in sides]
+    below = [s.starts << shift for s, shift in zip(sides, shifts)]  # word >> shift < starts
+    words_each = sum(s.draws * (1 << s.starts.bit_length()) / s.starts for s in sides)  # expected, rejections included
+    batch = max(1, min(resamples, int(WORDS_PER_BATCH / words_each)))
+    # a block's sum by where it starts (the reference's prefix[s + block] - prefix[s], the same subtraction)
+    sums_at = []
+    for side in sides:
+        prefix = np.frombuffer(side.prefix, dtype=np.float64)
+        sums_at.append((prefix[side.block:side.block + side.starts] - prefix[:side.starts],
+                        prefix[side.rest:side.rest + side.starts] - prefix[:side.starts]))
+    draws = [side.draws for side in sides]
+    ratios: list[float] = []
+    words = np.empty(0, dtype=np.uint64)  # random_raw's own type: a conversion would cost a pass
+    while len(ratios) < resamples:
+        count = min(batch, resamples - len(ratios))
+        more = int(count * words_each * WORDS_MARGIN) + 64
+        while True:
+            words = np.concatenate([words, bits.random_raw(more)])
+            found: dict[int, np.ndarray] = {}  # two runs of one length share their accepted words
+            for limit in below:
+                if limit not in found:
+                    found[limit] = np.flatnonzero(words < np.uint64(limit))
+            accepted = [found[limit] for limit in below]
+            firsts: tuple[list[int], list[int]] = ([], [])
+            pos = 0
+            try:
+                for _ in range(count):
+                    for acc, first, d in zip(accepted, firsts, draws):
+                        i = int(acc.searchsorted(pos))
+                        first.append(i)
+                        pos = int(acc[i + d - 1]) + 1  # IndexError: the words ran out
+                break
+            except IndexError:
+                more = more // 10 + 64  # rare: more rejections than expected
+        means = []
+        for side, shift, acc, first, (whole_sums, rest_sums) in zip(sides, shifts, accepted, firsts, sums_at):
+            drawn = np.concatenate([acc[i:i + side.draws] for i in first])
+            starts = (words[drawn] >> np.uint64(shift)).reshape(count, side.draws)
+            sums = whole_sums[starts]
+            if side.rest:
+                sums[:, -1] = rest_sums[starts[:, -1]]
+            means.append(np.cumsum(sums, axis=1)[:, -1] / side.n)  # left to right: cumsum never sums pairwise
+        ratios.extend((means[0] / means[1]).tolist())
+        words = words[pos:]
+    return ratios
 
 
 def block_bootstrap_ratio(a: Sequence[float], b: Sequence[float], level: float = 0.95,
@@ -118,30 +222,14 @@ def block_bootstrap_ratio(a: Sequence[float], b: Sequence[float], level: float =
     if len(a) < 2 or len(b) < 2:
         raise ValueError("the block bootstrap needs at least two values on each side")
     rng = random.Random(seed)
+    sides = _Blocks.of(a), _Blocks.of(b)
+    try:
+        import numpy  # noqa: F401  (a dependency; the pure-Python reference remains for its absence)
 
-    def sampler(values: Sequence[float]) -> Callable[[], float]:
-        """Block sums from prefix sums: a resample costs n / block draws, not n additions."""
-        n = len(values)
-        block = max(1, round(n ** (1.0 / 3.0)))
-        starts = n - block + 1
-        prefix = array("d", [0.0])  # 8 bytes a token: an hour of tokens is resampled at the end of a session
-        prefix.extend(itertools.accumulate(values))
-        whole, rest = divmod(n, block)
-
-        def draw() -> float:
-            total = 0.0
-            for _ in range(whole):
-                s = rng.randrange(starts)
-                total += prefix[s + block] - prefix[s]
-            if rest:
-                s = rng.randrange(starts)
-                total += prefix[s + rest] - prefix[s]
-            return total / n
-
-        return draw
-
-    draw_a, draw_b = sampler(a), sampler(b)
-    ratios = sorted(draw_a() / draw_b() for _ in range(resamples))
+        fast = all(s.starts < 1 << 32 for s in sides)  # randrange draws one 32-bit word per try up to there
+    except ImportError:
+        fast = False
+    ratios = sorted((_resampled_ratios_numpy if fast else _resampled_ratios_python)(*sides, resamples, rng))
     tail = (1.0 - level) / 2.0
 
     def pick(q: float) -> float:
