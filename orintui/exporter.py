@@ -9,11 +9,11 @@ sensor names): one line, bounded in length, and escaped by the client library.
 
 from __future__ import annotations
 
+import math
 import socket
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry, Gauge, Histogram, make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer
 
 from orintui.metrics import RunMetrics
+from orintui.metrics_live import RunAccumulator, SessionAccumulator
 from orintui.sanitize import clean_line
 from orintui.session import events as ev
 from orintui.session import status as st
@@ -29,7 +30,7 @@ from orintui.session import status as st
 LABEL_MAX = 80  # characters of a label value: a hostile label must not bloat every scrape
 HOST_LABELS = ("board", "host")
 RUN_LABELS = ("scenario", "run", "backend", "board", "host")
-RATE_WINDOW = 32  # steady tokens the live decode rate is taken over (as the app's lane does)
+RATE_EVERY_S = 0.2  # the live decode gauge is set at most this often (a scrape is a second or more apart)
 # per-token latency, seconds: a GPU's 1-2 ms to a Jetson CPU's hundreds
 TOKEN_BUCKETS = (0.001, 0.002, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3,
                  0.5, 1.0, 2.5, float("inf"))
@@ -105,32 +106,22 @@ class TelemetrySeries:
 
 
 class RunFigures:
-    """What a run has shown so far, kept cheaply as its events arrive (the app's lane does the same)."""
+    """What the exporter keeps of a live run beside the engine's accumulator, which gives its token
+    count, TTFT and current decode rate (metrics_live, as the app's lanes and the headless log show
+    them): its series, and the last arrival for the per-token latency histogram."""
 
-    def __init__(self, started_t: float):
-        self.started_t, self.prefill_t, self.last_t = started_t, None, None
-        self.tokens, self.first = 0, True
-        self.recent: deque = deque(maxlen=RATE_WINDOW)  # (t, backend ms or None) of steady tokens
-        self.ms_sum, self.ms_count = 0.0, 0  # over the window's backend ms
+    def __init__(self) -> None:
+        self.last_t: float | None = None
+        self.rate_t = -math.inf  # when its decode gauge was last set
         self.series: tuple = ()  # its tokens gauge and latency histogram
         self.decode: Any = None  # its decode gauge, from its first rate on
 
-    def token(self, event: dict) -> tuple[float | None, float | None]:
-        """(this token's ms, the decode rate now)."""
+    def token_ms(self, event: dict) -> float | None:
+        """This token's ms (the backend's, else since the previous arrival); None for a warm-up token."""
         t, ms = event["t"], event.get("ms")
         delta = ms if ms is not None else ((t - self.last_t) * 1000.0 if self.last_t is not None else None)
-        self.last_t, self.tokens = t, self.tokens + 1
-        if event.get("warmup"):
-            return None, None
-        if len(self.recent) == self.recent.maxlen and self.recent[0][1] is not None:
-            self.ms_sum, self.ms_count = self.ms_sum - self.recent[0][1], self.ms_count - 1
-        self.recent.append((t, ms))
-        if ms is not None:
-            self.ms_sum, self.ms_count = self.ms_sum + ms, self.ms_count + 1
-        if self.ms_count and self.ms_sum > 0:
-            return delta, 1000.0 * self.ms_count / self.ms_sum
-        span = self.recent[-1][0] - self.recent[0][0]
-        return delta, ((len(self.recent) - 1) / span if span > 0 else None)
+        self.last_t = t
+        return None if event.get("warmup") else delta
 
 
 class RunSeries:
@@ -231,11 +222,11 @@ class MetricsExporter:
             for labels in self._labels.values():
                 self._set_status(labels, st.QUEUED)
         # subscribed after the engine's accumulators (watchers run last): a run's figures are in at its end
-        execution.recorder.subscribe(lambda event: self.on_event(event, execution.figures.metrics))
+        execution.recorder.subscribe(lambda event: self.on_event(event, execution.figures))
 
-    def on_event(self, event: dict, run_figures: Callable[[int], RunMetrics]) -> None:
-        """``run_figures(index)``: that run's figures once it has ended (the engine's accumulators,
-        metrics_live: the batch figures, with no event read back)."""
+    def on_event(self, event: dict, figures: SessionAccumulator) -> None:
+        """``figures``: the engine's accumulators, fed this event already (metrics_live): a live run's
+        count, TTFT and current rate, and an ended run's batch figures, with no event read back."""
         kind = event.get("kind")
         if kind == ev.TELEMETRY:
             self.telemetry.observe(event, self.host)
@@ -248,39 +239,39 @@ class MetricsExporter:
             if labels is None:
                 return
             if kind == ev.TOKEN:
-                self._token(run, labels, event)
-            elif kind == ev.PHASE and event.get("phase") == ev.Phase.PREFILL and run in self._figures:
-                self._figures[run].prefill_t = self._figures[run].prefill_t or event["t"]
+                self._token(run, labels, event, figures.runs[run])
             elif kind == ev.RUN_STARTED:
                 for gauge in (self.runs.decode, self.runs.ttft, self.runs.j_per_token):
                     gauge.remove(*labels)
-                figures = self._figures[run] = RunFigures(event["t"])
+                kept = self._figures[run] = RunFigures()
                 # the run's series looked up once: labels() is most of a token's cost otherwise
-                figures.series = (self.runs.tokens.labels(*labels), self.runs.latency.labels(*labels))
-                figures.series[0].set(0)
+                kept.series = (self.runs.tokens.labels(*labels), self.runs.latency.labels(*labels))
+                kept.series[0].set(0)
                 self._set_status(labels, st.RUNNING)
             elif kind == ev.SUMMARY and event.get("eval_tok_s"):
                 self.runs.decode.labels(*labels).set(event["eval_tok_s"])
             elif kind == ev.RUN_ENDED:
-                self._ended(run, labels, event, run_figures)
+                self._ended(run, labels, event, figures.metrics)
 
-    def _token(self, run: int, labels: tuple[str, ...], event: dict) -> None:
-        figures = self._figures.get(run)
-        if figures is None:
+    def _token(self, run: int, labels: tuple[str, ...], event: dict, acc: RunAccumulator) -> None:
+        kept = self._figures.get(run)
+        if kept is None:
             return
-        if figures.first:
-            figures.first = False
-            origin = figures.prefill_t if figures.prefill_t is not None else figures.started_t
-            self.runs.ttft.labels(*labels).set(max(0.0, event["t"] - origin))
-        ms, rate = figures.token(event)
-        tokens, latency = figures.series
-        tokens.set(figures.tokens)
+        if acc.tokens == 1 and acc.ttft_ms is not None:  # metrics.ttft_ms, worked out at the first token
+            self.runs.ttft.labels(*labels).set(max(0.0, acc.ttft_ms / 1000.0))
+        ms = kept.token_ms(event)
+        tokens, latency = kept.series
+        tokens.set(acc.tokens)
         if ms is not None:
             latency.observe(ms / 1000.0)
+        if event.get("warmup") or event["t"] - kept.rate_t < RATE_EVERY_S:
+            return
+        kept.rate_t = event["t"]
+        rate = acc.current_rate()[0]
         if rate:  # no rate yet is no series, not 0
-            if figures.decode is None:
-                figures.decode = self.runs.decode.labels(*labels)
-            figures.decode.set(rate)
+            if kept.decode is None:
+                kept.decode = self.runs.decode.labels(*labels)
+            kept.decode.set(rate)
 
     def _ended(self, run: int, labels: tuple[str, ...], event: dict, run_figures: Callable[[int], RunMetrics]) -> None:
         """The run's own figures, as reports give them (once a run: its timing is over)."""

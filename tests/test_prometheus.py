@@ -322,3 +322,45 @@ def test_hostile_label_values_are_one_bounded_line():
     assert power.labels["rail"] == ("VDD_GPU # TYPE evil gauge" + "x" * 300)[:LABEL_MAX]  # escape sequence gone
     assert "\n" not in power.labels["rail"] and "evil" not in got
     assert got["orintui_temperature_celsius"][0].labels["sensor"] == 'cpu"}'
+
+
+def test_a_live_runs_rate_and_ttft_are_the_engines():
+    """While a run is live the exporter serves the engine's accumulator's figures (metrics_live): its
+    TTFT from the last prefill start before the first token (metrics.ttft_ms) and its current rate
+    (metrics.rolling_rate: the backend's ms only where every recent token has one). The exporter kept
+    its own: TTFT from the first prefill start, and a rate over whichever tokens had an ms."""
+    from prometheus_client import generate_latest
+
+    from orintui.exporter import MetricsExporter
+    from orintui.metrics import rolling_rate
+    from orintui.metrics_live import SessionAccumulator
+    from orintui.session import events as ev
+    from orintui.session.model import RunInfo, Session
+
+    session = Session(id="s", started_at="2026-01-01T00:00:00", host={"hostname": "h"}, scenario={"name": "x"},
+                      runs=[RunInfo(index=0, label="a", backend="tinygrad-llama3", argv=["x"])])
+    figures = SessionAccumulator(session)
+
+    class Execution:  # what MetricsExporter.watch reads of an engine Execution
+        def __init__(self):
+            self.session, self.recorder, self.figures = session, self, figures
+
+        def subscribe(self, listener):
+            self.listener = listener
+
+    exporter, execution = MetricsExporter(), Execution()
+    exporter.watch(execution)
+    events = [ev.run_started(0.0, 0, "a"), {**ev.phase(0.1, ev.Phase.PREFILL, "loading"), "run": 0},
+              {**ev.phase(0.5, ev.Phase.PREFILL, "question sent"), "run": 0}]
+    times = [1.0 + 0.1 * i for i in range(12)]
+    events += [{**ev.token(t, "w", 50.0 if i % 2 else None), "run": 0} for i, t in enumerate(times)]
+    for e in events:
+        session.apply(e)
+        figures.add(e)
+        execution.listener(e)
+    got = samples(generate_latest(exporter.registry).decode())
+    assert got["orintui_run_ttft_seconds"][0].value == pytest.approx(0.5)
+    expected = rolling_rate([(t, 50.0 if i % 2 else None) for i, t in enumerate(times)])
+    assert expected == pytest.approx(10.0)  # arrival times: not every token has an ms
+    assert got["orintui_run_decode_tokens_per_second"][0].value == pytest.approx(expected)
+    assert got["orintui_run_tokens"][0].value == 12
