@@ -13,7 +13,7 @@ from orintui.report import device_line, render_report
 from orintui.sanitize import clean_line
 from orintui.scenarios import Scenario
 from orintui.session import status as st
-from orintui.session.events import NOTE, PHASE, RUN_ENDED, RUN_STARTED, TOKEN, TokenEvent
+from orintui.session.events import NOTE, PHASE, RUN_ENDED, RUN_STARTED, TOKEN, Phase, TokenEvent
 
 
 class Heartbeat:
@@ -27,7 +27,7 @@ class Heartbeat:
         self.reset(0.0)
 
     def reset(self, t: float, run: int | None = None) -> None:
-        self.run, self.started_t, self.phase = run, t, "loading"
+        self.run, self.started_t, self.phase = run, t, Phase.LOADING
         self.last_t = t
         self.last_token_t: float | None = None
         self.acc = self.figures.runs[run] if run is not None else None
