@@ -28,7 +28,6 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-import psutil
 from common import ROOT, synthetic_session
 
 from orintui.session import save_session
@@ -42,11 +41,12 @@ def tmux(*args: str) -> str:
 
 def launch(name: str, session_path: Path, home: str, tree: Path = ROOT) -> int:
     # started in the data folder, with the tree on the path: `python -m` puts its working directory first
-    cmd = (f"ORINTUI_HOME={shlex.quote(home)} PYTHONPATH={shlex.quote(str(tree))} TERM=xterm-256color "
+    path = os.pathsep.join(filter(None, [str(tree), os.environ.get("PYTHONPATH")]))  # then the caller's (carried wheels)
+    cmd = (f"ORINTUI_HOME={shlex.quote(home)} PYTHONPATH={shlex.quote(path)} TERM=xterm-256color "
            f"exec {shlex.quote(sys.executable)} -m orintui replay {shlex.quote(str(session_path))}")
     os.makedirs(home, exist_ok=True)
     tmux("new-session", "-d", "-s", name, "-x", "120", "-y", "40", "-c", home, cmd)
-    for _ in range(100):  # a busy tmux server may answer before the pane is there
+    for _ in range(400):  # a busy tmux server (or machine) may answer before the pane is there
         pid = tmux("display-message", "-p", "-t", name, "#{pane_pid}").strip()
         if pid.isdigit():
             return int(pid)
@@ -82,11 +82,9 @@ def cpu_at_1x(tmp: str, home: str, seconds: float) -> None:
         while time.time() < deadline and not full_frame(name):
             time.sleep(0.1)
         time.sleep(2.0)
-        proc = psutil.Process(pid)
-        t0 = proc.cpu_times()
+        t0 = cpu_s(pid)
         time.sleep(seconds)
-        t1 = proc.cpu_times()
-        used = (t1.user - t0.user) + (t1.system - t0.system)
+        used = cpu_s(pid) - t0
         print(f"replay at 1x, 100 tok/s + 2 samples/s, {seconds:.0f} s under tmux 120x40: "
               f"{100 * used / seconds:.1f}% of one core ({used:.2f} s CPU)")
     finally:
@@ -113,8 +111,9 @@ class Start(NamedTuple):
 
 
 def cpu_s(pid: int) -> float:
-    times = psutil.Process(pid).cpu_times()
-    return times.user + times.system
+    """The process's user + system CPU seconds (/proc: no psutil needed on a bare benchmark box)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 def first_frame(big: Path, home: str, tree: Path, settle_s: float) -> Start:
