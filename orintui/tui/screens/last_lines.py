@@ -11,7 +11,7 @@ from textual.widgets import Footer, Static
 
 from orintui.sanitize import clean_line
 from orintui.session import events as ev
-from orintui.session.model import Session
+from orintui.session.model import RunInfo, Session
 
 LAST_LINES = 200
 
@@ -21,17 +21,21 @@ def last_lines(session: Session, run: int, keep: int = LAST_LINES) -> list[str]:
     return lines[-keep:]
 
 
+def run_lines(session: Session, run: int) -> tuple[RunInfo | None, int, list[str]]:
+    """What the screen shows of a run: read from the whole session, in a worker."""
+    return next((r for r in session.runs if r.index == run), None), run, last_lines(session, run)
+
+
 class LastLinesScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,enter", "close", "Close")]
 
-    def __init__(self, session: Session, run: int):
+    def __init__(self, info: RunInfo | None, run: int, lines: list[str]):
         super().__init__()
-        self.session, self.run = session, run
+        self.info, self.run, self.lines = info, run, lines
 
     def compose(self) -> ComposeResult:
-        info = next((r for r in self.session.runs if r.index == self.run), None)
+        info, lines = self.info, self.lines
         title = Text(clean_line(f"{info.label if info else self.run}: {info.status if info else ''}"), style="bold")
-        lines = last_lines(self.session, self.run)
         body = Text()
         if info is not None and info.error:
             body.append(clean_line(info.error).replace(" | ", "\n") + "\n\n", style="red")

@@ -7,6 +7,8 @@ rich.pretty) are not on the way to the first frame."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
@@ -14,6 +16,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Footer, Static
@@ -23,6 +26,7 @@ from orintui.sanitize import safe_component
 from orintui.session.model import Session
 from orintui.tui.data import data_line
 from orintui.tui.keys import grouped
+from orintui.tui.messages import Notice
 from orintui.tui.widgets.comparison import ComparisonTable
 from orintui.tui.widgets.findings import FindingsPane
 
@@ -61,6 +65,7 @@ class MonitorScreen(Screen):
         self._drawn: object = -1
         self._title_key: object = None
         self._panes: dict[str, Widget] = {}  # "chart", "output", "chart-below": mounted once first needed
+        self.jobs: dict[str, str] = {}  # off_loop's jobs in flight: what the title says of each
 
     def compose(self) -> ComposeResult:
         # the widgets a redraw feeds are kept, not queried five times a second
@@ -119,9 +124,11 @@ class MonitorScreen(Screen):
         return widget if widget.is_mounted else None
 
     def on_run_lane_open(self, message: RunLane.Open) -> None:
-        from orintui.tui.screens.last_lines import LastLinesScreen
+        from orintui.tui.screens.last_lines import LastLinesScreen, run_lines
 
-        self.app.push_screen(LastLinesScreen(self.report_session(), message.index))
+        run = message.index
+        self.off_loop("lines", lambda session: run_lines(session, run),
+                      lambda lines: self.app.push_screen(LastLinesScreen(*lines)), "reading the run's output...")
 
     def tick(self) -> None:
         """Subclasses feed events into self.state here, then redraw."""
@@ -132,7 +139,8 @@ class MonitorScreen(Screen):
         host = s.host.get("gpu_name") or s.host.get("model") or s.host.get("hostname") or ""
         # whole seconds: the title is the top row, and a change there every tick would have Textual repaint
         # everything between it and the lanes (it repaints the span of all changed regions)
-        title = data_line(f" {s.title}  |  {host}  |  t={self.state.t:5.0f}s", style="bold")
+        title = Text(f" {'; '.join(self.jobs.values())} ", style="bold reverse") if self.jobs else Text()  # off_loop's
+        title.append_text(data_line(f" {s.title}  |  {host}  |  t={self.state.t:5.0f}s", style="bold"))
         h = s.host
         if h.get("nvpmodel") or h.get("jetson_clocks"):  # a Jetson: where the numbers are made
             title.append(data_line(f"  |  {h.get('nvpmodel') or 'power mode n/a'}, ", style="bold"))
@@ -147,17 +155,20 @@ class MonitorScreen(Screen):
 
     def title_key(self) -> object:
         """What the title depends on: it is built again only when this changes."""
-        return (f"{self.state.t:5.0f}", self.state.session.title)
+        return (f"{self.state.t:5.0f}", self.state.session.title, tuple(self.jobs.values()))
+
+    def retitle(self, force: bool = False) -> None:
+        title_key = self.title_key()
+        if force or title_key != self._title_key:
+            self._title_key = title_key
+            set_text(self.title_bar, self.title_text())
 
     def redraw(self, force: bool = False) -> None:
         key = self.draw_key()
         if not force and self._drawn == key:
             return
         self._drawn = key
-        title_key = self.title_key()
-        if force or title_key != self._title_key:
-            self._title_key = title_key
-            set_text(self.title_bar, self.title_text())
+        self.retitle(force)
         self.strip.show(self.state)
         for lane in self.state.lanes:
             self.lane_widgets[lane.index].show(lane, lane.index == self.state.current, self.state.t)
@@ -186,23 +197,56 @@ class MonitorScreen(Screen):
         self.redraw(force=True)
 
     def report_session(self) -> Session:
-        """The session the report key writes (the state's own copy holds no events)."""
+        """The session the report key writes (the state's own copy holds no events); called in workers."""
         raise NotImplementedError
 
+    # -- work on the whole session, off the UI loop -------------------------------------------------
+    @dataclass
+    class Worked(Message):
+        """A job's result, worked out in a worker, for ``then`` on the UI loop."""
+
+        job: str
+        then: Callable[[Any], object]
+        result: Any
+
+    def off_loop(self, job: str, work_out: Callable[[Session], Any], then: Callable[[Any], object], working: str) -> None:
+        """``work_out(report_session())`` in a worker (a live session is read back from its journal,
+        seconds for a long one), then ``then(result)`` back here; one job of a kind at a time."""
+        if job in self.jobs:
+            self.notify(f"still {working}", timeout=3, markup=False)
+            return
+        self.jobs[job] = working
+        self.retitle()  # the title says what is being worked on until it is done
+        self.work_in_thread(job, work_out, then)
+
+    @work(thread=True, group="session-jobs")
+    def work_in_thread(self, job: str, work_out: Callable[[Session], Any], then: Callable[[Any], object]) -> None:
+        self.post_message(self.Worked(job, then, work_out(self.report_session())))
+
+    def on_monitor_screen_worked(self, message: Worked) -> None:
+        self.jobs.pop(message.job, None)
+        self.retitle()
+        if self.is_active:  # not once the user has left, or opened another dialog
+            message.then(message.result)
+
     def action_pareto(self) -> None:
+        from orintui.pareto import points_of
         from orintui.tui.widgets.pareto_plot import ParetoScreen
 
-        self.app.push_screen(ParetoScreen(self.report_session()))
+        self.off_loop("pareto", lambda session: points_of([session]),
+                      lambda points: self.app.push_screen(ParetoScreen(points)), "working out the energy chart...")
 
     def action_report(self) -> None:
         """Write the results table (orintui report's markdown) to the reports folder."""
-        self.write_report(self.report_session())
+        app = self.app  # the notice goes to the app: the report is written even if the screen is left
 
-    @work(thread=True, exclusive=True, group="report")
-    def write_report(self, session: Session) -> None:
+        self.off_loop("report", lambda session: app.post_message(self.write_report(session)), lambda _: None,
+                      "writing the report...")
+
+    @staticmethod
+    def write_report(session: Session) -> Notice:
         # every run's figures over the whole session: a while for a long one, never on the UI loop
         from orintui.report import render_report
         from orintui.tui.save_report import save_report
 
-        self.post_message(save_report(f"{safe_component(session.id)}.md", render_report([session]), "report"))
-
+        return save_report(f"{safe_component(session.id)}.md", render_report([session]), "report")

@@ -11,8 +11,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from orintui.pareto import Point, points_of
-from orintui.session.model import Session
+from orintui.pareto import Point
 from orintui.tui.data import data_line
 
 MARKERS = "123456789abcdefghijklmnopqrstuvwxyz"
@@ -59,14 +58,15 @@ def plot_text(points: list[Point]) -> Text:
 class ParetoScreen(ModalScreen[None]):
     BINDINGS = [Binding("e,escape,q", "close", "Close")]
 
-    def __init__(self, session: Session):
+    def __init__(self, points: list[Point]):
+        """``points``: pareto.points_of the session, worked out in a worker (every run's figures)."""
         super().__init__()
-        self.session = session
+        self.points = points
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Static(data_line("Speed against energy per token", style="bold"))
-            yield Static(plot_text(points_of([self.session])), id="pareto-plot")
+            yield Static(plot_text(self.points), id="pareto-plot")
             yield Static("e / escape: close", classes="hint")
 
     def action_close(self) -> None:
