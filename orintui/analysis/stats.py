@@ -153,8 +153,8 @@ def _resampled_ratios_python(a: _Blocks, b: _Blocks, resamples: int, rng: random
 
 
 def _resampled_ratios_numpy(a: _Blocks, b: _Blocks, resamples: int, rng: random.Random) -> list[float]:
-    """The same ratios as the reference, bit for bit, in a few array passes (a twentieth of its CPU:
-    benchmarks/bootstrap_cost.py): numpy's MT19937 continues ``rng``'s own stream, and
+    """The same ratios as the reference, bit for bit, in a few array passes (a tenth to a twentieth of
+    its CPU: docs/analysis.md): numpy's MT19937 continues ``rng``'s own stream, and
     ``randrange(starts)`` is its next 32-bit word shifted to starts' bit length, drawn again while
     not below starts. The accepted words of each side are found at once; a short walk then assigns
     them to resamples in the reference's order (a's blocks, b's blocks, the next resample), and each
