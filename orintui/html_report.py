@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from orintui import __version__
 from orintui.analysis.findings import session_findings
 from orintui.format import run_label
-from orintui.metrics import label_stats, session_metrics
+from orintui.metrics import label_stats, session_metrics, steady_tokens
 from orintui.report import COLUMNS, device_line, flag_notes, fmt, host_line, rows, session_name, versions_line
-from orintui.session.events import TELEMETRY, TOKEN
+from orintui.session.events import TELEMETRY
 from orintui.session.model import Session
 from orintui.svg_chart import Band, Chart, Series, esc, render
 
@@ -38,14 +38,13 @@ def token_ms_series(session: Session) -> list[Series]:
     for run in session.runs:
         if run.warmup:
             continue
-        tokens = [e for e in session.run_events(run.index) if e["kind"] == TOKEN and not e.get("warmup")]
+        times, backend_ms = steady_tokens(session.run_events(run.index))  # warm-up left out as the figures do
         points, last = [], None
-        for i, e in enumerate(tokens):
-            ms = e.get("ms")
-            if ms is None and last is not None:
-                ms = (e["t"] - last) * 1000.0
-            last = e["t"]
-            if isinstance(ms, (int, float)) and math.isfinite(ms) and ms > 0:
+        for i, (t, ms) in enumerate(zip(times, backend_ms)):
+            if ms != ms and last is not None:  # NaN: the backend gave none
+                ms = (t - last) * 1000.0
+            last = t
+            if math.isfinite(ms) and ms > 0:
                 points.append((float(i + 1), float(ms)))
         if points:
             out.append(Series(run_label(run, session.runs), points))

@@ -780,11 +780,17 @@ def decode_standard_error(times: Sequence[float], rate: float) -> float | None:
     return rate * cv / math.sqrt(len(gaps))
 
 
-def run_decode_standard_error(events: Iterable[Event], rate: float) -> float | None:
-    """``decode_standard_error`` over a run's steady tokens: warm-up left out as its figures leave it
-    out, whether the adapter flagged it or the output showed it (``steady_part``)."""
+def steady_tokens(events: Iterable[Event]) -> tuple[Sequence[float], Sequence[float]]:
+    """A run's steady-state tokens' arrival times and backend ms (NaN: none): warm-up left out as its
+    figures leave it out, whether the adapter flagged it or the output showed it (``steady_part``)."""
     series, _ = split_run(events)
-    return decode_standard_error(steady_part(series)[0], rate)
+    times, ms, _ = steady_part(series)
+    return times, ms
+
+
+def run_decode_standard_error(events: Iterable[Event], rate: float) -> float | None:
+    """``decode_standard_error`` over a run's steady tokens."""
+    return decode_standard_error(steady_tokens(events)[0], rate)
 
 
 def figure(m: RunMetrics, key: str) -> float | None:

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from orintui.compare import compare_sessions
+from orintui.html_report import token_ms_series
 from orintui.metrics import decode_standard_error, energy_joules, label_stats, mean_stddev, percentile, run_metrics, session_metrics
 from orintui.report import render_report
 from orintui.session import events as ev
@@ -118,6 +119,9 @@ def test_single_run_spread_leaves_out_the_warmup_its_output_shows():
     spread = row["figures"]["decode"]["spread"]
     assert spread == pytest.approx(decode_standard_error(times[1:], m.decode))
     assert 0 < spread < 0.05 * m.decode
+    # the HTML report's ms/token chart leaves the same token out (it drew a 2,000 ms first point)
+    chart = token_ms_series(sessions[0])[0].points
+    assert len(chart) == 19 and max(ms for _, ms in chart) < 120
 
 
 def test_report_json_shape(tmp_path, cli):
