@@ -11,6 +11,7 @@ from test_tui import on_screen, settled, until
 from textual.widgets import Static
 
 from orintui.scenarios import parse_scenario
+from orintui.session import events as ev
 from orintui.tui.app import make_app
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -21,7 +22,11 @@ TICK_S = 0.01  # the probe timer's interval: it fires over and over while the lo
 
 
 def big_session():
-    return synthetic_session(TOKENS, 500.0, 2000, 1.0, runs=RUNS)
+    session = synthetic_session(TOKENS, 500.0, 2000, 1.0, runs=RUNS)
+    run0_end = next(e["t"] for e in session.events if e["kind"] == ev.RUN_ENDED and e["run"] == 0)
+    session.events.append({**ev.output(run0_end, "the last line of run 0"), "run": 0})
+    session.events.sort(key=lambda e: e["t"])
+    return session
 
 
 def probe(screen, busy):
@@ -108,7 +113,8 @@ async def test_a_200k_token_live_sessions_report_chart_and_last_lines_are_worked
         await pilot.press("enter")
         last = await on_screen(pilot, "LastLinesScreen")
         assert isinstance(last, LastLinesScreen) and seen.count(True) >= 3, seen.count(True)
-        assert "".join(str(w.render()) for w in last.query(Static)).startswith("run 0: ok")
+        shown = "".join(str(w.render()) for w in last.query(Static))
+        assert shown.startswith("run 0: ok") and "last 1 output lines:\nthe last line of run 0" in shown
         await pilot.press("escape")
         await on_screen(pilot, "LiveScreen")
 

@@ -21,9 +21,11 @@ def last_lines(session: Session, run: int, keep: int = LAST_LINES) -> list[str]:
     return lines[-keep:]
 
 
-def run_lines(session: Session, run: int) -> tuple[RunInfo | None, int, list[str]]:
-    """What the screen shows of a run: read from the whole session, in a worker."""
-    return next((r for r in session.runs if r.index == run), None), run, last_lines(session, run)
+def run_lines(session: Session, run: int, kept: list[str] | None = None) -> tuple[RunInfo | None, int, list[str]]:
+    """What the screen shows of a run: read from the whole session, in a worker; ``kept``: its lines
+    as the live screen holds them (a live session's read-back leaves output lines out)."""
+    lines = kept[-LAST_LINES:] if kept is not None else last_lines(session, run)
+    return next((r for r in session.runs if r.index == run), None), run, lines
 
 
 class LastLinesScreen(ModalScreen[None]):

@@ -102,6 +102,10 @@ class LiveScreen(MonitorScreen):
         # the recording goes on in another thread; the journal is the record: read it back
         return self.execution.recorder.snapshot()
 
+    def kept_lines(self, run: int) -> list[str]:
+        # the journal's read-back (report_session) leaves output lines out: the live state keeps the last ones
+        return [line for r, line in self.state.output if r == run]
+
     def action_skip(self) -> None:
         self.execution.skip_current()
         self.notify("skipping the current run")

@@ -127,8 +127,13 @@ class MonitorScreen(Screen):
         from orintui.tui.screens.last_lines import LastLinesScreen, run_lines
 
         run = message.index
-        self.off_loop("lines", lambda session: run_lines(session, run),
+        kept = self.kept_lines(run)
+        self.off_loop("lines", lambda session: run_lines(session, run, kept),
                       lambda lines: self.app.push_screen(LastLinesScreen(*lines)), "reading the run's output...")
+
+    def kept_lines(self, run: int) -> list[str] | None:
+        """A run's last output lines as this screen holds them, or None: read from the session."""
+        return None
 
     def tick(self) -> None:
         """Subclasses feed events into self.state here, then redraw."""
