@@ -177,16 +177,16 @@ def _resampled_ratios_numpy(a: _Blocks, b: _Blocks, resamples: int, rng: random.
                         prefix[side.rest:side.rest + side.starts] - prefix[:side.starts]))
     draws = [side.draws for side in sides]
     ratios: list[float] = []
-    words = np.empty(0, dtype=np.uint64)  # random_raw's own type: a conversion would cost a pass
+    words = np.empty(0, dtype=np.int64)  # random_raw's uint64 seen as int64 (below 2^32): numpy indexes with int64
     while len(ratios) < resamples:
         count = min(batch, resamples - len(ratios))
         more = int(count * words_each * WORDS_MARGIN) + 64
         while True:
-            words = np.concatenate([words, bits.random_raw(more)])
+            words = np.concatenate([words, bits.random_raw(more).view(np.int64)])
             found: dict[int, np.ndarray] = {}  # two runs of one length share their accepted words
             for limit in below:
                 if limit not in found:
-                    found[limit] = np.flatnonzero(words < np.uint64(limit))
+                    found[limit] = np.flatnonzero(words < limit)
             accepted = [found[limit] for limit in below]
             firsts: tuple[list[int], list[int]] = ([], [])
             pos = 0
@@ -202,7 +202,7 @@ def _resampled_ratios_numpy(a: _Blocks, b: _Blocks, resamples: int, rng: random.
         means = []
         for side, shift, acc, first, (whole_sums, rest_sums) in zip(sides, shifts, accepted, firsts, sums_at):
             drawn = np.concatenate([acc[i:i + side.draws] for i in first])
-            starts = (words[drawn] >> np.uint64(shift)).reshape(count, side.draws)
+            starts = (words[drawn] >> shift).reshape(count, side.draws)
             sums = whole_sums[starts]
             if side.rest:
                 sums[:, -1] = rest_sums[starts[:, -1]]
