@@ -5,6 +5,7 @@ whole-line ones."""
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import re
@@ -13,7 +14,7 @@ import pytest
 from conftest import FIXTURES
 
 from orintui.backends import ADAPTERS
-from orintui.backends.base import MAX_PENDING, CumulativeText, Parser, common_prefix_len, strip_ansi
+from orintui.backends.base import MAX_PENDING, CumulativeText, Parser, common_prefix_len, is_clean, strip_ansi
 from orintui.backends.tinygrad_llm import TOKEN_LINE, TOKEN_LINE_012, token_line
 from orintui.sanitize import clean_text
 
@@ -192,3 +193,154 @@ def test_llama_completion_eos_tail_is_the_longest_start_of_the_marker():
         text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(6)))
         longest = next((n for n in range(min(len(EOS_MARK), len(text)), 1, -1) if EOS_MARK.startswith(text[-n:])), 0)
         assert parser._partial_tail(text) == longest, text
+
+
+def test_round6_is_round_to_six_places():
+    from orintui.backends.base import round6
+
+    rng = random.Random(0)
+    values = [rng.random() * 10 ** rng.randrange(-8, 10) for _ in range(200_000)] + [i * 0.001 for i in range(20_000)]
+    # ties and near-ties of the sixth place, where the product's rounding could decide
+    values += [(k + 0.5) / 1e6 for k in range(0, 10**6, 101)] + [(k + 0.5) / 1e6 for k in range(2**40, 2**40 + 5000)]
+    values += [math.nextafter((k + 0.5) / 1e6, d) for k in range(0, 10**9, 99_991) for d in (0.0, 1e10)]
+    values += [0.0, -0.0, -1.5, 1.0, 5e-7, 1.5e-6, 2.5e-6, 5e-324, 8999999999.9999995, 9e9, 1e300, math.inf, math.nan, 3, True]
+    for value in values:
+        fast, exact = round6(value), round(value, 6)
+        assert repr(fast) == repr(exact) and type(fast) is type(exact), value
+
+
+def test_is_clean_is_whether_the_sanitiser_changes_a_text():
+    texts = HOSTILE + ["x" * 200 + c for c in ("\x1b", "\x9b", "\x7f", "\x00", "\t", "\r", "\u00e9", "\x85")]
+    texts += [line for path in TRANSCRIPTS for line in re.split(r"\r\n|\n|\r", read(path))]
+    for text in texts:
+        assert is_clean(text) == (clean_text(text) == text), text
+
+
+def cumulative_lines(rng: random.Random, n: int = 400) -> list[str]:
+    """tinygrad.llm's long lines (timings, then the whole text so far), long enough for the repeat
+    shortcut, with hostile turns: an escape or control character in the new words (it stays in every
+    later line), before the timings, in them in place, in the middle of the repeated text for one line, a changed earlier
+    word (a replacement character resolved), a wider head, a line cut short, non-ASCII words."""
+    words = ["w1", "w22", "\u00e9t\u00e9", "\x1b[31mred\x1b[0m", "\x07", "\x9b1m", "\t", "\x7f", "\ufffd", "z" * 300]
+    text, lines = "<|begin_of_text|>" + " x" * 600, []
+    for i in range(n):
+        text += " " + (rng.choice(words) if rng.random() < 0.1 else f"w{i}")
+        line = f"  20.{i % 100:02d} ms,  49.90 tok/s,   12.31 GB/s, 2504/2744 MB  --  {text}"
+        turn = rng.random()
+        if turn < 0.03:
+            line = "\x1b[2K" + line
+        elif turn < 0.05:  # in place: the repeated text stays in its columns
+            line = line[:5] + rng.choice("\x07\x1b\x9b\x00") + line[6:]
+        elif turn < 0.1:
+            mid = rng.randrange(100, len(line))
+            line = line[:mid] + rng.choice(words[3:]) + line[mid:]
+        elif turn < 0.13:
+            text = text.replace(" x", " y", 1)
+        elif turn < 0.16:
+            line = "1" + line
+        elif turn < 0.19:
+            line = line[: len(line) // 2]
+        lines.append(line)
+    return lines
+
+
+class NoShortcut(Parser):
+    """Every line through clean: the general path the repeat shortcut stands for."""
+
+    def _clean_long(self, raw: str) -> str:
+        return self.clean(raw)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_long_repeated_lines_are_cleaned_as_the_sanitiser_cleans_them(seed):
+    from orintui.backends.base import LONG_LINE
+
+    lines = cumulative_lines(random.Random(seed))
+    assert sum(len(line) >= LONG_LINE for line in lines) > 300
+    fast, slow = Parser(), NoShortcut()
+    for line in lines:
+        got = fast.feed(line + "\n", 1.0)
+        assert got == slow.feed(line + "\n", 1.0)
+        assert got[0]["line"] == (lambda s: s if len(s) <= 2000 else s[:2000] + f"... ({len(s) - 2000} more characters)")(
+            clean_text(line))
+    class SlowLLM(type(ADAPTERS["tinygrad-llm"].make_parser())):  # type: ignore[misc]
+        _clean_long = NoShortcut._clean_long
+
+    fast_llm, slow_llm = ADAPTERS["tinygrad-llm"].make_parser(), SlowLLM()
+    text = "".join(line + "\n" for line in lines)
+    assert outputs(fast_llm, re.split(r"(?<=\n)", text)) == outputs(slow_llm, re.split(r"(?<=\n)", text))
+
+
+def test_llama_bench_rows_decode_to_the_standard_decoders_fields_in_keep_order():
+    import json
+
+    from orintui.backends.llama_bench import KEEP, _decode
+
+    full = next(line for line in BENCH_ROWS if line.startswith("{"))
+    obj = json.loads(full)
+    rows = [line for line in BENCH_ROWS if line.startswith("{")]
+    rng = random.Random(0)
+    for _ in range(200):  # some fields left out, others added, values of every JSON kind
+        keys = [k for k in obj if rng.random() < 0.8] + ["extra"]
+        rows.append(json.dumps({k: obj.get(k, rng.choice([[1, {"a": None}], "s", 1.5, True, None, {}])) for k in keys}))
+    rows += ['{"avg_ts": 1}', "{}", '{"avg_ts": NaN}', "[1]", '{"a": [[[[1]]]]}', '{"avg_ts": 1, "avg_ts": 2}']
+    for row in rows:
+        try:
+            obj = json.loads(row)
+        except ValueError:
+            obj = None
+        decoded = _decode(row)
+        if decoded is None:
+            assert not isinstance(obj, dict) or "NaN" in row, row
+            continue
+        assert list(decoded.items()) == [(k, obj[k]) for k in KEEP if k in obj], row
+
+
+def ascii_twins() -> list[tuple[str, re.Pattern, re.Pattern]]:
+    """Every ASCII_X pattern of the adapters with the X it stands for."""
+    from orintui.backends import llama_completion, tinygrad_gpt2, tinygrad_llama3, tinygrad_llm
+
+    pairs = [(f"{m.__name__}.{name}", getattr(m, name[6:]), twin) for m in (tinygrad_llm, tinygrad_gpt2, tinygrad_llama3)
+             for name, twin in vars(m).items() if name.startswith("ASCII_")]
+    pairs += [(f"llama_completion.{p.pattern[:20]}", p, twin) for p, twin in zip(llama_completion.FIGURES,
+                                                                                  llama_completion.ASCII_FIGURES)]
+    pairs += [("LOG_PREFIX", llama_completion.LOG_PREFIX, llama_completion.ASCII_LOG_PREFIX),
+              ("PERF", llama_completion.PERF, llama_completion.ASCII_PERF)]
+    assert len(pairs) >= 15
+    return pairs
+
+
+def test_ascii_twins_match_what_their_patterns_match_in_ascii_text():
+    from orintui.backends.base import ascii_twin
+
+    rng = random.Random(0)
+    lines = [line for path in TRANSCRIPTS for line in re.split(r"\r\n|\n|\r", read(path)) if line.isascii()] + EDGES
+    spaces = [" ", "\t", "\x1c", "\x1d", "\x1e", "\x1f", "\x0b", "\x0c", "\n", "\r"]
+    texts = lines + ["".join(rng.choice(spaces) if c == " " and rng.random() < 0.3 else c for c in line) for line in lines]
+    texts = sorted({text[text.index(key):] for text in texts for key in ("", "ran model", "enqueue", "total", "param", ",")
+                    if key in text})
+    texts = rng.sample(texts, min(len(texts), 4000))
+    for name, pattern, twin in ascii_twins():
+        for text in texts:
+            a, b = pattern.match(text), twin.match(text)
+            assert (a and (a.span(), a.groups())) == (b and (b.span(), b.groups())), (name, text)
+            a, b = pattern.search(text), twin.search(text)
+            assert (a and (a.span(), a.groups())) == (b and (b.span(), b.groups())), (name, text)
+    assert ascii_twin(re.compile(r"a\\s\\\s+")).pattern == r"a\\s\\[\s\x1c-\x1f]+"  # an escaped backslash is no \s
+    with pytest.raises(ValueError):
+        ascii_twin(re.compile(r"[\s,]"))
+
+
+@pytest.mark.parametrize("name", ["tinygrad-llm", "tinygrad-gpt2", "tinygrad-llama3"])
+def test_non_ascii_numbers_are_read_as_the_unicode_patterns_read_them(name):
+    # Unicode digits (fullwidth, Arabic-Indic) are \d, and float() reads them: such a line takes the
+    # Unicode pattern, and gives what it gave before the ASCII twins
+    lines = ["\uff12\uff10.5 ms,  49.90 tok/s,   12.31 GB/s, 2504/2744 MB  --  a", "  1.5 ms,\u00a0 2 tok/s, 3 GB/s, 4/5 MB",
+             "ran model in \u0663.5 ms, \u0661 GB/s", "enqueue in  \uff11 ms", "total \u0661 ms, 2 tok/s, 3 GB/s, param 4 GB/s",
+             "caf\u00e9", "ran model in 2 ms\u2028x", "  1 ms, 2 tok/s, 3 GB/s, 4/5 MB  --  caf\u00e9"]
+    parser = ADAPTERS[name].make_parser(["--benchmark"])
+    events = outputs(parser, [line + "\n" for line in lines])
+    assert [e for e in events if e["kind"] == "token"], events
+    if name == "tinygrad-llm":
+        for line in lines:
+            assert token_line(line) == whole_line_forms(line), line

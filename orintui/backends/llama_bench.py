@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from orintui.backends.base import Adapter, Parser, strip_ansi, to_float
+from orintui.backends.base import Adapter, Parser, round6, strip_ansi, to_float
 from orintui.session import events as ev
 
 PROGRESS = re.compile(r"llama-bench: benchmark (\d+)/(\d+): (\w+)")
@@ -27,25 +27,33 @@ KEEP = ("model_type", "model_size", "model_n_params", "backends", "gpu_info", "c
         "n_prompt", "n_gen", "n_depth", "avg_ns", "stddev_ns", "avg_ts", "stddev_ts", "samples_ns", "samples_ts")
 
 
-# a -o jsonl row decoded straight into the fields orintui keeps (msgspec skips the rest in C)
-_Row = msgspec.defstruct("_Row", [(k, Any, msgspec.UNSET) for k in KEEP])
-_row_decoder = msgspec.json.Decoder(_Row)
+# a -o jsonl row decoded straight into the fields orintui keeps (msgspec skips the rest in C). A real
+# row has all of them: decoded into a struct that requires them all, its fields are the row as they
+# are (asdict, without to_builtins' walk over the values to leave out fields the row lacks). Not
+# tracked by the garbage collector: decoded JSON holds no cycle, and the struct is dropped at once.
+_full_row_decoder = msgspec.json.Decoder(msgspec.defstruct("_FullRow", [(k, Any) for k in KEEP], gc=False))
+_row_decoder = msgspec.json.Decoder(msgspec.defstruct("_Row", [(k, Any, msgspec.UNSET) for k in KEEP], gc=False))
 
 
-def _decode(text: str) -> msgspec.Struct | None:
+def _decode(text: str) -> dict | None:
+    """The kept fields a JSON object has, in KEEP's order, or None: not an object, or what only the
+    standard decoder reads (NaN)."""
     try:
-        return _row_decoder.decode(text)
-    except (msgspec.DecodeError, RecursionError):  # not an object, or what only the standard decoder reads (NaN)
+        return msgspec.structs.asdict(_full_row_decoder.decode(text))
+    except msgspec.ValidationError:  # a field missing (or not an object): the fields it has
+        pass
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    try:
+        return msgspec.to_builtins(_row_decoder.decode(text))  # the fields the row has (UNSET left out)
+    except (msgspec.DecodeError, RecursionError):
         return None
 
 
-def _jsonl_row(text: str, decoded: msgspec.Struct | None = None) -> dict | None:
+def _jsonl_row(text: str, decoded: dict | None = None) -> dict | None:
     """The kept fields of one JSON row with an avg_ts, or None (not JSON, not a result row)."""
-    if decoded is None:
-        decoded = _decode(text)
-    if decoded is not None:
-        row = msgspec.to_builtins(decoded)  # the fields the row has (UNSET left out), in KEEP's order
-    else:
+    row = decoded if decoded is not None else _decode(text)
+    if row is None:
         try:
             obj = json.loads(text)
         except (ValueError, RecursionError):
@@ -74,7 +82,7 @@ class LlamaBenchParser(Parser):
         self.complete_marker = False  # the array closed, or md's build line: the whole output came
         self.tests = 0
         self.announced = 0  # --progress: "benchmark i/N" says how many tests to expect
-        self._decoded: tuple[str, str, msgspec.Struct] | None = None  # a JSON row clean() decoded: stripped, raw, row
+        self._decoded: tuple[str, str, dict] | None = None  # a JSON row clean() decoded: stripped, raw, its fields
 
     def clean(self, raw: str) -> str:
         """A JSON row (most of a -o jsonl run, 900 characters each) is decoded first: msgspec refuses
@@ -199,7 +207,7 @@ class LlamaBenchParser(Parser):
         name = test_name(int(row.get("n_prompt") or 0), int(row.get("n_gen") or 0), int(row.get("n_depth") or 0))
         # ev.summary(t, bench=True, test=name, **row), inlined (the same keys in the same order): a row has
         # 24 fields, which keyword arguments would copy three times
-        event = {"t": self._t_out if t is self._t_in else round(t, 6), "kind": ev.SUMMARY, "run": None,
+        event = {"t": self._t_out if t is self._t_in else round6(t), "kind": ev.SUMMARY, "run": None,
                  "bench": True, "test": name}
         event.update(row)
         out.append(event)

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from orintui.backends.base import NUMBER, Adapter, Parser, strip_ansi, to_float
+from orintui.backends.base import NUMBER, Adapter, Parser, ascii_twin, strip_ansi, to_float
 from orintui.session import events as ev
 
 LOG_PREFIX = re.compile(r"^(?:\d+\.\d{2}\.\d{3}\.\d{3} )?(?:[IWED] )?")
@@ -47,6 +47,12 @@ LOG_LINE = re.compile(r"(?:(?<=\n)|^)\d+\.\d{2}\.\d{3}\.\d{3} [IWED] [^\n]*(?:\n
 LOG_CORE = re.compile(r"\.\d{3} [IWED] ")
 
 
+# the patterns every log line or perf line is tried with, for ASCII lines (base.ascii_twin)
+ASCII_LOG_PREFIX, ASCII_PERF = ascii_twin(LOG_PREFIX), ascii_twin(PERF)
+FIGURES = (PROMPT_EVAL, EVAL, LOAD, TOTAL, SAMPLING)  # in the order _perf tries them
+ASCII_FIGURES = tuple(ascii_twin(p) for p in FIGURES)
+
+
 MARKERS = ("common_perf_print:", "llama_perf_context_print:", "llama_perf_sampler_print:", "llama_print_timings:",
            "Interrupted by user", "llama_memory_breakdown", "common_memory_breakdown",
            "llama_completion: context full and context shift is disabled")
@@ -55,7 +61,7 @@ PARTIAL_LOG = re.compile(r"^\d+(?:\.\d{0,3}){0,3}(?: (?:[IWED](?: [^\n]*)?)?)?$"
 
 def _log_body(line: str) -> str:
     """The line without its log prefix (a match and a slice: ``sub`` would try every position)."""
-    m = LOG_PREFIX.match(line)  # it matches every line, maybe empty
+    m = (ASCII_LOG_PREFIX if line.isascii() else LOG_PREFIX).match(line)  # it matches every line, maybe empty
     return line[m.end():] if m else line
 
 
@@ -173,7 +179,7 @@ class LlamaCompletionParser(Parser):
             if self.prompt is None or not self.echo:
                 self.echo_buffer = None
             return
-        if "_print" in body and (m := PERF.search(body)):
+        if "_print" in body and (m := (ASCII_PERF if body.isascii() else PERF).search(body)):
             self.recognised = True
             self._perf(m.group(1).strip(), t, out)
             return
@@ -197,18 +203,19 @@ class LlamaCompletionParser(Parser):
 
     def _perf(self, body: str, t: float, out: list) -> None:
         fig = {}
-        if m := PROMPT_EVAL.search(body):
+        prompt_eval, eval_, load, total, sampling = ASCII_FIGURES if body.isascii() else FIGURES
+        if m := prompt_eval.search(body):
             fig = {"prompt_ms": to_float(m.group(1)), "prompt_tokens": int(m.group(2)),
                    "prompt_ms_per_token": to_float(m.group(3)), "prompt_tok_s": to_float(m.group(4))}
             out.append(ev.prefill(t, int(m.group(2)), to_float(m.group(1))))
-        elif m := EVAL.search(body):
+        elif m := eval_.search(body):
             fig = {"eval_ms": to_float(m.group(1)), "eval_runs": int(m.group(2)),
                    "eval_ms_per_token": to_float(m.group(3)), "eval_tok_s": to_float(m.group(4))}
-        elif m := LOAD.search(body):
+        elif m := load.search(body):
             fig = {"load_ms": to_float(m.group(1))}
-        elif m := TOTAL.search(body):
+        elif m := total.search(body):
             fig = {"total_ms": to_float(m.group(1)), "total_tokens": int(m.group(2))}
-        elif m := SAMPLING.search(body):
+        elif m := sampling.search(body):
             fig = {"sampling_ms": to_float(m.group(1))}
         if fig:
             self.figures.update(fig)

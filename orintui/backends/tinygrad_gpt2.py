@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from orintui.backends.base import NUMBER, Adapter, Parser, to_float
+from orintui.backends.base import NUMBER, Adapter, Parser, ascii_twin, to_float
 from orintui.session import events as ev
 
 STEP = re.compile(rf"^ran model in\s+{NUMBER} ms(.*)$")
@@ -19,6 +19,7 @@ GBS = re.compile(rf",\s*{NUMBER} GB/s")
 GOPS = re.compile(rf",\s*{NUMBER} GOPS")
 LOADED = re.compile(rf"^loaded weights in\s+{NUMBER} ms(?:,\s*{NUMBER} GB loaded at\s*{NUMBER} GB/s)?")
 USING = re.compile(r"^using (\S+) backend|^using (gpt2\S*)")
+ASCII_STEP, ASCII_ON_DEVICE, ASCII_GBS, ASCII_GOPS = (ascii_twin(p) for p in (STEP, ON_DEVICE, GBS, GOPS))
 
 
 class TinygradGPT2Parser(Parser):
@@ -31,16 +32,16 @@ class TinygradGPT2Parser(Parser):
 
     def line(self, line: str, t: float, out: list) -> None:
         # each pattern is tried only on lines that start with its words (DEBUG=2 prints every kernel)
-        if line.startswith("ran model in") and (m := STEP.match(line)):
+        if line.startswith("ran model in") and (m := (ASCII_STEP if (ascii := line.isascii()) else STEP).match(line)):
             self.recognised = True
             ms, rest = to_float(m.group(1)), m.group(2)
             extra: dict[str, Any] = {}
             if rest:  # DEBUG>=1's figures
-                if d := ON_DEVICE.search(rest):
+                if d := (ASCII_ON_DEVICE if ascii else ON_DEVICE).search(rest):
                     extra["device_ms"], extra["device"] = to_float(d.group(1)), d.group(2)
-                if g := GBS.search(rest):
+                if g := (ASCII_GBS if ascii else GBS).search(rest):
                     extra["gbs"] = to_float(g.group(1))
-                if g := GOPS.search(rest):
+                if g := (ASCII_GOPS if ascii else GOPS).search(rest):
                     extra["gops"] = to_float(g.group(1))
             if self.token_count == 0:
                 out.append(ev.prefill(t, None, ms))

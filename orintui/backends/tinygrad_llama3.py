@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from orintui.backends.base import NUMBER, Adapter, CumulativeText, Parser, to_float
+from orintui.backends.base import NUMBER, Adapter, CumulativeText, Parser, ascii_twin, to_float
 from orintui.session import events as ev
 
 ENQUEUE = re.compile(rf"^enqueue in\s+{NUMBER} ms(.*)$")
@@ -19,6 +19,7 @@ TOTAL = re.compile(rf"^total\s+{NUMBER} ms,\s+{NUMBER} tok/s,\s+{NUMBER} GB/s, p
 ON_DEVICE = re.compile(rf",\s*{NUMBER} ms on (\w+)")
 SEED = re.compile(r"^seed = (\d+)")
 LOADED = re.compile(rf"^loaded weights in\s+{NUMBER} ms")
+ASCII_ENQUEUE, ASCII_TOTAL, ASCII_ON_DEVICE = ascii_twin(ENQUEUE), ascii_twin(TOTAL), ascii_twin(ON_DEVICE)
 PROMPT = "Q: "
 
 
@@ -74,15 +75,16 @@ class TinygradLlama3Parser(Parser):
             first = line[:1]
         # each pattern is tried only on lines that start with its word: a third of them are the tokens'
         # text, and a first character is compared for less than a startswith call costs
-        if first == "e" and line.startswith("enqueue in") and (m := ENQUEUE.match(line)):
+        if first == "e" and line.startswith("enqueue in") and (
+                m := (ASCII_ENQUEUE if (ascii := line.isascii()) else ENQUEUE).match(line)):
             self.recognised = True
             if self.held is not None:  # no text came for the last token
                 self._flush_held(self.cumulative.previous if self.cumulative else "", out)
             self.enqueue_ms = to_float(m.group(1))
-            d = ON_DEVICE.search(m.group(2)) if m.group(2) else None
+            d = (ASCII_ON_DEVICE if ascii else ON_DEVICE).search(m.group(2)) if m.group(2) else None
             self.device_ms = to_float(d.group(1)) if d else None
             return
-        if first == "t" and line.startswith("total") and (m := TOTAL.match(line)):
+        if first == "t" and line.startswith("total") and (m := (ASCII_TOTAL if line.isascii() else TOTAL).match(line)):
             self.recognised = True
             if self.held is not None:
                 self._flush_held(self.cumulative.previous if self.cumulative else "", out)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from orintui.backends.base import NUMBER, Adapter, CumulativeText, Parser, to_float
+from orintui.backends.base import NUMBER, Adapter, CumulativeText, Parser, ascii_twin, round6, to_float
 from orintui.session import events as ev
 
 TOKEN_LINE = re.compile(
@@ -25,20 +25,22 @@ TOKEN_LINE_012 = re.compile(rf"^\s*{NUMBER} ms,\s+{NUMBER} tok/s,\s+{NUMBER} GB/
 TOKEN_HEAD = re.compile(rf"\s*{NUMBER} ms,\s+{NUMBER} tok/s,\s+{NUMBER} GB/s,")
 REST_012 = re.compile(rf" param\s+{NUMBER} GB/s\s*$")
 REST = re.compile(r"\s+(\d+)/(\d+) MB(\s+--  ?)?")
+ASCII_TOKEN_HEAD, ASCII_REST_012, ASCII_REST = ascii_twin(TOKEN_HEAD), ascii_twin(REST_012), ascii_twin(REST)
 
 
 def token_line(line: str) -> tuple[str, str, str, str | None, str | None] | None:
     """What TOKEN_LINE_012, then TOKEN_LINE, match in a line (no line holds a newline): ms, tok/s and
     GB/s, then 0.12's param GB/s or None, then the text or None; None for another line. No part of
     the patterns can give characters back to the part before it, so the split finds the same groups."""
-    head = TOKEN_HEAD.match(line)
+    ascii = line.isascii()
+    head = (ASCII_TOKEN_HEAD if ascii else TOKEN_HEAD).match(line)
     if head is None:
         return None
     ms, tok_s, gbs = head.groups()
     # the newer form first: the rests cannot both match (one needs "param", the other digits there)
-    if (m := REST.match(line, head.end())) and (m.group(3) or m.end() == len(line)):
+    if (m := (ASCII_REST if ascii else REST).match(line, head.end())) and (m.group(3) or m.end() == len(line)):
         return ms, tok_s, gbs, None, line[m.end():] if m.group(3) else None
-    if m := REST_012.match(line, head.end()):
+    if m := (ASCII_REST_012 if ascii else REST_012).match(line, head.end()):
         return ms, tok_s, gbs, m.group(1), None
     return None
 
@@ -62,7 +64,11 @@ class TinygradLLMParser(Parser):
             if param_gbs is None:  # v0.13 and master: the whole text so far (v0.12.0: none)
                 if text and "\\" in text:  # found by memchr; replace would scan the whole text
                     text = text.replace("\\n", "\n")
-                text = self.text_so_far.new_part(text or "")
+                so_far, text = self.text_so_far, text or ""
+                if text.startswith(so_far.previous):  # CumulativeText.new_part's common case, without a call
+                    text, so_far.previous = text[len(so_far.previous):], text
+                else:
+                    text = so_far.new_part(text)
             self.recognised = True
             if not self.in_decode:
                 self.in_decode = True
@@ -74,7 +80,7 @@ class TinygradLLMParser(Parser):
                 to_float(ms_text), to_float(tok_s_text), to_float(gbs_text))
             index = self.token_count
             self.token_count = index + 1  # emit_token, inlined (the same keys in the same order): once a line
-            token = {"t": self._t_out if t is self._t_in else round(t, 6), "kind": ev.TOKEN, "run": None,
+            token = {"t": self._t_out if t is self._t_in else round6(t), "kind": ev.TOKEN, "run": None,
                      "text": text or "", "ms": ms, "warmup": index < self.warmup_tokens, "index": index,
                      "tok_s": tok_s, "gbs": gbs}
             if param_gbs is not None:
