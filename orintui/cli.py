@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 from orintui import __version__
 from orintui.sanitize import clean_line
-from orintui.session import events as ev
 
 if TYPE_CHECKING:
     from orintui.exporter import MetricsExporter
@@ -387,6 +386,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from orintui.backends import ADAPTERS
     from orintui.importer import ImportError_, import_logs
+    from orintui.session import events as ev
     from orintui.session import save_session
 
     if args.backend not in ADAPTERS:

@@ -22,6 +22,19 @@ def test_version_and_help():
         assert command in r.stdout
 
 
+def test_help_loads_only_the_command_line():
+    """`orintui --help` is the first thing people run: it must not load sessions, Textual or the backends
+    (benchmarks/startup.py gives the time; the session package's import tripled it once)."""
+    import subprocess
+
+    probe = ("import sys, contextlib, io\nfrom orintui.cli import main\n"
+             "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit): main(['--help'])\n"
+             "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+             "('orintui', 'textual', 'rich', 'msgspec', 'pexpect', 'numpy', 'psutil'))))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert loaded == ["orintui", "orintui.cli", "orintui.sanitize"]
+
+
 def test_bad_usage_exits_2(cli):
     assert run_cli("report").returncode == 2  # once as a real process
     for args in (["report"], ["telemetry", "--interval", "-1"], ["screenshot", "x.json", "--out", "x.svg", "--size", "huge"]):
