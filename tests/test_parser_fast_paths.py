@@ -344,3 +344,17 @@ def test_non_ascii_numbers_are_read_as_the_unicode_patterns_read_them(name):
     if name == "tinygrad-llm":
         for line in lines:
             assert token_line(line) == whole_line_forms(line), line
+
+
+def test_number_matches_what_the_old_number_pattern_matched():
+    from orintui.backends.base import NUMBER
+
+    old = r"(nan|-?inf|[-+]?\d+(?:\.\d+)?)"  # the form before it was reordered for speed
+    rng = random.Random(0)
+    texts = ["".join(rng.choice("0123456789.-+naif ms,\uff13") for _ in range(rng.randrange(12))) for _ in range(20_000)]
+    for context in ("{}", "{} ms", r"\s*{} ms,\s+{}", "{}$", "x{}"):
+        a, b = re.compile(context.format(old, old)), re.compile(context.format(NUMBER, NUMBER))
+        for text in texts:
+            for how in ("match", "search", "fullmatch"):
+                x, y = getattr(a, how)(text), getattr(b, how)(text)
+                assert (x and (x.span(), x.groups())) == (y and (y.span(), y.groups())), (context, text)

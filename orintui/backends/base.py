@@ -23,7 +23,10 @@ OUTPUT, TOKEN = ev.OUTPUT, ev.TOKEN
 MAX_LINE = 2000  # longer lines are kept truncated in output events (a backend may print 1 MB)
 MAX_PENDING = 1 << 20
 DEPRECATED = re.compile(r"AssertionError: (\w+)=1 is deprecated, use DEV=(\w+) instead")
-NUMBER = r"(nan|-?inf|[-+]?\d+(?:\.\d+)?)"
+# a figure: digits first (nearly every figure), and the optional fraction as a branch, not a repeat,
+# which sre runs faster (a third of a token line's match); the same strings match with the same groups,
+# as no two of the alternatives can match at one position
+NUMBER = r"([-+]?\d+(?:\.\d+|)|nan|-?inf)"
 
 
 # every character clean_text would remove or that starts a sequence it removes: text without one
