@@ -113,7 +113,7 @@ def rounds(args: argparse.Namespace) -> int:
                 if n and figure:
                     pending.append((mode, run.label, figure, last_bare.get(run.label)))
                 elif n:
-                    print(f"round {n} {mode:8} {run.label:24} {run.status}: no figure", flush=True)
+                    print(f"round {n} {mode:8} {run.label:24} {run.status}: no figure ({run.error})", flush=True)
             for label, (backend, argv, env, cwd) in bare_runs.items():
                 try:
                     bare = bare_figure(backend, argv, env, cwd, Path(tmp) / "bare.log")
