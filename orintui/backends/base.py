@@ -39,22 +39,17 @@ _ALNUM = re.compile(r"[^\W_]")  # a letter or a digit (str.isalnum's characters)
 
 def strip_ansi(text: str) -> str:
     """Backend text without escape sequences or control characters (the one sanitiser; CR kept,
-    since lines are split on it). Text with none is returned as it is, found out in C: for ASCII
-    text (nearly every line) by ``isprintable`` when short and by a byte table when long (the table
-    costs half as much per character but two copies to set up), which keeps tinygrad.llm's
-    14,000-character lines cheap. Tab and CR are not printable: such text takes the table."""
-    if text.isascii():
-        if len(text) < 160 and text.isprintable():
-            return text
-        raw = text.encode("ascii")
-        return text if len(raw.translate(None, _CONTROL_BYTES)) == len(raw) else clean_text(text)
-    return text if _NEEDS_CLEANING.search(text) is None else clean_text(text)
+    since lines are split on it). Text with none (``is_clean``) is returned as it is."""
+    return text if is_clean(text) else clean_text(text)
 
 
 def is_clean(text: str) -> bool:
     """Whether strip_ansi returns the text as it is: whether it has no character the sanitiser
     removes or that starts a sequence it removes. A verdict per character, so the parts of a text
-    can be checked apart (only the text as a whole is ever cleaned)."""
+    can be checked apart (only the text as a whole is ever cleaned). Found out in C: for ASCII text
+    (nearly every line) by ``isprintable`` when short and by a byte table when long (the table costs
+    half as much per character but two copies to set up), which keeps tinygrad.llm's 14,000-character
+    lines cheap. Tab and CR are not printable: such text takes the table."""
     if text.isascii():
         if len(text) < 160 and text.isprintable():
             return True
