@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shlex
 import shutil
 import statistics
@@ -28,7 +29,20 @@ from orintui.session import save_session
 
 ROOT = Path(__file__).resolve().parent.parent
 POSITIONS = (60.0, 540.0)
-BEFORE_FILES = ("orintui/live_state.py", "orintui/tui/widgets/comparison.py", "orintui/tui/widgets/run_lane.py")
+BEFORE_FILES = ("orintui/reading/live_state.py", "orintui/tui/widgets/comparison.py", "orintui/tui/widgets/run_lane.py")
+# revisions before the layer folders kept these modules flat in orintui/: their old files import them there
+MOVED = {"live_state": "reading", "report": "reading", "metrics_live": "figures", "metrics": "figures",
+         "sanitize": "core", "format": "core"}
+OLD_IMPORT = re.compile(r"\borintui\.(" + "|".join(MOVED) + r")\b")
+
+
+def before_source(rev: str, path: str) -> str:
+    """``path`` as it was at ``rev`` (at its flat place before the layer folders), importing today's paths."""
+    for where in (path, path.replace("orintui/reading/", "orintui/")):
+        got = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:{where}"], capture_output=True, text=True)
+        if got.returncode == 0:
+            return OLD_IMPORT.sub(lambda m: f"orintui.{MOVED[m.group(1)]}.{m.group(1)}", got.stdout)
+    raise SystemExit(f"{path} is not in {rev}")
 
 
 SOCKET = f"orintui-bench-{os.getpid()}"  # a tmux server of its own: another's kill-server cannot end a round
@@ -74,9 +88,7 @@ def main() -> int:
             shutil.copytree(ROOT / "orintui", out / "orintui")
             shutil.copytree(ROOT / "themes", out / "themes")  # the app's stylesheet
             for path in BEFORE_FILES:
-                old = subprocess.run(["git", "-C", str(ROOT), "show", f"{args.before}:{path}"], capture_output=True,
-                                     text=True, check=True).stdout
-                (out / path).write_text(old)
+                (out / path).write_text(before_source(args.before, path))
             trees = {"before": str(out), **trees}
         cpu: dict[tuple[str, float], list[float]] = {}
         for _ in range(args.rounds):

@@ -28,7 +28,7 @@ def main() -> int:
     from orintui.analysis import stats
     from orintui.analysis.findings import session_findings
     from orintui.analysis.verdicts import session_verdicts
-    from orintui.metrics import session_metrics
+    from orintui.figures.metrics import session_metrics
 
     session = synthetic_session(tokens, 500.0, tokens // 100, 1.0, runs=runs)
     metrics, wall, _cpu = timed(lambda: session_metrics(session))

@@ -21,9 +21,9 @@ from dataclasses import replace
 from common import synthetic_session
 from prometheus_client import generate_latest
 
-from orintui.exporter import MetricsExporter
-from orintui.live_state import LiveState
-from orintui.metrics_live import SessionAccumulator
+from orintui.figures.metrics_live import SessionAccumulator
+from orintui.reading.live_state import LiveState
+from orintui.running.exporter import MetricsExporter
 
 
 class _Execution:  # what MetricsExporter.watch reads of an engine Execution

@@ -45,7 +45,10 @@ def events(tokens: int, texts: list[str], sample: dict):
 def child(tokens: int, refreshes: int, memory: bool) -> dict:
     import tracemalloc
 
-    from orintui.live_state import LiveState
+    try:
+        from orintui.reading.live_state import LiveState
+    except ImportError:  # a --before tree from before the layer folders
+        from orintui.live_state import LiveState  # type: ignore[no-redef]
     from orintui.session.model import RunInfo, Session
 
     real = json.loads(gzip.decompress(RECORDED.read_bytes()))

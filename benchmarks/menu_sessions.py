@@ -23,7 +23,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as home:
         os.environ["ORINTUI_HOME"] = home
         os.environ.pop("ORINTUI_CACHE", None)
-        from orintui import catalog, paths
+        from orintui.core import paths
+        from orintui.reading import catalog
         from orintui.session import save_session
 
         folder = paths.sessions_dir()

@@ -31,8 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from orintui.importer import import_logs  # noqa: E402
-from orintui.metrics import run_metrics  # noqa: E402
+from orintui.config.importer import import_logs  # noqa: E402
+from orintui.figures.metrics import run_metrics  # noqa: E402
 from orintui.session import load_session  # noqa: E402
 
 STREAMING = ("llama-completion", "tinygrad-llm")

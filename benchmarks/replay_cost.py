@@ -172,7 +172,7 @@ def seek_cost(big: Path, targets: int = 20) -> None:
     work's start); and the same with the figures kept from the build or an earlier seek (now)."""
     import random
 
-    from orintui.live_state import LiveState
+    from orintui.reading.live_state import LiveState
     from orintui.session import load_session
     from orintui.session.replay import ReplayClock
     from orintui.tui.keyframes import Keyframes

@@ -63,7 +63,7 @@ def main() -> int:
         # not the first start (that one opens the demo replay), and a folder of sessions to list
         subprocess.run([sys.executable, "-c", "from orintui.tui import themes; themes.save_settings(demo_seen=True)"],
                        check=True, env=env)
-        folder = Path(subprocess.run([sys.executable, "-c", "from orintui import paths; print(paths.sessions_dir())"],
+        folder = Path(subprocess.run([sys.executable, "-c", "from orintui.core import paths; print(paths.sessions_dir())"],
                                      check=True, env=env, capture_output=True, text=True).stdout.strip())
         folder.mkdir(parents=True, exist_ok=True)
         for i in range(args.sessions):

@@ -11,10 +11,10 @@ import sys
 from typing import TYPE_CHECKING
 
 from orintui import __version__
-from orintui.sanitize import clean_line
+from orintui.core.sanitize import clean_line
 
 if TYPE_CHECKING:
-    from orintui.exporter import MetricsExporter
+    from orintui.running.exporter import MetricsExporter
     from orintui.session.model import Session
     from orintui.session.store import SessionFile
 
@@ -210,7 +210,7 @@ def _load(handle: str) -> Session:
 
 def _open(handle: str) -> SessionFile:
     """A SESSION argument's file with its header read and checked (its events: ``load()``)."""
-    from orintui.catalog import HandleError, resolve_session
+    from orintui.reading.catalog import HandleError, resolve_session
     from orintui.session.store import open_session
 
     try:
@@ -221,7 +221,7 @@ def _open(handle: str) -> SessionFile:
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
-    from orintui.bootstrap import setup
+    from orintui.commands.bootstrap import setup
 
     report = setup(lambda line: print(clean_line(f"orintui setup: {line}"), file=sys.stderr, flush=True))
     width = max(len(what) for what, _ in report.lines)
@@ -237,7 +237,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 
 def cmd_sessions(args: argparse.Namespace) -> int:
-    from orintui.catalog import list_sessions
+    from orintui.reading.catalog import list_sessions
 
     entries = list_sessions(include_demo=not args.saved)
     if args.json:
@@ -268,18 +268,18 @@ def _emit(text: str, out: str | None) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     sessions = [_load(s) for s in args.sessions]
     if args.format == "html":
-        from orintui.html_report import render_html
+        from orintui.sharing.html_report import render_html
 
         _emit(render_html(sessions), args.out)
         return EXIT_OK
-    from orintui.report import render_report
+    from orintui.reading.report import render_report
 
     _emit(render_report(sessions, args.format), args.out)
     return EXIT_OK
 
 
 def cmd_pareto(args: argparse.Namespace) -> int:
-    from orintui.pareto import ParetoError, write_chart
+    from orintui.figures.pareto import ParetoError, write_chart
 
     sessions = [_load(s) for s in args.sessions]
     try:
@@ -290,7 +290,7 @@ def cmd_pareto(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from orintui.compare import CompareError, render_compare, resolve_baseline
+    from orintui.sharing.compare import CompareError, render_compare, resolve_baseline
 
     if len(args.sessions) < 2:
         raise CliError("compare needs two or more sessions")
@@ -338,7 +338,7 @@ def regression_gate(sessions: list, baseline: int, metrics: list[str], threshold
 
 
 def _png(svg: str, out: str) -> None:
-    from orintui.png import PngError, svg_to_png
+    from orintui.sharing.png import PngError, svg_to_png
 
     try:
         svg_to_png(svg, out)
@@ -356,7 +356,7 @@ def _image_kind(out: str) -> str:
 def cmd_card(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from orintui.card import render_card
+    from orintui.sharing.card import render_card
 
     kind = _image_kind(args.out)
     svg = render_card(_load(args.session))
@@ -369,11 +369,11 @@ def cmd_card(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from orintui.serve import serve
+    from orintui.tui.serve import serve
 
     path = None
     if args.session:
-        from orintui.catalog import HandleError, resolve_session
+        from orintui.reading.catalog import HandleError, resolve_session
 
         try:
             path = resolve_session(args.session)
@@ -385,7 +385,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from orintui.backends import ADAPTERS
-    from orintui.importer import ImportError_, import_logs
+    from orintui.config.importer import ImportError_, import_logs
     from orintui.session import events as ev
     from orintui.session import save_session
 
@@ -404,7 +404,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_models(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from orintui import models
+    from orintui.running import models
 
     if args.action == "list":
         if args.files:
@@ -448,7 +448,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_scenarios(args: argparse.Namespace) -> int:
-    from orintui.scenarios import ScenarioError, list_scenarios, load_scenario
+    from orintui.config.scenarios import ScenarioError, list_scenarios, load_scenario
 
     if args.files:
         bad = 0
@@ -485,7 +485,7 @@ def cmd_telemetry(args: argparse.Namespace) -> int:
 
 
 def cmd_exporter(args: argparse.Namespace) -> int:
-    from orintui.exporter import ExporterError, serve_telemetry
+    from orintui.running.exporter import ExporterError, serve_telemetry
 
     try:
         return serve_telemetry(args.port, args.bind, args.source, args.interval)
@@ -497,8 +497,8 @@ def _serve_run_metrics(args: argparse.Namespace) -> MetricsExporter | None:
     """The exporter beside every execution of this run, listening before anything runs; or None."""
     if args.metrics_port is None:
         return None
-    from orintui.engine import watch_executions
-    from orintui.exporter import ExporterError, MetricsExporter
+    from orintui.running.engine import watch_executions
+    from orintui.running.exporter import ExporterError, MetricsExporter
 
     exporter = MetricsExporter()
     try:
@@ -518,8 +518,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     # the front ends live here, not in the engine: the engine never imports the app or the printer
-    from orintui.engine import check_out, parse_overrides, start_checks
-    from orintui.scenarios import load_scenario
+    from orintui.config.scenarios import load_scenario
+    from orintui.running.engine import check_out, parse_overrides, start_checks
 
     start_checks()
     check_out(args.out, getattr(args, "force", False))
@@ -531,7 +531,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
             return run_app(scenario=scenario, out=args.out, telemetry=args.telemetry, interval=args.interval,
                            label=args.label, theme=args.theme)
-        from orintui.headless import run_headless
+        from orintui.commands.headless import run_headless
 
         code = run_headless(scenario, args.out, args.telemetry, args.interval, args.label, args.progress)
         if exporter is not None and args.metrics_hold > 0:
@@ -567,7 +567,7 @@ def cmd_screenshot(args: argparse.Namespace) -> int:
 
 
 def cmd_app(args: argparse.Namespace) -> int:
-    from orintui.engine import start_checks
+    from orintui.running.engine import start_checks
     from orintui.tui.app import run_app
 
     start_checks()
@@ -589,7 +589,7 @@ def _hangup(signum, frame):
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)  # --help and usage errors exit here, before the imports below
-    from orintui.scenarios import ScenarioError
+    from orintui.config.scenarios import ScenarioError
     from orintui.session import SessionError
 
     if args.ascii:  # read by the app's widgets (orintui.tui.glyphs), and by any app it serves

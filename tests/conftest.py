@@ -100,7 +100,7 @@ def llama_bin() -> Path:
 def _model(name: str) -> Path:
     base = os.environ.get("ORINTUI_TEST_MODELS")
     return _need(Path(base) / f"{name}.gguf" if base else None, f"test model {name}.gguf",
-                 f"run scripts/test, or python -m orintui.modelgen {name} DIR/{name}.gguf and set ORINTUI_TEST_MODELS=DIR")
+                 f"run scripts/test, or python -m orintui.core.modelgen {name} DIR/{name}.gguf and set ORINTUI_TEST_MODELS=DIR")
 
 
 @pytest.fixture(scope="session")

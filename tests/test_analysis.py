@@ -17,11 +17,11 @@ from orintui.analysis.references import load_references, nearest, parse_referenc
 from orintui.analysis.stats import RatioInterval, block_bootstrap_ratio, fieller_ratio, repetitions_needed, t_cdf, t_quantile
 from orintui.analysis.verdicts import FASTER, SAME, UNSURE, compared_pairs, verdict
 from orintui.cli import main
-from orintui.compare import render_compare
-from orintui.metrics import session_metrics
-from orintui.paths import bundled_dir
-from orintui.report import render_report
+from orintui.core.paths import bundled_dir
+from orintui.figures.metrics import session_metrics
+from orintui.reading.report import render_report
 from orintui.session import load_session, save_session
+from orintui.sharing.compare import render_compare
 
 H100_BEAM = bundled_dir("data") / "nvidia-gpu-beam-session.json.gz"
 H100 = bundled_dir("data") / "demo-session.json.gz"  # tinygrad NV (failed), CUDA, llama.cpp CUDA, llama-bench
@@ -358,7 +358,7 @@ def test_gate_within_spread_is_not_a_regression():
 
 
 def test_scenario_compare_pairs_are_checked(tmp_path):
-    from orintui.scenarios import ScenarioError, parse_scenario
+    from orintui.config.scenarios import ScenarioError, parse_scenario
 
     run = '[[runs]]\nlabel = "{}"\nbackend = "llama-completion"\nargv = ["x"]\n'
     base = run.format("a") + run.format("b")

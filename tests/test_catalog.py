@@ -10,7 +10,7 @@ import shutil
 import pytest
 from conftest import FIXTURES, ROOT
 
-from orintui import catalog
+from orintui.reading import catalog
 
 DEMO_CPU = FIXTURES / "sessions" / "demo-cpu.json"
 H100 = ROOT / "orintui" / "data" / "demo-session.json.gz"
@@ -77,7 +77,7 @@ def test_the_bundled_demo_cannot_be_deleted(folder):
 
 def _saved(folder, monkeypatch):
     """Two real sessions in the user's sessions folder (ORINTUI_HOME is per test), named by their ids."""
-    from orintui import paths
+    from orintui.core import paths
     from orintui.session import load_session
 
     monkeypatch.setenv("ORINTUI_CACHE", str(paths.cache_dir()))

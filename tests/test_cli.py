@@ -32,7 +32,7 @@ def test_help_loads_only_the_command_line():
              "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
              "('orintui', 'textual', 'rich', 'msgspec', 'pexpect', 'numpy', 'psutil'))))")
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
-    assert loaded == ["orintui", "orintui.cli", "orintui.sanitize"]
+    assert loaded == ["orintui", "orintui.cli", "orintui.core", "orintui.core.sanitize"]
 
 
 def test_bad_usage_exits_2(cli):

@@ -138,7 +138,7 @@ def test_out_naming_a_directory_is_refused_before_anything_runs(tmp_path):
 
 
 async def test_w_on_a_full_disk_says_not_saved_and_does_not_crash(tmp_path, tmpfs):
-    from orintui.scenarios import load_scenario
+    from orintui.config.scenarios import load_scenario
     from orintui.tui.app import make_app
 
     disk = tmpfs("256k")
@@ -387,7 +387,7 @@ async def test_app_crash_keeps_no_traceback_screen_and_names_a_log(tmp_path, mon
 
 
 async def test_app_ctrl_c_is_130(tmp_path):
-    from orintui.scenarios import load_scenario
+    from orintui.config.scenarios import load_scenario
     from orintui.tui.app import make_app
 
     app = make_app(scenario=load_scenario(str(_scenario(tmp_path, [STEADY, "3000", "10"]))),

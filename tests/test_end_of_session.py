@@ -14,9 +14,9 @@ import pytest
 from test_live_state import CAPTURES, captured_session
 
 from orintui.analysis.findings import session_findings
-from orintui.metrics import TokenSeries, run_metrics, session_metrics, split_run
-from orintui.metrics_live import SessionAccumulator
-from orintui.report import render_report
+from orintui.figures.metrics import TokenSeries, run_metrics, session_metrics, split_run
+from orintui.figures.metrics_live import SessionAccumulator
+from orintui.reading.report import render_report
 from orintui.session import load_session
 from orintui.session.model import RunInfo, Session
 
@@ -83,8 +83,8 @@ def test_a_live_llama_cpp_session_ends_with_the_saved_sessions_figures(llama_bin
     """A real session through the engine (two llama.cpp labels on CPU, one run each, the machine's own
     telemetry): the flags stored in the run table, the figures, the report and the Findings the engine
     finishes from its accumulators are those of the saved file, read back afterwards."""
-    from orintui.engine import Execution
-    from orintui.scenarios import parse_scenario
+    from orintui.config.scenarios import parse_scenario
+    from orintui.running.engine import Execution
 
     run = ('[[runs]]\nlabel = "{label}"\nbackend = "llama-completion"\n'
            'argv = ["{bin}/llama-completion", "-m", "{model}", "-p", "Hello", "-n", "40", "--ignore-eos", "-no-cnv",'
@@ -115,7 +115,7 @@ def test_long_series_percentiles_and_median_are_selected_exactly(shape):
     import random
     import statistics
 
-    from orintui.metrics import SORT_UP_TO, median, percentiles
+    from orintui.figures.metrics import SORT_UP_TO, median, percentiles
 
     real = [g for m in session_metrics(load_session(RECORDED[-1])) for g in m.token_ms]
     rng = random.Random(7)

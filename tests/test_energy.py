@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from orintui.metrics import idle_power_w, run_metrics, window_energy
+from orintui.figures.metrics import idle_power_w, run_metrics, window_energy
 from orintui.session import events as ev
 from orintui.session.model import RunInfo, Session
 
@@ -88,8 +88,8 @@ def test_helpers_by_hand():
 
 
 def test_report_carries_device_line_energy_and_decode_telemetry():
-    from orintui.compare import render_compare
-    from orintui.report import render_report
+    from orintui.reading.report import render_report
+    from orintui.sharing.compare import render_compare
 
     s = session()
     s.host.update({"model": "NVIDIA Jetson AGX Orin Developer Kit", "nvpmodel": "MAXN", "jetson_clocks": "OFF",

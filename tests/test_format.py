@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orintui.format import fmt, rate, ratio, repetition_tag, telemetry_line
+from orintui.core.format import fmt, rate, ratio, repetition_tag, telemetry_line
 
 
 def test_figures_and_tags():

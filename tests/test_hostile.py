@@ -16,7 +16,7 @@ import pytest
 from conftest import FIXTURES, run_cli
 
 from orintui.cli import main
-from orintui.sanitize import clean, clean_line, clean_text, safe_component
+from orintui.core.sanitize import clean, clean_line, clean_text, safe_component
 from orintui.session import SessionError, load_session
 from orintui.tui.app import make_app
 
@@ -230,7 +230,7 @@ def test_safe_component_is_one_component():
 
 
 def test_a_report_link_pointing_outside_is_not_followed(orintui_home, tmp_path):
-    from orintui.sanitize import UnsafePath, inside
+    from orintui.core.sanitize import UnsafePath, inside
 
     reports = orintui_home / "data" / "reports"
     reports.mkdir(parents=True)
@@ -402,7 +402,7 @@ def gzip_bomb(path: Path, gib: int = 1) -> Path:
 BOMB_PROBE = """
 import sys
 from pathlib import Path
-from orintui.catalog import list_sessions
+from orintui.reading.catalog import list_sessions
 from orintui.cli import main
 def peak_kib():
     return next(line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM:"))
@@ -480,7 +480,7 @@ def test_scenario_values_are_refused_with_file_line_and_reason(tmp_path, case, c
 
 
 def test_exponential_variables_are_refused_quickly(tmp_path):
-    from orintui.scenarios import ScenarioError, parse_scenario
+    from orintui.config.scenarios import ScenarioError, parse_scenario
 
     chain = "".join(f'v{i} = "{{v{i + 1}}}{{v{i + 1}}}"\n' for i in range(60))
     with pytest.raises(ScenarioError, match="expands to more than 65,536 characters"):

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import time
 
-from orintui.metrics import session_metrics
+from orintui.figures.metrics import session_metrics
 from orintui.session import load_session
 
 
 async def test_the_live_app_adopts_the_engines_figures_and_keeps_no_record(tmp_path, llama_bin, tiny_model):
-    from orintui.scenarios import load_scenario
+    from orintui.config.scenarios import load_scenario
     from orintui.tui.app import make_app
 
     argv = [f"{llama_bin}/llama-completion", "-m", str(tiny_model), "-p", "Hello", "-n", "48", "--ignore-eos",

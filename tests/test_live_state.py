@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from orintui.live_state import LiveState
-from orintui.metrics import run_metrics
+from orintui.figures.metrics import run_metrics
+from orintui.reading.live_state import LiveState
 from orintui.session import load_session
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -186,7 +186,7 @@ def test_captured_runs_end_with_the_batch_figures(name, argv, backend, slow):
 
 def test_lanes_and_the_report_label_repetitions_alike():
     """The recorded BEAM session (a warm-up run, then a measured one) with its measured run repeated."""
-    from orintui.report import rows
+    from orintui.reading.report import rows
     from orintui.session.model import RunInfo
 
     session = load_session(SESSIONS[1])

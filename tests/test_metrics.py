@@ -6,13 +6,13 @@ import json
 
 import pytest
 
-from orintui.compare import compare_sessions
-from orintui.html_report import token_ms_series
-from orintui.metrics import decode_standard_error, energy_joules, label_stats, mean_stddev, percentile, run_metrics, session_metrics
-from orintui.report import render_report
+from orintui.figures.metrics import decode_standard_error, energy_joules, label_stats, mean_stddev, percentile, run_metrics, session_metrics
+from orintui.reading.report import render_report
 from orintui.session import events as ev
 from orintui.session import save_session
 from orintui.session.model import RunInfo, Session
+from orintui.sharing.compare import compare_sessions
+from orintui.sharing.html_report import token_ms_series
 
 
 def build(runs_spec, telemetry=(), peak=204.8):
@@ -155,7 +155,7 @@ def test_compare_flags_moves_beyond_spread(tmp_path, cli):
 
 
 def test_bundled_gpu_session_report():
-    from orintui.paths import bundled_dir
+    from orintui.core.paths import bundled_dir
     from orintui.session import load_session
 
     s = load_session(bundled_dir("data") / "demo-session.json.gz")

@@ -12,7 +12,7 @@ import time
 import pytest
 from conftest import FIXTURES, run_cli
 
-from orintui import modelgen
+from orintui.core import modelgen
 
 FILE = "Llama-3.2-1B-Instruct-Q6_K.gguf"
 REPO = "bartowski/Llama-3.2-1B-Instruct-GGUF"
@@ -91,7 +91,7 @@ def test_fetch_errors_are_one_line(hub, tmp_path):
 def test_fetch_without_dest_reads_the_scenarios_once_for_all_files(hub, tmp_path, monkeypatch, cli):
     """Each file goes where the scenarios look for it ({home}/models here); finding that reads every
     scenario, which is done once for the whole fetch, not once per file."""
-    import orintui.scenarios
+    import orintui.config.scenarios
 
     start, served = hub
     second = "Llama-3.2-1B-Instruct-Q4_K_M.gguf"
@@ -100,8 +100,8 @@ def test_fetch_without_dest_reads_the_scenarios_once_for_all_files(hub, tmp_path
     monkeypatch.setenv("HF_ENDPOINT", start())
     monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
     reads = []
-    real = orintui.scenarios.list_scenarios
-    monkeypatch.setattr(orintui.scenarios, "list_scenarios", lambda *a, **k: reads.append(1) or real(*a, **k))
+    real = orintui.config.scenarios.list_scenarios
+    monkeypatch.setattr(orintui.config.scenarios, "list_scenarios", lambda *a, **k: reads.append(1) or real(*a, **k))
     r = cli("models", "fetch", FILE, second)
     assert r.returncode == 0, r.stderr
     for name in (FILE, second):

@@ -12,8 +12,8 @@ from conftest import FIXTURES, run_cli
 
 from orintui.backends import get_adapter
 from orintui.backends.runner import BackendRunner
-from orintui.importer import import_logs
-from orintui.metrics import run_metrics
+from orintui.config.importer import import_logs
+from orintui.figures.metrics import run_metrics
 
 T = FIXTURES / "transcripts"
 QUESTION = "What is the answer to life, the universe, and everything?"
@@ -255,7 +255,7 @@ def test_plan_llama_cpp_scenario_runs_as_written(llama_bin, small_model, tmp_pat
 
 @pytest.mark.real
 def test_plan_llama_bench_scenario_sweeps_models_and_flash_attention(llama_bin, small_model, tiny_model, tmp_path):
-    from orintui.metrics import session_metrics
+    from orintui.figures.metrics import session_metrics
     from orintui.session import load_session
 
     out = tmp_path / "bench.json"
@@ -361,7 +361,7 @@ def test_llama3_benchmark_layout_told_from_the_output_on_import():
 def test_scenario_check_says_which_device_style_the_installed_tinygrad_needs(tmp_path):
     from importlib.metadata import version
 
-    from orintui.scenarios import parse_scenario
+    from orintui.config.scenarios import parse_scenario
 
     text = f'''name = "s"
 [variables]
@@ -446,6 +446,6 @@ idle_timeout = 300
 
 def test_llama_bench_flash_attention_auto_is_named():
     """`-fa auto` reports flash_attn -1 in json (REFERENCE.md): the report says auto."""
-    from orintui.report import flash_attn
+    from orintui.reading.report import flash_attn
 
     assert [flash_attn(v) for v in (-1, 0, 1, "-1", "auto")] == ["auto", "0", "1", "auto", "auto"]

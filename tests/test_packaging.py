@@ -17,7 +17,7 @@ def test_installed_wheel_finds_its_bundled_files(tmp_path):
     wheel = next((tmp_path / "dist").glob("orintui-*.whl"))
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
-    probe = ("import orintui.paths as p, orintui.scenarios as s, orintui.catalog as c;"
+    probe = ("import orintui.core.paths as p, orintui.config.scenarios as s, orintui.reading.catalog as c;"
              "print(p.bundled_dir('scenarios')); print(p.bundled_dir('themes'));"
              "print(sorted(e.name for e in s.list_scenarios())); print(len(c.list_sessions(include_demo=True)))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, check=True,

@@ -16,7 +16,7 @@ from conftest import FIXTURES
 from orintui.backends import ADAPTERS
 from orintui.backends.base import MAX_PENDING, CumulativeText, Parser, common_prefix_len, is_clean, strip_ansi
 from orintui.backends.tinygrad_llm import TOKEN_LINE, TOKEN_LINE_012, token_line
-from orintui.sanitize import clean_text
+from orintui.core.sanitize import clean_text
 
 TRANSCRIPTS = sorted((FIXTURES / "transcripts").glob("*.txt"))
 HOSTILE = ["\x1b[31mred\x1b[0m", "a\x1b]52;c;aGk=\x07b", "caf\u00e9 \x85 \x9b31m x", "\t tab\x7f", "\u2028 x\x00y",

@@ -21,7 +21,7 @@ import pytest
 from conftest import ROOT, llama_lost_its_tail, run_cli
 from prometheus_client.parser import text_string_to_metric_families
 
-from orintui.metrics import run_metrics
+from orintui.figures.metrics import run_metrics
 from orintui.session import load_session
 
 DASHBOARD = ROOT / "grafana" / "orintui-dashboard.json"
@@ -304,7 +304,7 @@ def test_prometheus_scrapes_a_real_run(prometheus, llama_bin, small_model, tmp_p
 
 def test_hostile_label_values_are_one_bounded_line():
     """Rail and sensor names come from a board's output: served as one line of at most 80 characters."""
-    from orintui.exporter import LABEL_MAX, MetricsExporter
+    from orintui.running.exporter import LABEL_MAX, MetricsExporter
     from orintui.telemetry import empty_sample
 
     exporter = MetricsExporter()
@@ -331,9 +331,9 @@ def test_a_live_runs_rate_and_ttft_are_the_engines():
     its own: TTFT from the first prefill start, and a rate over whichever tokens had an ms."""
     from prometheus_client import generate_latest
 
-    from orintui.exporter import MetricsExporter
-    from orintui.metrics import rolling_rate
-    from orintui.metrics_live import SessionAccumulator
+    from orintui.figures.metrics import rolling_rate
+    from orintui.figures.metrics_live import SessionAccumulator
+    from orintui.running.exporter import MetricsExporter
     from orintui.session import events as ev
     from orintui.session.model import RunInfo, Session
 

@@ -13,7 +13,7 @@ import pytest
 from conftest import FIXTURES, ROOT
 from test_tui import DEVICE, menu_ready, on_screen, settled, until
 
-from orintui.live_state import LiveState
+from orintui.reading.live_state import LiveState
 from orintui.session import SessionError, load_session
 from orintui.session.replay import ReplayClock
 from orintui.session.store import open_session

@@ -8,7 +8,7 @@ import sys
 import pytest
 from conftest import ROOT, run_cli
 
-from orintui.scenarios import GPU_NODES, ScenarioError, list_scenarios, load_scenario, parse_scenario
+from orintui.config.scenarios import GPU_NODES, ScenarioError, list_scenarios, load_scenario, parse_scenario
 
 BUNDLED = sorted((ROOT / "scenarios").glob("*.toml"))
 
@@ -49,8 +49,8 @@ def test_the_demo_says_which_runs_it_will_skip_and_how_to_get_them(tmp_path, mon
 
 
 def test_a_llama_cpp_that_orintui_built_is_found_without_path(tmp_path, monkeypatch):
-    from orintui import paths
-    from orintui.paths import resolve_binary
+    from orintui.core import paths
+    from orintui.core.paths import resolve_binary
 
     monkeypatch.setenv("ORINTUI_CACHE", str(tmp_path / "cache"))
     built = paths.llama_cpp_dir("cpu")

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from orintui.engine import Execution
-from orintui.metrics import session_metrics
-from orintui.scenarios import ScenarioError, parse_scenario
+from orintui.config.scenarios import ScenarioError, parse_scenario
+from orintui.figures.metrics import session_metrics
+from orintui.running.engine import Execution
 from orintui.session import load_session
 
 FAKE = Path(__file__).parent / "fixtures" / "fake_servers" / "openai_fake.py"
@@ -461,7 +461,7 @@ request = {{ ignore_eos = true }}
 
 
 def test_bundled_serving_scenarios_parse():
-    from orintui.scenarios import list_scenarios
+    from orintui.config.scenarios import list_scenarios
 
     serve = {e.name: e for e in list_scenarios() if e.name.startswith("serve-")}
     assert set(serve) >= {"serve-llama-server", "serve-tinygrad", "serve-vllm", "serve-mlc", "serve-ollama", "serve-trt-edge-llm"}

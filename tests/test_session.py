@@ -246,7 +246,7 @@ def test_each_kind_has_a_typed_constructor_with_the_recorded_shape():
 def test_a_run_end_that_names_no_status_leaves_its_lane_a_status():
     """A run_ended without a status (the schema allows it) ends its lane failed, a word of the status
     vocabulary with its style, where it used to read 'done', which is none."""
-    from orintui.live_state import LiveState
+    from orintui.reading.live_state import LiveState
 
     s = sample_session()
     header = replace(s, events=[], runs=[replace(r, status=st.QUEUED, started_t=None, ended_t=None) for r in s.runs])

@@ -10,7 +10,7 @@ import sys
 import pytest
 from conftest import ROOT, llama_lost_its_tail
 
-from orintui.bootstrap import detect_cuda
+from orintui.commands.bootstrap import detect_cuda
 
 
 def _tool(folder, name: str, body: str) -> None:
@@ -78,7 +78,7 @@ def test_scripts_setup_from_a_clean_clone_ends_with_a_live_llama_cpp_run(tmp_pat
     env.pop("PYTHONPATH", None)  # the clone's own orintui, installed by the script
     r = subprocess.run([str(clone / "scripts/setup"), "--headless", "--set", "tokens=16"], cwd=clone, env=env,
                        capture_output=True, text=True, timeout=1500)
-    from orintui.catalog import list_sessions
+    from orintui.reading.catalog import list_sessions
     from orintui.session import load_session
 
     attempts = 1
@@ -92,7 +92,7 @@ def test_scripts_setup_from_a_clean_clone_ends_with_a_live_llama_cpp_run(tmp_pat
     session = load_session(list_sessions(include_demo=False)[0].path)
     llama = next(run for run in session.runs if run.label == "llama.cpp CPU")
     assert llama.status == "ok"  # found in orintui's build cache: llama.cpp is not on this PATH
-    from orintui.metrics import run_metrics
+    from orintui.figures.metrics import run_metrics
 
     m = run_metrics(session, llama)
     events = sum(1 for e in session.events if e["kind"] == "token" and e["run"] == llama.index)

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, run_cli
 
-from orintui.compare import compare_sessions, render_compare
-from orintui.paths import bundled_dir
+from orintui.core.paths import bundled_dir
 from orintui.session import load_session, save_session
+from orintui.sharing.compare import compare_sessions, render_compare
 
 DEMO_CPU = FIXTURES / "sessions" / "demo-cpu.json"
 H100 = bundled_dir("data") / "demo-session.json.gz"
@@ -214,14 +214,14 @@ HOSTILE_SVG = "</svg><img src=x onerror=alert(2)>"
 def chromium() -> str:
     from conftest import _need
 
-    from orintui.png import find_browser
+    from orintui.sharing.png import find_browser
 
     found = find_browser()
     return str(_need(Path(found) if found else None, "chromium", "apt-get install chromium (scripts/test installs it)"))
 
 
 def run_chromium(browser: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    from orintui.png import browser_argv
+    from orintui.sharing.png import browser_argv
 
     argv = browser_argv(browser, str(tmp_path / "chromium-profile")) + list(args)
     return subprocess.run(argv, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
@@ -297,7 +297,7 @@ def test_html_report_in_headless_chromium(tmp_path, chromium):
 def test_card_snapshot(snapshot):
     from syrupy.extensions.image import SVGImageSnapshotExtension
 
-    from orintui.card import render_card
+    from orintui.sharing.card import render_card
 
     svg = render_card(load_session(H100))
     assert "704.05 tok/s" in svg and "NVIDIA H100 80GB HBM3" in svg and "llama.cpp build 0 (commit unknown)" in svg
@@ -308,7 +308,7 @@ def test_card_snapshot(snapshot):
 def test_card_of_a_jetson_session_with_hostile_labels(tmp_path, boards):
     import xml.etree.ElementTree as ET
 
-    from orintui.card import render_card
+    from orintui.sharing.card import render_card
 
     s = load_session(hostile_session(tmp_path))
     s.host.update(ORIN_15W)
@@ -409,7 +409,7 @@ async def test_served_app_in_headless_chromium(tmp_path, chromium):
                 return server.poll() is not None  # ended: say so below
         await asyncio.to_thread(wait_for, page_up, 60, "orintui serve to answer")
         assert server.poll() is None, server.stdout.read()
-        from orintui.png import browser_argv
+        from orintui.sharing.png import browser_argv
 
         browser = subprocess.Popen(browser_argv(chromium, str(tmp_path / "profile")) + [
             "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "--window-size=1280,800", "about:blank"],
@@ -461,7 +461,7 @@ async def test_served_app_in_headless_chromium(tmp_path, chromium):
 
 def test_serve_binds_loopback_by_default_and_refuses_bad_sessions(tmp_path):
     from orintui.cli import build_parser
-    from orintui.serve import app_command
+    from orintui.tui.serve import app_command
 
     args = build_parser().parse_args(["serve"])
     assert args.host == "127.0.0.1" and args.port == 8000 and args.session is None

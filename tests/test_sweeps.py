@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, ROOT, llama_lost_its_tail, run_cli
 
-from orintui.pareto import Point, mark_front, points_of, render_svg
-from orintui.quiet_gate import GateConfig, QuietGate, Reading
-from orintui.scenarios import MAX_CELLS, ScenarioError, parse_scenario
+from orintui.config.quiet_gate import GateConfig, QuietGate, Reading
+from orintui.config.scenarios import MAX_CELLS, ScenarioError, parse_scenario
+from orintui.figures.pareto import Point, mark_front, points_of, render_svg
 
 # -- [matrix] ---------------------------------------------------------------------------------------
 MATRIX = '''name = "m"
@@ -116,7 +116,7 @@ model = "{{model}}"
 
 
 def test_bundled_sweep_scenarios_expand():
-    from orintui.scenarios import load_scenario
+    from orintui.config.scenarios import load_scenario
 
     matrix = load_scenario("llama-cpp-threads-matrix")
     assert len(matrix.runs) == 6 and matrix.runs[0].label == "llama.cpp t=2 fa=off" and matrix.gate.max_wait_s == 60
@@ -167,7 +167,7 @@ def stop_all(procs):
 
 
 def test_gate_on_a_busy_machine_waits_then_starts_dirty(tmp_path, tiny_argv):
-    from orintui.metrics import session_metrics
+    from orintui.figures.metrics import session_metrics
     from orintui.session import load_session
 
     loops = busy_loops()
@@ -314,7 +314,7 @@ def calls(log: Path) -> list[str]:
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="a power-mode sweep needs root (the refusal is tested as non-root)")
 def test_power_sweep_switches_groups_records_the_mode_and_restores(tmp_path, tiny_argv, fake_jetson):
-    from orintui.metrics import session_metrics
+    from orintui.figures.metrics import session_metrics
     from orintui.session import load_session
 
     env, log, state = fake_jetson
@@ -401,7 +401,8 @@ def test_power_sweep_is_refused_without_root(tmp_path, fake_jetson):
         scenario.write_text(power_scenario(tmp_path, '["/bin/true"]').read_text())
         scenario.chmod(0o644)
         # all imported before the switch: a CI clone may sit in a folder that nobody cannot read
-        child = ("import os, sys\nimport orintui.cli, orintui.engine, orintui.headless, orintui.catalog, orintui.modelgen\n"
+        child = ("import os, sys\nimport orintui.cli, orintui.running.engine, orintui.commands.headless\n"
+                 "import orintui.reading.catalog, orintui.core.modelgen\n"
                  "if os.geteuid() == 0:\n    os.seteuid(65534)\nsys.exit(orintui.cli.main(sys.argv[1:]))")
         proc = subprocess.run([sys.executable, "-c", child, "run", str(scenario), "--headless", "--telemetry", "none"],
                               capture_output=True, text=True, timeout=120, cwd=shared,
@@ -433,7 +434,7 @@ def test_pareto_front_is_the_points_nothing_beats_on_both():
 
 
 def test_pareto_svg_snapshot_of_the_bundled_h100_session():
-    from orintui.catalog import resolve_session
+    from orintui.reading.catalog import resolve_session
     from orintui.session import load_session
 
     svg = render_svg(points_of([load_session(str(resolve_session("demo")))]), "nvidia-gpu")

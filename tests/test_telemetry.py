@@ -494,7 +494,7 @@ def test_every_run_gets_an_idle_baseline_where_the_source_measures_power(fake_te
     enough for its idle baseline (a real tegrastats child replaying captured JetPack 6 lines)."""
     from conftest import run_cli
 
-    from orintui.metrics import session_metrics
+    from orintui.figures.metrics import session_metrics
     from orintui.session import load_session
 
     fake_tegrastats("agx-orin-r36.4.4.txt")

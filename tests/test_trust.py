@@ -17,14 +17,14 @@ from conftest import FIXTURES, JTOP_SERVICE, NVML, TEGRASTATS, run_cli
 
 from orintui.backends import get_adapter
 from orintui.backends.runner import BackendRunner
-from orintui.compare import render_compare
-from orintui.metrics import best_run, run_flags, session_metrics
-from orintui.report import render_report
-from orintui.scenarios import parse_scenario
+from orintui.config.scenarios import parse_scenario
+from orintui.figures.metrics import best_run, run_flags, session_metrics
+from orintui.reading.report import render_report
 from orintui.session import events as ev
 from orintui.session import load_session
 from orintui.session import status as st
 from orintui.session.model import RunInfo, Session
+from orintui.sharing.compare import render_compare
 
 FAST = str(FIXTURES / "fake_backends" / "fast_llama.py")
 STEADY = str(FIXTURES / "fake_backends" / "steady.py")
@@ -161,7 +161,7 @@ def test_partial_runs_never_rank_or_head_a_list():
 
 
 def test_headline_of_a_session_without_a_complete_run(tmp_path):
-    from orintui.catalog import headline
+    from orintui.reading.catalog import headline
     from orintui.session import save_session
 
     path = save_session(_session([("a", "cancelled", 1.0), ("b", "partial", 2.0)]), tmp_path / "s.json")
@@ -313,7 +313,7 @@ def _headless(tmp_path, argv, repetitions):
 
 
 async def _in_app(tmp_path, argv, repetitions):
-    from orintui.scenarios import load_scenario
+    from orintui.config.scenarios import load_scenario
     from orintui.tui.app import make_app
 
     out = tmp_path / "s.json"

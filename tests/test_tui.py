@@ -13,7 +13,7 @@ import time
 import pytest
 from conftest import FIXTURES, ROOT
 
-from orintui.scenarios import parse_scenario
+from orintui.config.scenarios import parse_scenario
 from orintui.session import events as ev
 from orintui.session import load_session, save_session
 from orintui.tui.app import make_app
@@ -236,7 +236,7 @@ async def test_compare_screen_rows_per_figure_with_ratios(tmp_path, orintui_home
         arrow, ratio, verdict = decode[4].split(" ")
         assert decode[1] == "Decode tok/s" and arrow == "↓" and 0.4 < float(ratio.rstrip("x")) < 0.55 and verdict == "worse"
         await pilot.press("r")
-        from orintui.compare import render_compare
+        from orintui.sharing.compare import render_compare
 
         report = orintui_home / "data" / "reports" / f"{a.id}-vs-{b.id}.md"
         await until(pilot, report.exists)
@@ -363,7 +363,7 @@ async def test_a_lane_without_tokens_says_how_long_it_has_loaded():
 
 
 async def test_replay_report_key_writes_the_whole_sessions_table(orintui_home):
-    from orintui.report import render_report
+    from orintui.reading.report import render_report
 
     session = load_session(H100)
     app = make_app(replay=session, at=0.0, paused=True)  # at the start: nothing replayed yet
@@ -409,7 +409,7 @@ async def test_hostile_backend_text_appears_literally(tmp_path):
 
 async def test_output_pane_keeps_following_past_its_line_limit():
     """The state keeps the last 2,000 lines; the pane must still show lines 2,001 and on."""
-    from orintui.live_state import OUTPUT_LINES
+    from orintui.reading.live_state import OUTPUT_LINES
 
     app = make_app(replay=load_session(DEMO_CPU), at=0.0, paused=True)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -437,7 +437,7 @@ def endless_model(tmp_path):
     after the backend had already failed on its own. 16k positions are minutes of tokens at the least."""
     from dataclasses import replace
 
-    from orintui import modelgen
+    from orintui.core import modelgen
 
     path = tmp_path / "endless.gguf"
     if not path.exists():
@@ -650,7 +650,7 @@ def test_save_now_then_a_kill_leaves_one_session_with_everything(tmp_path):
 def test_keyframe_seek_equals_a_fold_from_the_start(monkeypatch):
     """A seek restores the nearest keyframe and folds the rest: what it shows must be what folding every
     event from t=0 shows, at any point (keyframes every 50 events here, so most points fall between)."""
-    from orintui.live_state import LiveState
+    from orintui.reading.live_state import LiveState
     from orintui.session.replay import ReplayClock
     from orintui.tui import keyframes
 

@@ -151,7 +151,7 @@ def test_snapshot_compare(snap_compare, size, orintui_home):
 
 @pytest.mark.parametrize("size", SIZES)
 def test_snapshot_variables_dialog(snap_compare, size, fixed_home):
-    from orintui.scenarios import list_scenarios
+    from orintui.config.scenarios import list_scenarios
     from orintui.tui.screens.variables import VariablesScreen
 
     app = menu_app()

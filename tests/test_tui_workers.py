@@ -10,7 +10,7 @@ from conftest import ROOT
 from test_tui import on_screen, settled, until
 from textual.widgets import Static
 
-from orintui.scenarios import parse_scenario
+from orintui.config.scenarios import parse_scenario
 from orintui.session import events as ev
 from orintui.tui.app import make_app
 

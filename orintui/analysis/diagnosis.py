@@ -9,7 +9,7 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from orintui.metrics import RunMetrics
+from orintui.figures.metrics import RunMetrics
 from orintui.session import status as st
 from orintui.session.events import TELEMETRY
 from orintui.session.model import RunInfo, Session

@@ -10,8 +10,8 @@ from typing import Any
 from orintui.analysis.diagnosis import Diagnosis, session_diagnoses
 from orintui.analysis.references import Match, Reference, backend_of, load_references, session_references
 from orintui.analysis.verdicts import Verdict, compared_pairs, measured, verdict, verdict_between
-from orintui.metrics import RunMetrics, label_stats, session_metrics
-from orintui.sanitize import clean_line
+from orintui.core.sanitize import clean_line
+from orintui.figures.metrics import RunMetrics, label_stats, session_metrics
 from orintui.session.model import Session
 
 

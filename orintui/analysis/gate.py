@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from orintui.analysis.stats import RatioInterval, block_bootstrap_ratio, fieller_ratio
 from orintui.analysis.verdicts import LEVEL, MIN_TOKENS, measured, repetition_rates
-from orintui.metrics import RunMetrics, figure, session_metrics, spread
-from orintui.sanitize import clean_line
+from orintui.core.sanitize import clean_line
+from orintui.figures.metrics import RunMetrics, figure, session_metrics, spread
 from orintui.session.model import Session
 
 # name -> (what people read, higher is better)

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orintui import paths
-from orintui.metrics import RunMetrics
+from orintui.core import paths
+from orintui.figures.metrics import RunMetrics
 from orintui.session.model import RunInfo, Session
 
 if sys.version_info >= (3, 11):

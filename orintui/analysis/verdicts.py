@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from orintui.analysis.stats import RatioInterval, block_bootstrap_ratio, fieller_ratio, repetitions_needed
-from orintui.metrics import RunMetrics, label_stats, spread
+from orintui.figures.metrics import RunMetrics, label_stats, spread
 from orintui.session.model import Session
 
 LEVEL = 0.95

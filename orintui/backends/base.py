@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from orintui.sanitize import clean_text
+from orintui.core.sanitize import clean_text
 from orintui.session import events as ev
 from orintui.session import status as st
 from orintui.session.events import Event

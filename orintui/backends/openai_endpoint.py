@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from orintui.backends.base import Adapter, Parser, to_float
 from orintui.backends.runner import BackendRunner, RunResult
-from orintui.sanitize import clean_text
+from orintui.core.sanitize import clean_text
 from orintui.session import events as ev
 from orintui.session import status as st
 from orintui.session.events import Event

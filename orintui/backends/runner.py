@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import pexpect
 
 from orintui.backends.base import Parser
-from orintui.paths import resolve_binary, sessions_dir
+from orintui.core.paths import resolve_binary, sessions_dir
 from orintui.session import status as st
 from orintui.session.events import Event
 

@@ -13,7 +13,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from orintui.paths import resolve_binary
+from orintui.core.paths import resolve_binary
 
 PROBE_TIMEOUT_S = 10.0
 LLAMA_VERSION = re.compile(r"version: (\S+) \(build (\d+), commit (\S+)\)")

@@ -64,7 +64,7 @@ def journal_locked(path: str | os.PathLike) -> bool:
 # -- the registry of live journals: where every journal is, so one outside the sessions folder
 # (``--out elsewhere``) is found and recovered after a kill ---------------------------------------
 def registry_dir() -> Path:
-    from orintui.paths import live_journals_dir
+    from orintui.core.paths import live_journals_dir
 
     return live_journals_dir()
 

@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from orintui import __version__
-from orintui.errorlog import log_error
+from orintui.core.errorlog import log_error
 from orintui.session import events as ev
 from orintui.session.events import Event
 from orintui.session.journal import FLUSH_EVERY_S, MEASURED, JournalWriter, read_journal

@@ -7,7 +7,7 @@ import json
 import sys
 import time
 
-from orintui.format import telemetry_line
+from orintui.core.format import telemetry_line
 from orintui.session import events as ev
 from orintui.telemetry.profiles import host_facts, match_profile
 from orintui.telemetry.sampler import TelemetrySampler

@@ -129,7 +129,7 @@ class TegrastatsSource(Source):
 
     def open(self) -> None:
         from orintui.backends.runner import BackendRunner
-        from orintui.paths import resolve_binary
+        from orintui.core.paths import resolve_binary
 
         if resolve_binary(self.binary) is None:
             raise SourceUnavailable("tegrastats is not on PATH (not a Jetson?)")

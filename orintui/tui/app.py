@@ -16,8 +16,8 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from orintui import paths
-from orintui.sanitize import clean_line
+from orintui.core import paths
+from orintui.core.sanitize import clean_line
 from orintui.session import SessionError, load_session
 from orintui.session.model import Session
 from orintui.session.status import failing_runs
@@ -37,8 +37,8 @@ from orintui.tui.messages import (
 )
 
 if TYPE_CHECKING:
-    from orintui.engine import Execution
-    from orintui.scenarios import Scenario
+    from orintui.config.scenarios import Scenario
+    from orintui.running.engine import Execution
     from orintui.tui.screens.replay import ReplayScreen
 
 STOP_WAIT_S = 30.0  # a run's process group and the save get this long once a stop is asked
@@ -124,7 +124,7 @@ class OrintuiApp(App):
         self.push_screen(self.menu())
         if config.first_screen == "demo" or (config.first_screen is None and not self.settings.get("demo_seen")):
             themes.save_settings(demo_seen=True)
-            from orintui.catalog import demo_session_path
+            from orintui.reading.catalog import demo_session_path
 
             demo = demo_session_path()
             if demo.exists():
@@ -197,8 +197,8 @@ class OrintuiApp(App):
     @work(thread=True, group="start")
     def _prepare_run(self, scenario: Scenario, label: str, replace: Screen | None) -> None:
         # validation, model writing, nvpmodel/jetson_clocks probes and telemetry opening take seconds
-        from orintui.engine import Execution
-        from orintui.scenarios import ScenarioError
+        from orintui.config.scenarios import ScenarioError
+        from orintui.running.engine import Execution
 
         c = self.config
         try:

@@ -1,4 +1,4 @@
-"""Data in widgets: sanitised (orintui.sanitize) and wrapped in rich Text, so it is never markup."""
+"""Data in widgets: sanitised (orintui.core.sanitize) and wrapped in rich Text, so it is never markup."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from rich.text import Text
 
-from orintui.sanitize import clean, clean_line
+from orintui.core.sanitize import clean, clean_line
 
 
 def data_line(value: object, style: str = "", **kwargs: Any) -> Text:

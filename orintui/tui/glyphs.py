@@ -31,7 +31,7 @@ def ascii_spark(data: list[float], width: int) -> str:
 def fit(text: str, width: int) -> str:
     """A label in ``width`` cells, abbreviated from the middle (format.abbreviate); '~' where console
     fonts lack the ellipsis."""
-    from orintui.format import abbreviate
+    from orintui.core.format import abbreviate
 
     return abbreviate(text, width, "~" if ascii_mode() else "…")
 

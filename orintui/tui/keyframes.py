@@ -12,8 +12,8 @@ import bisect
 import threading
 from collections.abc import Callable, Sequence
 
-from orintui.live_state import LiveState
-from orintui.metrics import RunMetrics
+from orintui.figures.metrics import RunMetrics
+from orintui.reading.live_state import LiveState
 from orintui.session.model import Session
 
 MIN_EVERY = 500  # events between keyframes at least: a short session needs few

@@ -10,8 +10,8 @@ from textual.message import Message
 from textual.screen import Screen
 
 if TYPE_CHECKING:
-    from orintui.engine import Execution
-    from orintui.scenarios import Scenario
+    from orintui.config.scenarios import Scenario
+    from orintui.running.engine import Execution
     from orintui.session.model import Session
     from orintui.session.store import SessionError, SessionFile
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from orintui import paths
-from orintui.sanitize import UnsafePath, clean_line, inside
+from orintui.core import paths
+from orintui.core.sanitize import UnsafePath, clean_line, inside
 from orintui.tui.messages import Notice
 
 

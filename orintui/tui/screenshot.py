@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from orintui.sanitize import clean_line
+from orintui.core.sanitize import clean_line
 from orintui.session.model import Session
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ from typing import Any
 
 from textual.theme import Theme
 
-from orintui import paths
+from orintui.core import paths
 
 THEMES = (
     Theme(name="orintui-dark", primary="#76b900", secondary="#4aa3df", accent="#f0a030", warning="#f0c040",

@@ -13,10 +13,10 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from orintui.compare import FIGURES, compare_sessions, move_text, row_title
-from orintui.format import fmt
-from orintui.sanitize import safe_component
+from orintui.core.format import fmt
+from orintui.core.sanitize import safe_component
 from orintui.session.model import Session
+from orintui.sharing.compare import FIGURES, compare_sessions, move_text, row_title
 from orintui.tui.data import data_line
 from orintui.tui.messages import GoBack
 
@@ -75,7 +75,7 @@ class CompareScreen(Screen):
     @work(thread=True, exclusive=True, group="report")
     def action_report(self) -> None:
         """Write `orintui compare`'s markdown to the reports folder (in a worker: every session's figures)."""
-        from orintui.compare import render_compare
+        from orintui.sharing.compare import render_compare
         from orintui.tui.save_report import save_report
 
         name = "-vs-".join(safe_component(s.id) for s in self.sessions)

@@ -9,7 +9,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
-from orintui.sanitize import clean_line
+from orintui.core.sanitize import clean_line
 from orintui.session import events as ev
 from orintui.session.model import RunInfo, Session
 

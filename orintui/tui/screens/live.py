@@ -10,9 +10,9 @@ from rich.text import Text
 from textual import work
 from textual.binding import Binding
 
-from orintui.engine import Execution
-from orintui.metrics import RunMetrics
-from orintui.sanitize import clean_line
+from orintui.core.sanitize import clean_line
+from orintui.figures.metrics import RunMetrics
+from orintui.running.engine import Execution
 from orintui.session.events import RUN_ENDED
 from orintui.tui.messages import GoBack, Notice
 from orintui.tui.screens.confirm import ConfirmScreen

@@ -14,9 +14,9 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane, Tabs
 
-from orintui.catalog import SessionEntry, delete_session, label_session, list_sessions
-from orintui.sanitize import clean_line
-from orintui.scenarios import ScenarioEntry, list_scenarios
+from orintui.config.scenarios import ScenarioEntry, list_scenarios
+from orintui.core.sanitize import clean_line
+from orintui.reading.catalog import SessionEntry, delete_session, label_session, list_sessions
 from orintui.session import SessionError
 from orintui.tui.data import data_line, data_text
 from orintui.tui.keys import grouped

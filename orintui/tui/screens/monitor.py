@@ -21,8 +21,8 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import ContentSwitcher, Footer, Static
 
-from orintui.live_state import LiveState
-from orintui.sanitize import safe_component
+from orintui.core.sanitize import safe_component
+from orintui.reading.live_state import LiveState
 from orintui.session.model import Session
 from orintui.tui.data import data_line
 from orintui.tui.keys import grouped
@@ -235,7 +235,7 @@ class MonitorScreen(Screen):
             message.then(message.result)
 
     def action_pareto(self) -> None:
-        from orintui.pareto import points_of
+        from orintui.figures.pareto import points_of
         from orintui.tui.widgets.pareto_plot import ParetoScreen
 
         self.off_loop("pareto", lambda session: points_of([session]),
@@ -251,7 +251,7 @@ class MonitorScreen(Screen):
     @staticmethod
     def write_report(session: Session) -> Notice:
         # every run's figures over the whole session: a while for a long one, never on the UI loop
-        from orintui.report import render_report
+        from orintui.reading.report import render_report
         from orintui.tui.save_report import save_report
 
         return save_report(f"{safe_component(session.id)}.md", render_report([session]), "report")

@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.worker import get_current_worker
 
-from orintui.live_state import LiveState
+from orintui.reading.live_state import LiveState
 from orintui.session.model import Session
 from orintui.session.replay import ReplayClock
 from orintui.session.store import SessionError, SessionFile

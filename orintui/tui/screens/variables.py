@@ -8,8 +8,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, Static
 
-from orintui.sanitize import clean_line
-from orintui.scenarios import ScenarioError, load_scenario
+from orintui.config.scenarios import ScenarioError, load_scenario
+from orintui.core.sanitize import clean_line
 from orintui.tui.data import data_line
 from orintui.tui.messages import StartRun
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-from orintui.format import fmt, ratio, run_label
-from orintui.metrics import RunMetrics, best_run
+from orintui.core.format import fmt, ratio, run_label
+from orintui.figures.metrics import RunMetrics, best_run
 from orintui.session import status as st
 from orintui.tui.data import data_line
 from orintui.tui.glyphs import fit

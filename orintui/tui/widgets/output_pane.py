@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import RichLog
 
-from orintui.live_state import LiveState
-from orintui.sanitize import clean_line
+from orintui.core.sanitize import clean_line
+from orintui.reading.live_state import LiveState
 
 
 class OutputPane(RichLog):

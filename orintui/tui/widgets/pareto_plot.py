@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from orintui.pareto import Point
+from orintui.figures.pareto import Point
 from orintui.tui.data import data_line
 
 MARKERS = "123456789abcdefghijklmnopqrstuvwxyz"

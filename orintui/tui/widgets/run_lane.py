@@ -11,9 +11,9 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Static
 
-from orintui.format import rate, short_error
-from orintui.live_state import Lane
-from orintui.sanitize import clean_line
+from orintui.core.format import rate, short_error
+from orintui.core.sanitize import clean_line
+from orintui.reading.live_state import Lane
 from orintui.session import status as st
 from orintui.session.events import Phase
 from orintui.tui.glyphs import fit

@@ -10,8 +10,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from orintui.format import emc_text, gpu_text, power_text, telemetry_line
-from orintui.live_state import LiveState
+from orintui.core.format import emc_text, gpu_text, power_text, telemetry_line
+from orintui.reading.live_state import LiveState
 from orintui.tui.data import data_line
 from orintui.tui.widgets.quiet import set_data, set_text
 from orintui.tui.widgets.spark import Spark

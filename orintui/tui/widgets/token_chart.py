@@ -12,8 +12,8 @@ import time
 from textual.timer import Timer
 from textual_plotext import PlotextPlot
 
-from orintui.live_state import LiveState
-from orintui.sanitize import clean_line
+from orintui.core.sanitize import clean_line
+from orintui.reading.live_state import LiveState
 from orintui.tui.glyphs import MARKERS, ascii_mode
 
 LOG_SPREAD = 4.0  # medians further apart than this ratio: log scale

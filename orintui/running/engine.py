@@ -13,14 +13,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from orintui import paths
 from orintui.backends import get_adapter, openai_endpoint, versions
 from orintui.backends.runner import BackendRunner
-from orintui.metrics import IDLE_WINDOW_S, RunMetrics, cpu_busy_pct
-from orintui.metrics_live import SessionAccumulator
-from orintui.power_modes import PowerModeError, PowerModes, check_can_switch, needs
-from orintui.quiet_gate import QuietGate, gate_disabled_here
-from orintui.scenarios import RunSpec, Scenario, ScenarioError, how_to_get, stops_the_scenario
+from orintui.config.quiet_gate import QuietGate, gate_disabled_here
+from orintui.config.scenarios import RunSpec, Scenario, ScenarioError, how_to_get, stops_the_scenario
+from orintui.core import paths
+from orintui.figures.metrics import IDLE_WINDOW_S, RunMetrics, cpu_busy_pct
+from orintui.figures.metrics_live import SessionAccumulator
+from orintui.running.power_modes import PowerModeError, PowerModes, check_can_switch, needs
 from orintui.session import events as ev
 from orintui.session import status as st
 from orintui.session.journal import JournalBusy, journal_locked, journal_path
@@ -88,7 +88,7 @@ def parse_overrides(pairs: list[str]) -> dict[str, str]:
 
 def prepare(scenario: Scenario) -> None:
     """Write the random-weight models the scenario asks for, once."""
-    from orintui.modelgen import ensure_model
+    from orintui.core.modelgen import ensure_model
 
     for var, shape in scenario.generate.items():
         path = scenario.variables[var]
@@ -306,8 +306,8 @@ class Execution:
             process["leftover_pids"] = " ".join(map(str, result.leftover_pids))
         self._end(run, result.status, result.exit_code, result.signal, result.error, result.by_user, **process)
 
-    # -- sweeps: the power group and the quiet-machine gate before each run (orintui/power_modes.py,
-    #    orintui/quiet_gate.py) ------------------------------------------------------------------
+    # -- sweeps: the power group and the quiet-machine gate before each run (orintui/running/power_modes.py,
+    #    orintui/config/quiet_gate.py) ------------------------------------------------------------------
     def _sweep_hooks(self, scenario: Scenario) -> None:
         self.power: PowerModes | None = None
         self.power_line: str | None = None  # what headless says before starting

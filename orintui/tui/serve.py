@@ -9,7 +9,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from orintui.sanitize import clean_line
+from orintui.core.sanitize import clean_line
 
 
 def app_command(session: Path | None, theme: str | None, speed: float = 1.0) -> str:

@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orintui import paths
+from orintui.core import paths
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}\.gguf$")
@@ -54,7 +54,7 @@ class Expected:
 
 
 def sources() -> dict[str, Source]:
-    from orintui.scenarios import tomllib
+    from orintui.config.scenarios import tomllib
 
     doc = tomllib.loads((paths.bundled_dir("data") / "models.toml").read_text())
     out = {}
@@ -65,7 +65,7 @@ def sources() -> dict[str, Source]:
 
 def expected_models() -> list[Expected]:
     """Every .gguf the scenarios on this machine name, once, with the scenarios that need it."""
-    from orintui.scenarios import ScenarioError, list_scenarios, load_scenario
+    from orintui.config.scenarios import ScenarioError, list_scenarios, load_scenario
 
     known = sources()
     found: dict[str, Expected] = {}

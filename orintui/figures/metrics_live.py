@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from orintui.metrics import (
+from orintui.figures.metrics import (
     BUSY_CPU_PCT,
     IDLE_WINDOW_S,
     MAX_POWER_MODES,

@@ -153,7 +153,7 @@ def ensure_model(path: str | os.PathLike, shape_name: str) -> Path:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    p = argparse.ArgumentParser(prog="python -m orintui.modelgen", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m orintui.core.modelgen", description=__doc__.splitlines()[0])
     p.add_argument("shape", choices=sorted(SHAPES))
     p.add_argument("out", help="path of the .gguf to write")
     p.add_argument("--seed", type=int, default=0)

@@ -11,12 +11,12 @@ from collections.abc import Sequence
 
 from orintui import __version__
 from orintui.analysis.findings import session_findings
-from orintui.format import run_label
-from orintui.metrics import label_stats, session_metrics, steady_tokens
-from orintui.report import COLUMNS, device_line, flag_notes, fmt, host_line, rows, session_name, versions_line
+from orintui.core.format import run_label
+from orintui.figures.metrics import label_stats, session_metrics, steady_tokens
+from orintui.reading.report import COLUMNS, device_line, flag_notes, fmt, host_line, rows, session_name, versions_line
 from orintui.session.events import TELEMETRY
 from orintui.session.model import Session
-from orintui.svg_chart import Band, Chart, Series, esc, render
+from orintui.sharing.svg_chart import Band, Chart, Series, esc, render
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 STYLE = """

@@ -10,9 +10,9 @@ import re
 from typing import Any
 
 from orintui.analysis.findings import Findings, session_findings
-from orintui.format import flash_attn, fmt, measured_repetitions, repetition_tag, short_error
-from orintui.metrics import RunMetrics, label_stats, session_metrics, window_telemetry
-from orintui.sanitize import clean_line
+from orintui.core.format import flash_attn, fmt, measured_repetitions, repetition_tag, short_error
+from orintui.core.sanitize import clean_line
+from orintui.figures.metrics import RunMetrics, label_stats, session_metrics, window_telemetry
 from orintui.session import status as st
 from orintui.session.events import TELEMETRY
 from orintui.session.model import Session

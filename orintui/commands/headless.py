@@ -6,12 +6,12 @@ from __future__ import annotations
 import sys
 from typing import TextIO, cast
 
-from orintui.engine import Execution
-from orintui.format import badges, fmt, rate, run_label
-from orintui.metrics_live import SessionAccumulator
-from orintui.report import device_line, render_report
-from orintui.sanitize import clean_line
-from orintui.scenarios import Scenario
+from orintui.config.scenarios import Scenario
+from orintui.core.format import badges, fmt, rate, run_label
+from orintui.core.sanitize import clean_line
+from orintui.figures.metrics_live import SessionAccumulator
+from orintui.reading.report import device_line, render_report
+from orintui.running.engine import Execution
 from orintui.session import status as st
 from orintui.session.events import NOTE, PHASE, RUN_ENDED, RUN_STARTED, TOKEN, Phase, TokenEvent
 

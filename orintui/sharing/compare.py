@@ -15,9 +15,9 @@ from typing import Any
 
 from orintui.analysis.findings import between_sessions
 from orintui.analysis.verdicts import FASTER
-from orintui.metrics import label_stats, mean_stddev, run_decode_standard_error, session_metrics
-from orintui.report import fmt, host_line, markdown_table
-from orintui.sanitize import clean_line
+from orintui.core.sanitize import clean_line
+from orintui.figures.metrics import label_stats, mean_stddev, run_decode_standard_error, session_metrics
+from orintui.reading.report import fmt, host_line, markdown_table
 from orintui.session import status as st
 from orintui.session.events import RUN_STARTED
 from orintui.session.model import Session

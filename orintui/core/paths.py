@@ -7,7 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent.parent  # orintui/, above this core/ folder
 
 
 def _home(kind: str) -> Path:

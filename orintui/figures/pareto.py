@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from orintui.metrics import RunMetrics, figure_spread, session_metrics
-from orintui.sanitize import clean_line
+from orintui.core.sanitize import clean_line
+from orintui.figures.metrics import RunMetrics, figure_spread, session_metrics
 from orintui.session.model import Session
 
 W, H = 720, 440

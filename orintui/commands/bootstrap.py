@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orintui import paths
+from orintui.core import paths
 
 # CUDA architectures of the boards orintui knows, by device-tree "compatible" (read, never assumed)
 TEGRA_ARCH = {"nvidia,tegra264": "110", "nvidia,tegra234": "87", "nvidia,tegra194": "72"}
@@ -139,7 +139,7 @@ def ensure_tinygrad(report: Report, say: Callable[[str], None], on_jetson: bool)
 
 
 def ensure_llama_cpp(report: Report, say: Callable[[str], None], cuda: Cuda) -> None:
-    from orintui.llama_build import BuildError, build, cached
+    from orintui.core.llama_build import BuildError, build, cached
 
     prefix = paths.llama_cpp_dir("cuda" if cuda.use else "cpu")
     if not cached(prefix):

@@ -21,7 +21,7 @@ import tempfile
 import threading
 from typing import Any
 
-from orintui.scenarios import ScenarioError
+from orintui.config.scenarios import ScenarioError
 from orintui.telemetry.profiles import nvpmodel_mode
 
 TOOL_TIMEOUT_S = 60.0

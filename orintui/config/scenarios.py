@@ -6,7 +6,7 @@ random-weight model on first use) and ``[[runs]]``. Strings may use ``{variable}
 ``{python}`` (this interpreter), ``{models}`` (orintui's model cache) and ``{home}``.
 Sweeps: ``[matrix]`` (variable = list of values: each run that uses one becomes one run per
 combination, labelled with the values), ``[power]`` (nvpmodel modes and jetson_clocks states: every
-run once per group) and ``[gate]`` (the quiet-machine gate before each run, orintui/quiet_gate.py).
+run once per group) and ``[gate]`` (the quiet-machine gate before each run, orintui/config/quiet_gate.py).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10
     import tomli as tomllib
 
-from orintui import paths
-from orintui.quiet_gate import GATE_KEYS, GateConfig
+from orintui.config.quiet_gate import GATE_KEYS, GateConfig
+from orintui.core import paths
 
 RUN_KEYS = {"label", "backend", "argv", "env", "cwd", "repetitions", "warmup", "idle_timeout", "total_timeout",
             "model", "device", "optional", "notes", "requires", "input"}
@@ -308,7 +308,7 @@ def parse_scenario(text: str, path: str, overrides: dict[str, str] | None = None
     generate = doc.get("generate", {})
     if not isinstance(generate, dict):
         raise _fail(path, text, "[generate] must be a table of variable = model shape", "generate")
-    from orintui.modelgen import SHAPES
+    from orintui.core.modelgen import SHAPES
 
     for var, shape in generate.items():
         if var not in raw_vars:

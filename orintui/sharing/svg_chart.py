@@ -11,7 +11,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from orintui.sanitize import clean_line
+from orintui.core.sanitize import clean_line
 
 PALETTE = ("#4e79a7", "#e15759", "#59a14f", "#f28e2b", "#b07aa1", "#76b7b2", "#edc948", "#9c755f")
 DASHES = ("", "8 4", "2 3", "10 3 2 3", "4 4", "12 2", "2 6", "6 2 2 2")

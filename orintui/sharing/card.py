@@ -7,12 +7,12 @@ session always gives the same bytes (the card is snapshot-tested); PNG goes thro
 from __future__ import annotations
 
 from orintui import __version__
-from orintui.format import abbreviate
-from orintui.metrics import best_run, session_metrics
-from orintui.report import fmt, versions_line
+from orintui.core.format import abbreviate
+from orintui.figures.metrics import best_run, session_metrics
+from orintui.reading.report import fmt, versions_line
 from orintui.session import status as st
 from orintui.session.model import Session
-from orintui.svg_chart import esc
+from orintui.sharing.svg_chart import esc
 
 WIDTH, HEIGHT = 1200, 630  # the usual link-preview size
 MONO = "DejaVu Sans Mono, Liberation Mono, monospace"

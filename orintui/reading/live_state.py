@@ -8,9 +8,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from orintui.format import measured_repetitions, repetition_tag
-from orintui.metrics import RunMetrics
-from orintui.metrics_live import RunAccumulator, SessionAccumulator
+from orintui.core.format import measured_repetitions, repetition_tag
+from orintui.figures.metrics import RunMetrics
+from orintui.figures.metrics_live import RunAccumulator, SessionAccumulator
 from orintui.session import events as ev
 from orintui.session import status as st
 from orintui.session.model import RunInfo, Session

@@ -2,7 +2,7 @@
 vendored in the pinned llama-cpp-python sdist, cached: a second build of the same version and flavour
 does nothing. `orintui setup` and scripts/build-llama-cpp both use this.
 
-    python -m orintui.llama_build [--cuda] [--arch 87] [--source DIR] [--prefix DIR]
+    python -m orintui.core.llama_build [--cuda] [--arch 87] [--source DIR] [--prefix DIR]
 
 Prints the folder holding the programs on its last line. On a terminal the build shows one progress
 line (cmake's percentage); elsewhere a line every 10 %.
@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from orintui import paths
+from orintui.core import paths
 
 TOOLS = ("llama-completion", "llama-bench", "llama-cli", "llama-server")
 PERCENT = re.compile(rb"^\[\s*(\d+)%\]")
@@ -124,7 +124,7 @@ def build(cuda: bool = False, arch: str | None = None, source: Path | None = Non
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m orintui.llama_build", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m orintui.core.llama_build", description=__doc__.split("\n\n")[0])
     p.add_argument("--cuda", action="store_true", help="build with CUDA (GGML_CUDA)")
     p.add_argument("--arch", help="CUDA architecture, e.g. 87 for Orin (default: native)")
     p.add_argument("--source", type=Path, help="a llama.cpp source tree instead of the pinned sdist's")

@@ -9,7 +9,7 @@ import logging.handlers
 import threading
 from pathlib import Path
 
-from orintui import paths
+from orintui.core import paths
 
 MAX_BYTES = 1 << 20  # one file of 1 MiB plus two older ones
 _lock = threading.Lock()

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from orintui.metrics import cpu_busy_pct
+from orintui.figures.metrics import cpu_busy_pct
 
 GATE_ENV = "ORINTUI_GATE"  # "off": no gate on this machine, whatever the scenarios say (CI, a machine never idle)
 

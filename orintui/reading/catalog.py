@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from orintui import paths
-from orintui.metrics import best_run, session_metrics
+from orintui.core import paths
+from orintui.figures.metrics import best_run, session_metrics
 from orintui.session import SessionError, load_session
 from orintui.session import status as st
 from orintui.session.store import LISTING_MAX_BYTES
@@ -140,7 +140,7 @@ def label_session(entry: SessionEntry, label: str) -> None:
 
     if entry.bundled:
         raise ValueError("the bundled demo session is part of orintui and cannot be renamed")
-    from orintui.sanitize import clean_line
+    from orintui.core.sanitize import clean_line
 
     session = load_session(entry.path)
     session.label = " ".join(clean_line(label).split())

@@ -21,9 +21,9 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 from prometheus_client import CollectorRegistry, Gauge, Histogram, make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer
 
-from orintui.metrics import RunMetrics
-from orintui.metrics_live import RunAccumulator, SessionAccumulator
-from orintui.sanitize import clean_line
+from orintui.core.sanitize import clean_line
+from orintui.figures.metrics import RunMetrics
+from orintui.figures.metrics_live import RunAccumulator, SessionAccumulator
 from orintui.session import events as ev
 from orintui.session import status as st
 
