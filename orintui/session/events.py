@@ -70,12 +70,25 @@ class PhaseEvent(EventFields):
     detail: str | None
 
 
-class TokenEvent(EventFields):
-    """Backends add their own figures beside these (index, stream, device_ms ...)."""
-
+class _TokenFields(EventFields):
     text: str
     ms: float | None  # the backend's own figure for this token, when it prints one
-    warmup: bool
+    warmup: bool  # a loaded file may say null (the schema allows it): read it for its truth
+
+
+class TokenEvent(_TokenFields, total=False):
+    """One generated token. The parser base numbers every token (``index``); the adapters add the
+    figures their backend prints beside it."""
+
+    index: int  # the token's place in its run, from 0 (None in a loaded file that says null)
+    tok_s: float | None  # tinygrad.llm and llama3.py: the backend's tok/s, GB/s and parameter GB/s
+    gbs: float | None
+    param_gbs: float | None
+    enqueue_ms: float | None  # llama3.py: the time to enqueue the step (its leading slow ones are warm-up)
+    device_ms: float | None  # gpt2.py and llama3.py under DEBUG: the time on the device
+    device: str  # gpt2.py under DEBUG: which device
+    gops: float | None  # gpt2.py under DEBUG
+    stream: int  # an endpoint run of concurrent streams: which stream the token came on
 
 
 class PrefillEvent(EventFields):
@@ -88,9 +101,13 @@ class OutputEvent(EventFields):
     line: str  # one line of the backend's output, sanitised, cut at 2,000 characters
 
 
-class NoteEvent(EventFields):
+class _NoteFields(EventFields):
     text: str
-    level: str  # info or warning
+    level: str  # info, warning or error
+
+
+class NoteEvent(_NoteFields, total=False):
+    gate: bool  # the quiet gate is holding the next run back (``run`` is that run)
 
 
 class RunStartedEvent(EventFields, total=False):
@@ -127,20 +144,87 @@ class RunEndedEvent(_RunEndedFields, total=False):
     leftover_pids: str  # processes it started that outlived it, space-separated
 
 
-class SummaryEvent(EventFields, total=False):
-    """Totals the backend printed itself. Adapters add figures of their own beside these (a llama-bench
-    row's columns, a server's cached prompt tokens); every one is a number, a string or a list."""
+class SummaryFigures(TypedDict, total=False):
+    """Totals the backend printed itself, each adapter its own; every one is a number, a string or a
+    list (the schema checks the numbers orintui reads). A run's summary is these merged."""
 
-    eval_tok_s: float | None
+    eval_tok_s: float | None  # the decode rate the backend reports
     prompt_tok_s: float | None
     decode_source: str  # where eval_tok_s came from, when not the eval time
     prefill_source: str
     load_ms: float | None
-    generated_tokens: int | None
+    generated_tokens: int | None  # more than the token events: reads that carried several tokens
     prompt_tokens: int | None
     model_bytes: int | None
-    bench: bool  # a llama-bench row: test, n_prompt, n_gen, avg_ts, stddev_ts, samples_ts ...
+    # llama.cpp's perf lines (llama-completion)
+    eval_ms: float | None
+    eval_runs: int | None
+    eval_ms_per_token: float | None
+    prompt_ms: float | None
+    prompt_ms_per_token: float | None
+    total_ms: float | None
+    total_tokens: int | None
+    sampling_ms: float | None
+    # what the backends say of their build, device and model
+    build: str
+    build_commit: str
+    build_number: int
+    device: str
+    compute_capability: str
+    offloaded_layers: int
+    total_layers: int
+    model_file: str
+    model_name: str
+    model_params: int
+    max_context: int
+    loaded_gb: float | None
+    seed: int
+    # a llama-bench row: bench true, its test ("tg128") and the row's columns (msgspec-decoded)
+    bench: bool
     test: str
+    n_prompt: int
+    n_gen: int
+    n_depth: int
+    avg_ts: float
+    stddev_ts: float
+    samples_ts: list[float]
+    avg_ns: int
+    stddev_ns: int
+    samples_ns: list[int]
+    model_type: str  # the row's other columns as llama-bench names them (llama_bench.KEEP)
+    model_size: int
+    model_n_params: int
+    backends: str
+    gpu_info: str
+    cpu_info: str
+    n_gpu_layers: int
+    flash_attn: bool
+    n_threads: int
+    n_batch: int
+    n_ubatch: int
+    type_k: str
+    type_v: str
+    # an OpenAI-compatible or Ollama endpoint (one stream's figures, or ``streams`` of them)
+    api: str
+    url: str
+    max_tokens: int
+    concurrency: int
+    streams: list[dict[str, Any]]
+    chunks: int
+    finish_reason: str | None
+    tokens_source: str
+    cached_prompt_tokens: int  # a prefix-cache hit: prompt tokens the server did not compute
+    prompt_tokens_processed: int | None
+    ttft_ms: float
+    ttft_ms_max: float
+    observed_tok_s: float | None
+    aggregate_tok_s: float
+    aggregate_source: str
+    merged_chunks: bool
+
+
+class SummaryEvent(EventFields, SummaryFigures):
+    """A summary as recorded (an adapter may print several in a run; a llama-bench row is one each)."""
 
 
 class _SampleFields(TypedDict):
@@ -174,6 +258,15 @@ class Sample(_SampleFields, _SampleExtras, total=False):
 
 class TelemetryEvent(EventFields, _SampleFields, _SampleExtras):
     """A sample as recorded: stamped with the session's time, ``run`` None."""
+
+
+# What a consumer of one kind takes: its TypedDict, or an Event as it travels (the backends build
+# plain dicts, and a loaded session's events are decoded JSON). mypy checks every field the consumer
+# reads against the TypedDict, so a misspelt key is an error and a value is typed as the TypedDict
+# says (or Any), and the call costs nothing per event: no cast, no copy, no check.
+TokenLike = TokenEvent | Event
+TelemetryLike = TelemetryEvent | Event
+SampleLike = Sample | TelemetryEvent | Event  # a source's sample or one as recorded
 
 
 def make(kind: str, t: float, run: int | None = None, **fields: Any) -> Event:
