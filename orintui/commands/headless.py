@@ -13,7 +13,19 @@ from orintui.figures.metrics_live import SessionAccumulator
 from orintui.reading.report import device_line, render_report
 from orintui.running.engine import Execution
 from orintui.session import status as st
-from orintui.session.events import NOTE, PHASE, RUN_ENDED, RUN_STARTED, TOKEN, Phase, TokenEvent
+from orintui.session.events import (
+    NOTE,
+    PHASE,
+    RUN_ENDED,
+    RUN_STARTED,
+    TOKEN,
+    Event,
+    NoteEvent,
+    Phase,
+    PhaseEvent,
+    RunEndedEvent,
+    TokenLike,
+)
 
 
 class Heartbeat:
@@ -27,7 +39,8 @@ class Heartbeat:
         self.reset(0.0)
 
     def reset(self, t: float, run: int | None = None) -> None:
-        self.run, self.started_t, self.phase = run, t, Phase.LOADING
+        self.run, self.started_t = run, t
+        self.phase: str = Phase.LOADING  # a Phase, or the word a loaded or live phase event gives
         self.last_t = t
         self.last_token_t: float | None = None
         self.acc = self.figures.runs[run] if run is not None else None
@@ -42,7 +55,7 @@ class Heartbeat:
             return f"{self.phase}, {now - self.started_t:.1f} s since start, no token yet"
         return f"{self.acc.tokens} tokens, none for {now - self.last_token_t:.1f} s"
 
-    def token(self, event: TokenEvent) -> str | None:
+    def token(self, event: TokenLike) -> str | None:
         t = event["t"]
         self.last_token_t = t
         if t - self.last_t < self.every or self.acc is None:
@@ -96,14 +109,15 @@ def _run(execution: Execution, progress_s: float) -> int:
         if text is not None and run is not None:
             say(f"[{run + 1}/{total}] {run_label(session.runs[run], session.runs)}: {text}")
 
-    def progress(event: dict) -> None:
+    def progress(event: Event) -> None:
+        # a token goes to the heartbeat typed (TokenLike: no cast); the other kinds are cast in their branch
         if event["kind"] == TOKEN:
-            line(heartbeat.token(cast(TokenEvent, event)))
+            line(heartbeat.token(event))
         elif event["kind"] == PHASE and event.get("run") == heartbeat.run:
-            heartbeat.phase = event.get("phase") or heartbeat.phase
-        elif event["kind"] == NOTE and event.get("gate"):  # the quiet gate is holding the next run back
+            heartbeat.phase = cast(PhaseEvent, event).get("phase") or heartbeat.phase
+        elif event["kind"] == NOTE and (note := cast(NoteEvent, event)).get("gate"):  # the gate holds the next run back
             run = session.runs[event["run"]]
-            say(f"[{run.index + 1}/{total}] {run.label}: {event.get('text')}")
+            say(f"[{run.index + 1}/{total}] {run.label}: {note.get('text')}")
         elif event["kind"] == RUN_STARTED:
             heartbeat.reset(event["t"], event["run"])
             run = session.runs[event["run"]]
@@ -115,8 +129,9 @@ def _run(execution: Execution, progress_s: float) -> int:
             figures = f"{m.tokens} tokens, decode {fmt(m.decode)} tok/s" if m.tokens or m.bench else ""
             if m.bench:
                 figures = "; ".join(f"{r.get('test')} {fmt(r.get('avg_ts'))} t/s" for r in m.bench)
-            status = event.get("status")
-            why = f" ({event.get('error')})" if status != st.OK and event.get("error") else ""
+            end = cast(RunEndedEvent, event)
+            status, error = end.get("status"), end.get("error")
+            why = f" ({error})" if status != st.OK and error else ""
             say(f"[{run.index + 1}/{total}] {run_label(run, session.runs)}: {status}{why}"
                 + (f": {figures}" if figures else "") + badges(f.code for f in m.flags))
 

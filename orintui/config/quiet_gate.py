@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orintui.figures.metrics import cpu_busy_pct
+from orintui.session.events import SampleLike
 
 GATE_ENV = "ORINTUI_GATE"  # "off": no gate on this machine, whatever the scenarios say (CI, a machine never idle)
 
@@ -65,7 +66,7 @@ class GateResult:
                 "gate_gpu_pct": self.gpu_pct, "gate_temp_c": self.temp_c, "gate_temp_band_c": self.temp_band_c}
 
 
-def hottest(sample: dict | None) -> float | None:
+def hottest(sample: SampleLike | None) -> float | None:
     """The hottest zone of a telemetry sample, else of psutil's sensors (None when neither has one)."""
     temps = [v for v in ((sample or {}).get("temp_c") or {}).values() if isinstance(v, (int, float))]
     if not temps:
@@ -84,7 +85,7 @@ def _round(x: float | None) -> float | None:
 
 
 class QuietGate:
-    def __init__(self, config: GateConfig, stop: threading.Event, latest_sample: Callable[[], dict | None],
+    def __init__(self, config: GateConfig, stop: threading.Event, latest_sample: Callable[[], SampleLike | None],
                  step: float = 0.5):
         self.config, self.stop, self.latest_sample, self.step = config, stop, latest_sample, step
 

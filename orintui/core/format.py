@@ -5,7 +5,7 @@ styles what it gets), no sanitising (the caller cleans data before a terminal or
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 
@@ -68,28 +68,28 @@ def rate(value: float | None, rolling: bool = False, width: int = 0) -> str:
 
 
 # -- telemetry ----------------------------------------------------------------------------------
-def _known(s: dict[str, Any], *keys: str) -> bool:
+def _known(s: Mapping[str, Any], *keys: str) -> bool:
     return all(s.get(k) is not None for k in keys)
 
 
-def gpu_text(s: dict[str, Any]) -> str:
+def gpu_text(s: Mapping[str, Any]) -> str:
     """'45%@1300MHz'; what the source does not give is left out, never shown as 0."""
     load = f"{s['gpu_load_pct']:.0f}%" if _known(s, "gpu_load_pct") else "n/a"
     return load + (f"@{s['gpu_freq_mhz']:.0f}MHz" if s.get("gpu_freq_mhz") else "")
 
 
-def emc_text(s: dict[str, Any]) -> str:
+def emc_text(s: Mapping[str, Any]) -> str:
     """'41%@3199MHz 83.9GB/s'."""
     util = f"{s['emc_util_pct']:.0f}%" if _known(s, "emc_util_pct") else "n/a"
     return (util + (f"@{s['emc_freq_mhz']:.0f}MHz" if s.get("emc_freq_mhz") else "")
             + (f" {s['emc_bw_gbs']:.1f}GB/s" if _known(s, "emc_bw_gbs") else ""))
 
 
-def power_text(s: dict[str, Any]) -> str:
+def power_text(s: Mapping[str, Any]) -> str:
     return f"{s['power_total_mw'] / 1000:.2f}W" if _known(s, "power_total_mw") else "n/a"
 
 
-def telemetry_line(s: dict[str, Any], gauges: bool = True) -> str:
+def telemetry_line(s: Mapping[str, Any], gauges: bool = True) -> str:
     """One sample as one line: the telemetry logger prints all of it; the live strip, whose gauges
     show GPU, EMC and power already, passes ``gauges=False`` for the rest."""
     parts = [str(s.get("source"))]

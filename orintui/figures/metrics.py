@@ -30,6 +30,7 @@ from orintui.session.events import (
     Event,
     Phase,
     RunStartedEvent,
+    TokenLike,
 )
 from orintui.session.model import RunInfo, Session
 
@@ -332,7 +333,7 @@ class TokenSeries:
     def __len__(self) -> int:
         return len(self.t)
 
-    def add(self, e: Event) -> None:
+    def add(self, e: TokenLike) -> None:
         ms, enq = e.get("ms"), e.get("enqueue_ms")
         self.t.append(e["t"])
         self.ms.append(NAN if ms is None else ms)  # a number: the schema says so

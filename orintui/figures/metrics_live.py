@@ -24,7 +24,7 @@ from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 from orintui.figures.metrics import (
     BUSY_CPU_PCT,
@@ -44,6 +44,18 @@ from orintui.figures.metrics import (
 )
 from orintui.session import events as ev
 from orintui.session import status as st
+from orintui.session.events import (
+    Event,
+    PhaseEvent,
+    PrefillEvent,
+    RunEndedEvent,
+    RunStartedEvent,
+    SummaryEvent,
+    SummaryFigures,
+    TelemetryEvent,
+    TelemetryLike,
+    TokenLike,
+)
 from orintui.session.model import RunInfo, Session
 
 BUCKETS_PER_DOUBLING = 70  # log histogram of ms/token: each bucket 1 % wide
@@ -100,7 +112,7 @@ class TelemetryIndex:
         self.pt, self.pw, self.pj = array("d"), array("d"), array("d")  # power: t, W, cumulative J
         self.et, self.ecum = array("d"), array("d")  # EMC GB/s: t, cumulative sum
 
-    def add(self, sample: dict[str, Any]) -> None:
+    def add(self, sample: TelemetryLike) -> None:
         t, mw, emc = sample["t"], sample.get("power_total_mw"), sample.get("emc_bw_gbs")
         if mw is not None and (not self.pt or t >= self.pt[-1]):
             w = mw / 1000.0
@@ -154,8 +166,8 @@ class RunAccumulator:
         self.keep_record = keep_record  # False: live figures only (the headless progress line)
         # the compact record the final figures are computed from
         self.series = TokenSeries()
-        self.others: list[tuple[int, dict[str, Any]]] = []  # (tokens before it, event): phases, summaries...
-        self.samples: list[dict[str, Any]] = []  # telemetry from the idle window to just after the run
+        self.others: list[tuple[int, Event]] = []  # (tokens before it, event): phases, summaries...
+        self.samples: list[Event] = []  # telemetry from the idle window to just after the run
         self.samples_open = False
         # running state for the live figures
         self.tokens = 0
@@ -164,11 +176,11 @@ class RunAccumulator:
         self.first_work_t: float | None = None
         self.ttft_ms: float | None = None
         self.ttft_origin = ""
-        self.summary: dict[str, Any] = {}
+        self.summary: SummaryFigures = {}  # the run's summaries merged (a llama-bench row is one of bench)
         self.bench: list[dict[str, Any]] = []
         self.prefill: tuple[float, str] | None = None
-        self.started: dict[str, Any] | None = None
-        self.ended: dict[str, Any] | None = None
+        self.started: RunStartedEvent | None = None
+        self.ended: RunEndedEvent | None = None
         self.steady = 0
         self.steady_first_t: float | None = None
         self.steady_last_t: float | None = None
@@ -186,8 +198,9 @@ class RunAccumulator:
         self._cut: tuple[int, int, int] | None = None  # frozen(): the record's lengths at that moment
 
     # -- feeding ---------------------------------------------------------------------------------
-    def add(self, event: dict[str, Any]) -> None:
-        """One event of this run, in recorded order. O(1) amortised."""
+    def add(self, event: Event) -> None:
+        """One event of this run, in recorded order. O(1) amortised. A token goes to ``_token``, typed
+        (TokenLike: no cast); the other kinds, a few a run, are cast to their TypedDict in their branch."""
         self.version += 1
         kind = event["kind"]
         if kind == ev.TOKEN:
@@ -199,25 +212,29 @@ class RunAccumulator:
             self.others.append((len(self.series.t), event))
         t = event["t"]
         if kind == ev.PHASE:
-            if event.get("phase") == ev.Phase.PREFILL:
+            phase = cast(PhaseEvent, event).get("phase")
+            if phase == ev.Phase.PREFILL:
                 self.prefill_starts.append(t)
-            if self.first_work_t is None and event.get("phase") in (ev.Phase.PREFILL, ev.Phase.DECODE):
+            if self.first_work_t is None and phase in (ev.Phase.PREFILL, ev.Phase.DECODE):
                 self.first_work_t = t
         elif kind == ev.PREFILL:
-            if self.prefill is None and event.get("tokens") and event.get("ms"):
-                self.prefill = (1000.0 * event["tokens"] / event["ms"], "backend: prefill")
+            prefill = cast(PrefillEvent, event)
+            tokens, ms = prefill.get("tokens"), prefill.get("ms")
+            if self.prefill is None and tokens and ms:
+                self.prefill = (1000.0 * tokens / ms, "backend: prefill")
         elif kind == ev.SUMMARY:
-            if event.get("bench"):
-                self.bench.append({k: v for k, v in event.items() if k not in ("t", "kind", "run", "bench")})
+            summary = cast(SummaryEvent, event)
+            if summary.get("bench"):
+                self.bench.append({k: v for k, v in summary.items() if k not in ("t", "kind", "run", "bench")})
             else:
-                self.summary.update(event)
+                self.summary.update(summary)
         elif kind == ev.RUN_STARTED:
-            self.started = event
+            self.started = cast(RunStartedEvent, event)
             self.samples_open = True
         elif kind == ev.RUN_ENDED:
-            self.ended = event
+            self.ended = cast(RunEndedEvent, event)
 
-    def _token(self, e: dict[str, Any]) -> None:
+    def _token(self, e: TokenLike) -> None:
         t, ms, enq = e["t"], e.get("ms"), e.get("enqueue_ms")
         if self.first_t is None:
             self.first_t = t
@@ -249,7 +266,7 @@ class RunAccumulator:
         self.steady_last_t = t
         self.recent.append((t, ms))
 
-    def add_sample(self, sample: dict[str, Any]) -> None:
+    def add_sample(self, sample: Event) -> None:
         """A telemetry sample, while this run may need it: from the start until the first sample at
         or after its end (the last energy window's closing edge)."""
         if not self.samples_open or not self.keep_record:
@@ -259,7 +276,7 @@ class RunAccumulator:
         if self.ended is not None and sample["t"] >= self.ended["t"]:
             self.samples_open = False
 
-    def seed_samples(self, samples: Iterable[dict[str, Any]]) -> None:
+    def seed_samples(self, samples: Iterable[Event]) -> None:
         """The samples before the run started: its idle baseline and the edges of its windows."""
         if self.keep_record:
             self.samples = [*samples, *self.samples]  # a new list: a keyframe may share the old one
@@ -297,7 +314,7 @@ class RunAccumulator:
         return n
 
     def metrics(self, session: Session, telemetry: TelemetryIndex | None = None,
-                first_samples: Iterable[dict[str, Any]] = ()) -> RunMetrics:
+                first_samples: Iterable[Event] = ()) -> RunMetrics:
         """The run's figures: the batch ones once it has ended (computed once, again only if a late
         telemetry sample arrives), else the live ones."""
         if self.final and self.keep_record:
@@ -306,7 +323,7 @@ class RunAccumulator:
             return self._final
         return self.live_metrics(session, telemetry)
 
-    def final_metrics(self, session: Session, first_samples: Iterable[dict[str, Any]] = ()) -> RunMetrics:
+    def final_metrics(self, session: Session, first_samples: Iterable[Event] = ()) -> RunMetrics:
         """The batch figures over the record so far (``metrics.measure_run``: ``run_metrics`` over
         the saved session gives the same), whatever the run's state."""
         if self._final is None or self._final_version != self.version:
@@ -321,11 +338,11 @@ class RunAccumulator:
         if version == self.version:
             self._final, self._final_version = figures, version
 
-    def _telemetry(self, first_samples: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _telemetry(self, first_samples: Iterable[Event]) -> list[Event]:
         """The run's samples, behind the session's first sample and first power sample (the batch
         figures read where telemetry begins and where power is first labelled)."""
         kept = {id(s) for s in self.samples}
-        lead: list[dict[str, Any]] = []
+        lead: list[Event] = []
         for s in first_samples:
             if id(s) not in kept and all(s is not x for x in lead):
                 lead.append(s)
@@ -392,8 +409,9 @@ class RunAccumulator:
             m.prefill_tok_s, m.sources["prefill_tok_s"] = self.prefill
         if observed and self.ttft_ms is not None:
             m.ttft_ms, m.sources["ttft_ms"] = self.ttft_ms, f"observed: {self.ttft_origin} to first token"
-        if summary.get("load_ms") is not None:
-            m.load_s, m.sources["load_s"] = summary["load_ms"] / 1000.0, "backend"
+        load_ms = summary.get("load_ms")
+        if load_ms is not None:
+            m.load_s, m.sources["load_s"] = load_ms / 1000.0, "backend"
         elif run.started_t is not None and observed and self.first_work_t is not None:
             m.load_s, m.sources["load_s"] = self.first_work_t - run.started_t, "observed: run start to first work"
         m.bench = [dict(row) for row in self.bench]
@@ -477,7 +495,7 @@ class RunAccumulator:
         """A copy of the running state; the record's containers are still this one's."""
         new = object.__new__(RunAccumulator)
         new.__dict__.update(self.__dict__)
-        new.prefill_starts, new.summary = list(self.prefill_starts), dict(self.summary)
+        new.prefill_starts, new.summary = list(self.prefill_starts), self.summary.copy()
         new.bench, new.head = [dict(r) for r in self.bench], list(self.head)
         new.ms_hist, new.gap_hist = self.ms_hist.copy(), self.gap_hist.copy()
         new.recent = deque(self.recent, maxlen=self.recent.maxlen)
@@ -495,19 +513,19 @@ class SessionAccumulator:
         self.session = session
         self.runs = [RunAccumulator(r, keep_record) for r in session.runs]
         self.telemetry = TelemetryIndex()
-        self.recent: deque[dict[str, Any]] = deque(maxlen=self.RECENT_SAMPLES)
-        self.first_sample: dict[str, Any] | None = None
-        self.first_power: dict[str, Any] | None = None
+        self.recent: deque[Event] = deque(maxlen=self.RECENT_SAMPLES)
+        self.first_sample: Event | None = None
+        self.first_power: Event | None = None
         self.keep_record = keep_record
         self._telemetry_cut: tuple[int, int] | None = None  # frozen(): the telemetry index's lengths then
 
-    def add(self, event: dict[str, Any]) -> None:
+    def add(self, event: Event) -> None:
         """One event, after Session.apply has seen it."""
         kind, run = event["kind"], event.get("run")
         if kind == ev.TELEMETRY:
             self.telemetry.add(event)
             self.first_sample = self.first_sample or event
-            if self.first_power is None and event.get("power_total_mw") is not None:
+            if self.first_power is None and cast(TelemetryEvent, event).get("power_total_mw") is not None:
                 self.first_power = event
             self.recent.append(event)
             for acc in self.runs:
@@ -521,7 +539,7 @@ class SessionAccumulator:
         if kind == ev.RUN_STARTED and self.keep_record:
             acc.seed_samples(self._before(event["t"]))
 
-    def _before(self, started: float) -> list[dict[str, Any]]:
+    def _before(self, started: float) -> list[Event]:
         """The recent samples inside the idle window, and the last one (and last power one) before it."""
         cut = started - IDLE_WINDOW_S
         inside = [s for s in self.recent if s["t"] >= cut]
@@ -529,7 +547,7 @@ class SessionAccumulator:
         edge = older[-1:] + [s for s in reversed(older) if s.get("power_total_mw") is not None][:1]
         return sorted({id(s): s for s in edge}.values(), key=lambda s: s["t"]) + inside
 
-    def _first(self) -> list[dict[str, Any]]:
+    def _first(self) -> list[Event]:
         return [s for s in (self.first_sample, self.first_power) if s is not None]
 
     def metrics(self, index: int) -> RunMetrics:
@@ -549,7 +567,7 @@ class SessionAccumulator:
             m.flags = list(m.flags)
         by_run = [[e for _, e in acc.others] for acc in self.runs]
         across_runs(metrics, lambda i: by_run[i])
-        kept: dict[int, dict[str, Any]] = {id(s): s for s in first}
+        kept: dict[int, Event] = {id(s): s for s in first}
         for acc in self.runs:
             kept.update((id(s), s) for s in acc.samples)
         events = sorted([*kept.values(), *(e for run in by_run for e in run)], key=lambda e: e["t"])

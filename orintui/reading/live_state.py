@@ -7,12 +7,14 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import cast
 
 from orintui.core.format import measured_repetitions, repetition_tag
 from orintui.figures.metrics import RunMetrics
 from orintui.figures.metrics_live import RunAccumulator, SessionAccumulator
 from orintui.session import events as ev
 from orintui.session import status as st
+from orintui.session.events import Event, NoteEvent, OutputEvent, PhaseEvent, RunEndedEvent, TelemetryEvent, TokenLike
 from orintui.session.model import RunInfo, Session
 
 HISTORY = 120  # telemetry samples kept for sparklines
@@ -85,7 +87,7 @@ class LiveState:
         self.lanes = [Lane(r.index, r.label, r.backend, r.warmup, r.repetition, acc,
                            tag=repetition_tag(r.repetition, r.warmup, measured_repetitions(runs, r.label)))
                       for r, acc in zip(runs, self.figures.runs)]
-        self.last_sample: dict | None = None
+        self.last_sample: Event | None = None
         self.history: dict[str, deque] = {k: deque(maxlen=HISTORY) for k in ("gpu", "emc", "power")}
         self.output: deque = deque(maxlen=OUTPUT_LINES)
         self.output_total = 0  # lines ever added: the deque's length stops growing once it is full
@@ -126,7 +128,9 @@ class LiveState:
         return new
 
     # -- folding --------------------------------------------------------------------------------
-    def apply(self, event: dict) -> None:
+    def apply(self, event: Event) -> None:
+        """Fold one event. A token goes to ``_token``, typed (TokenLike: no cast); the other kinds are
+        cast to their TypedDict in their branch, so mypy checks each field read."""
         self.version += 1
         self.t = max(self.t, event["t"])
         kind, run = event["kind"], event.get("run")
@@ -134,13 +138,14 @@ class LiveState:
         self.figures.add(event)
         if kind == ev.TELEMETRY:
             self.last_sample = event
-            self.history["gpu"].append(event.get("gpu_load_pct") or 0.0)
-            self.history["emc"].append(event.get("emc_bw_gbs") if event.get("emc_bw_gbs") is not None
-                                       else (event.get("emc_util_pct") or 0.0))
-            self.history["power"].append((event.get("power_total_mw") or 0.0) / 1000.0)
+            sample = cast(TelemetryEvent, event)
+            emc = sample.get("emc_bw_gbs")
+            self.history["gpu"].append(sample.get("gpu_load_pct") or 0.0)
+            self.history["emc"].append(emc if emc is not None else (sample.get("emc_util_pct") or 0.0))
+            self.history["power"].append((sample.get("power_total_mw") or 0.0) / 1000.0)
             return
         if kind == ev.NOTE:
-            self._output(run, f"[note] {event.get('text')}")
+            self._output(run, f"[note] {cast(NoteEvent, event).get('text')}")
             return
         if run is None or not 0 <= run < len(self.lanes):
             return
@@ -149,15 +154,16 @@ class LiveState:
             lane.status, lane.phase, lane.started_t = st.RUNNING, ev.Phase.LOADING, event["t"]
             self.current = run
         elif kind == ev.PHASE:
-            lane.phase = event["phase"]
+            lane.phase = cast(PhaseEvent, event)["phase"]
         elif kind == ev.TOKEN:
             self._token(lane, event)
         elif kind == ev.OUTPUT:
-            self._output(run, event["line"])
+            self._output(run, cast(OutputEvent, event)["line"])
         elif kind == ev.RUN_ENDED:
-            lane.status = event.get("status") or st.FAILED  # an end that says no status: not a complete run
+            end = cast(RunEndedEvent, event)
+            lane.status = end.get("status") or st.FAILED  # an end that says no status: not a complete run
             lane.phase = ev.end_phase(lane.status)
-            lane.error = event.get("error")
+            lane.error = end.get("error")
             if self.current == run:
                 self.current = None
 
@@ -165,7 +171,7 @@ class LiveState:
         self.output.append((run, line))
         self.output_total += 1
 
-    def _token(self, lane: Lane, event: dict) -> None:
+    def _token(self, lane: Lane, event: TokenLike) -> None:
         t = event["t"]
         if lane.acc.tokens == 1:
             lane.phase = ev.Phase.DECODE

@@ -325,7 +325,7 @@ class Execution:
             self.recorder.record(ev.note(0.0, f"power-mode sweep: {self.power_line}", "info"))
         self.gate: QuietGate | None = None
         self.gate_line: str | None = None
-        self._last_sample: dict | None = None
+        self._last_sample: ev.Event | None = None
         if scenario.gate.enabled and not gate_disabled_here():
             self.gate = QuietGate(scenario.gate, self._stop, lambda: self._last_sample)
             c = scenario.gate
@@ -334,7 +334,7 @@ class Execution:
             self.recorder.subscribe(self._keep_sample)
             self.recorder.record(ev.note(0.0, self.gate_line, "info"))  # in the app's output pane, and the session
 
-    def _keep_sample(self, event: dict) -> None:
+    def _keep_sample(self, event: ev.Event) -> None:
         if event["kind"] == ev.TELEMETRY:
             self._last_sample = event
 

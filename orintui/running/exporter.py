@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, cast
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram, make_wsgi_app
@@ -26,6 +26,7 @@ from orintui.figures.metrics import RunMetrics
 from orintui.figures.metrics_live import RunAccumulator, SessionAccumulator
 from orintui.session import events as ev
 from orintui.session import status as st
+from orintui.session.events import Event, RunEndedEvent, SampleLike, SummaryEvent, TokenLike
 
 LABEL_MAX = 80  # characters of a label value: a hostile label must not bloat every scrape
 HOST_LABELS = ("board", "host")
@@ -79,7 +80,7 @@ class TelemetrySeries:
         self._count: dict[str, int] = {}
         self._keys: dict[str, set] = {name: set() for name in self.keyed}
 
-    def observe(self, sample: dict, host: tuple[str, str]) -> None:
+    def observe(self, sample: SampleLike, host: tuple[str, str]) -> None:
         """A field the source does not give is removed, not left at its last value: a source that
         took over from a dead one must not leave the old one's figures standing."""
         for field, (gauge, factor) in self.scalars.items():
@@ -116,7 +117,7 @@ class RunFigures:
         self.series: tuple = ()  # its tokens gauge and latency histogram
         self.decode: Any = None  # its decode gauge, from its first rate on
 
-    def token_ms(self, event: dict) -> float | None:
+    def token_ms(self, event: TokenLike) -> float | None:
         """This token's ms (the backend's, else since the previous arrival); None for a warm-up token."""
         t, ms = event["t"], event.get("ms")
         delta = ms if ms is not None else ((t - self.last_t) * 1000.0 if self.last_t is not None else None)
@@ -224,7 +225,7 @@ class MetricsExporter:
         # subscribed after the engine's accumulators (watchers run last): a run's figures are in at its end
         execution.recorder.subscribe(lambda event: self.on_event(event, execution.figures))
 
-    def on_event(self, event: dict, figures: SessionAccumulator) -> None:
+    def on_event(self, event: Event, figures: SessionAccumulator) -> None:
         """``figures``: the engine's accumulators, fed this event already (metrics_live): a live run's
         count, TTFT and current rate, and an ended run's batch figures, with no event read back."""
         kind = event.get("kind")
@@ -248,12 +249,13 @@ class MetricsExporter:
                 kept.series = (self.runs.tokens.labels(*labels), self.runs.latency.labels(*labels))
                 kept.series[0].set(0)
                 self._set_status(labels, st.RUNNING)
-            elif kind == ev.SUMMARY and event.get("eval_tok_s"):
-                self.runs.decode.labels(*labels).set(event["eval_tok_s"])
+            elif kind == ev.SUMMARY:
+                if rate := cast(SummaryEvent, event).get("eval_tok_s"):
+                    self.runs.decode.labels(*labels).set(rate)
             elif kind == ev.RUN_ENDED:
-                self._ended(run, labels, event, figures.metrics)
+                self._ended(run, labels, cast(RunEndedEvent, event), figures.metrics)
 
-    def _token(self, run: int, labels: tuple[str, ...], event: dict, acc: RunAccumulator) -> None:
+    def _token(self, run: int, labels: tuple[str, ...], event: TokenLike, acc: RunAccumulator) -> None:
         kept = self._figures.get(run)
         if kept is None:
             return
@@ -273,7 +275,8 @@ class MetricsExporter:
                 kept.decode = self.runs.decode.labels(*labels)
             kept.decode.set(rate)
 
-    def _ended(self, run: int, labels: tuple[str, ...], event: dict, run_figures: Callable[[int], RunMetrics]) -> None:
+    def _ended(self, run: int, labels: tuple[str, ...], event: RunEndedEvent,
+               run_figures: Callable[[int], RunMetrics]) -> None:
         """The run's own figures, as reports give them (once a run: its timing is over)."""
         self._figures.pop(run, None)
         self._set_status(labels, label(event.get("status")))
@@ -323,7 +326,7 @@ def serve_telemetry(port: int, bind: str, source: str, interval: float) -> int:
     exporter.host = (board_of(facts), label(facts.get("hostname")))
     t0 = time.monotonic()
 
-    def emit(event: dict) -> None:
+    def emit(event: Event) -> None:
         if event["kind"] == ev.NOTE:
             print(clean_line(f"orintui: {event.get('text')}"), file=sys.stderr, flush=True)
         else:

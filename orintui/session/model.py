@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from orintui.session import status as st
-from orintui.session.events import RUN_ENDED, RUN_STARTED, SUMMARY, Event
+from orintui.session.events import RUN_ENDED, RUN_STARTED, SUMMARY, Event, RunEndedEvent
 
 FORMAT = "orintui-session"
 VERSION = 1
@@ -97,11 +97,12 @@ class Session:
             info.status = st.RUNNING
             info.started_t = event["t"]
         elif event["kind"] == RUN_ENDED:
-            info.status = event.get("status", info.status)
-            info.exit_code = event.get("exit_code")
-            info.signal = event.get("signal")
-            info.error = event.get("error")
-            info.by_user = bool(event.get("by_user", False))
-            info.ended_t = event["t"]
+            end = cast(RunEndedEvent, event)  # the TypedDict: mypy checks these fields
+            info.status = end.get("status", info.status)
+            info.exit_code = end.get("exit_code")
+            info.signal = end.get("signal")
+            info.error = end.get("error")
+            info.by_user = bool(end.get("by_user", False))
+            info.ended_t = end["t"]
         elif event["kind"] == SUMMARY:
             info.summary.update({k: v for k, v in event.items() if k not in ("t", "kind", "run")})

@@ -9,11 +9,12 @@ import time
 
 from orintui.core.format import telemetry_line
 from orintui.session import events as ev
+from orintui.session.events import SampleLike
 from orintui.telemetry.profiles import host_facts, match_profile
 from orintui.telemetry.sampler import TelemetrySampler
 
 
-def format_sample(s: dict) -> str:
+def format_sample(s: SampleLike) -> str:
     """One line per sample (format.telemetry_line after the time); what the source does not give is
     left out, not shown as 0."""
     return f"{s['t']:7.2f}s {telemetry_line(s)}"
@@ -26,7 +27,7 @@ def telemetry_command(args: argparse.Namespace) -> int:
     count = 0
     done = args.count
 
-    def emit(event: dict) -> None:
+    def emit(event: ev.Event) -> None:
         nonlocal count
         if event["kind"] == ev.NOTE:
             print(f"orintui: {event['text']}", file=sys.stderr)

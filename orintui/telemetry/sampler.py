@@ -65,7 +65,7 @@ def chain_for(preference: str) -> tuple[str, ...]:
 
 
 class TelemetrySampler:
-    def __init__(self, preference: str, interval: float, emit: Callable[[dict], None],
+    def __init__(self, preference: str, interval: float, emit: Callable[[ev.Event], None],
                  clock: Callable[[], float], profile: DeviceProfile | None = None,
                  mono_to_session: Callable[[float], float] | None = None):
         self.chain = chain_for(preference)
