@@ -1,6 +1,7 @@
 """What one live refresh costs as a run grows: the comparison table's figures (LiveState.metrics) and
 every lane's current rate, after 1,000, 50,000 and 200,000 tokens of a live run at 500 tok/s with
-telemetry at 2 Hz; and the memory the state keeps per token.
+telemetry at 2 Hz; the memory the state keeps per token; and what folding one event costs
+(LiveState.apply over the whole run: the session model, the accumulators, the lane).
 
     python benchmarks/live_cost.py [--before GIT_REV] [--rounds 5] [--sizes 1000,50000,200000]
 
@@ -60,9 +61,13 @@ def child(tokens: int, refreshes: int, memory: bool) -> dict:
     if memory:
         tracemalloc.start()
         before = tracemalloc.get_traced_memory()[0]
+    # timed: the events made before the clock starts; memory: each made as it is folded (what the
+    # state keeps of them is what it holds)
+    made = [dict(e) for e in events(tokens, texts, sample)] if not memory else []
+    folded = made or (dict(e) for e in events(tokens, texts, sample))
     t0 = time.perf_counter()
-    for e in events(tokens, texts, sample):
-        state.apply(dict(e))
+    for e in folded:
+        state.apply(e)
     fold_s = time.perf_counter() - t0
     held = tracemalloc.get_traced_memory()[0] - before if memory else None
     if memory:
@@ -94,7 +99,7 @@ def child(tokens: int, refreshes: int, memory: bool) -> dict:
     refresh()  # the run's final figures: once, when it ends
     end_s = time.perf_counter() - start
     return {"refresh_s": statistics.median(times), "fold_s": fold_s, "held_bytes": held, "copy_s": copy_s,
-            "end_s": end_s}
+            "end_s": end_s, "events": len(made)}
 
 
 def tree_of(rev: str, tmp: str) -> str:
@@ -161,6 +166,12 @@ def main() -> int:
             copies = [1000 * r["copy_s"] for r in once[(name, n)]]
             cells.append(f"{statistics.median(ends):>16.1f}{statistics.median(copies):>16.1f}")
         print(f"{n:>8}" + "".join(cells))
+    print("folding one event (LiveState.apply, tokens and telemetry), median over the rounds")
+    head = f"{'tokens':>8}" + "".join(f"{name + ' us/event':>18}" for name in names)
+    print(head + (f"{'after/before':>14}" if len(names) == 2 else ""))
+    for n in sizes:
+        us = [statistics.median(1e6 * r["fold_s"] / r["events"] for r in once[(name, n)]) for name in names]
+        print(f"{n:>8}" + "".join(f"{v:>18.3f}" for v in us) + (f"{us[1] / us[0]:>14.3f}" if len(names) == 2 else ""))
     return 0
 
 
