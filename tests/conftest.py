@@ -47,16 +47,18 @@ def orintui_home(tmp_path, monkeypatch):
 @pytest.fixture
 def cli(capsys):
     """orintui's command line in this process (``main(argv)``, output captured), returning what
-    ``run_cli`` returns: for the error contract, where starting a process per case adds nothing."""
+    ``run_cli`` returns: for the error contract, where starting a process per case adds nothing.
+    ``env`` is laid over the environment for this one call, as ``run_cli``'s is."""
     import signal
 
     from orintui.cli import main
 
-    def run(*args: str) -> subprocess.CompletedProcess:
+    def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
         handlers = {s: signal.getsignal(s) for s in (signal.SIGHUP, signal.SIGTERM)}
         environ = dict(os.environ)
         capsys.readouterr()
         try:
+            os.environ.update(env or {})
             code = main(list(args))
         except SystemExit as exc:  # argparse's usage errors
             code = exc.code if isinstance(exc.code, int) else 1
@@ -73,6 +75,8 @@ def cli(capsys):
 
 def run_cli(*args: str, env: dict | None = None, timeout: float = 120, cwd: str | None = None,
             input: str | None = None) -> subprocess.CompletedProcess:
+    """orintui in a real process: for what only a process shows (exit status and stderr as a shell
+    sees them, signals, children, state the command takes over); the ``cli`` fixture does the rest."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "orintui", *args], capture_output=True, text=True,
                           timeout=timeout, env=full_env, cwd=cwd, input=input)

@@ -93,7 +93,8 @@ def tmpfs(tmp_path):
 def test_full_disk_during_a_run_stops_it_and_exits_1_promptly(tmp_path, tmpfs):
     out = tmpfs("32k") / "s.json"
     started = time.monotonic()
-    # 3,000 tokens at 10 ms: 30 s if nothing stops it; the journal fills 32 KiB in about a second
+    # 3,000 tokens at 10 ms: 30 s if nothing stops it; the journal fills 32 KiB in about a second.
+    # A real process: a run that fails part way (exit 1, session NOT saved), with its backend as its child
     proc = run_cli("run", str(_scenario(tmp_path, [STEADY, "3000", "10"])), "--headless", "--telemetry", "none",
                    "--out", str(out), timeout=60)
     took = time.monotonic() - started
@@ -130,6 +131,8 @@ def test_full_disk_then_sigterm_exits_promptly(tmp_path, tmpfs):
 def test_out_naming_a_directory_is_refused_before_anything_runs(tmp_path):
     target = tmp_path / "adir"
     target.mkdir()
+    # a real process: the refusals before a run (--out, locks, NUL, sources, ports) are tested in process;
+    # this one shows the exact stderr and exit status a shell sees, nothing beside the one line
     proc = run_cli("run", str(_scenario(tmp_path, [STEADY, "3", "1"])), "--headless", "--telemetry", "none",
                    "--out", str(target))
     assert proc.returncode == 2, proc.stdout + proc.stderr
@@ -169,11 +172,11 @@ async def test_w_on_a_full_disk_says_not_saved_and_does_not_crash(tmp_path, tmpf
 
 
 # -- --out that would lose a session -------------------------------------------------------------
-def test_out_naming_an_existing_file_needs_force(tmp_path):
+def test_out_naming_an_existing_file_needs_force(tmp_path, cli):
     out = tmp_path / "s.json"
     out.write_text("precious")
     scenario = str(_scenario(tmp_path, [STEADY, "3", "1"]))
-    proc = run_cli("run", scenario, "--headless", "--telemetry", "none", "--out", str(out))
+    proc = cli("run", scenario, "--headless", "--telemetry", "none", "--out", str(out))
     assert proc.returncode == 2 and out.read_text() == "precious"
     assert proc.stderr == f"orintui: --out {out}: the file exists; use --force to overwrite it\n"
     proc = run_cli("run", scenario, "--headless", "--telemetry", "none", "--out", str(out), "--force")
@@ -181,14 +184,14 @@ def test_out_naming_an_existing_file_needs_force(tmp_path):
     assert load_session(out).runs[0].label == "a"
 
 
-def test_a_second_instance_with_the_same_out_is_refused(tmp_path):
+def test_a_second_instance_with_the_same_out_is_refused(tmp_path, cli):
     out = tmp_path / "elsewhere" / "s.json"
     first = _spawn("run", str(_scenario(tmp_path, [STEADY, "3000", "10"])), "--headless", "--telemetry", "none",
                    "--out", str(out))
     try:
         _wait(lambda: journal_path(out).exists() and journal_path(out).stat().st_size > 2000, 30, "tokens")
-        second = run_cli("run", str(_scenario(tmp_path, [STEADY, "3", "1"], "two")), "--headless", "--telemetry",
-                         "none", "--out", str(out))
+        second = cli("run", str(_scenario(tmp_path, [STEADY, "3", "1"], "two")), "--headless", "--telemetry",
+                     "none", "--out", str(out))  # in process: the lock is held by the first, another process
         assert second.returncode == 2, second.stdout + second.stderr
         assert f"another orintui is recording to this file now ({out}.journal is locked)" in second.stderr
         assert journal_locked(journal_path(out))
@@ -226,7 +229,7 @@ def test_sigkilled_run_with_out_outside_the_sessions_folder_is_recovered(tmp_pat
     assert not journal_path(out).exists()
 
 
-def test_a_stale_journal_at_out_is_recovered_not_truncated(tmp_path):
+def test_a_stale_journal_at_out_is_recovered_not_truncated(tmp_path, cli):
     out = tmp_path / "elsewhere" / "s.json"
     session = Session(id="old", started_at="2026-11-21T00:00:00", host={}, scenario={"name": "x"},
                       runs=[RunInfo(index=0, label="a", backend="tinygrad-llm", argv=["x"])])
@@ -234,7 +237,7 @@ def test_a_stale_journal_at_out_is_recovered_not_truncated(tmp_path):
     for entry in (Path(os.environ["ORINTUI_HOME"]) / "data" / "live-journals").glob("*"):
         entry.unlink()  # as an older orintui left it: in no registry
     scenario = str(_scenario(tmp_path, [STEADY, "3", "1"]))
-    proc = run_cli("run", scenario, "--headless", "--telemetry", "none", "--out", str(out))
+    proc = cli("run", scenario, "--headless", "--telemetry", "none", "--out", str(out))
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert proc.stderr == (f"orintui: recovered an interrupted session: {out}\n"
                            f"orintui: --out {out}: the file exists; use --force to overwrite it\n")

@@ -64,27 +64,29 @@ def test_fetch_downloads_and_checks_the_sha256(hub, tmp_path):
     assert f"{got}  ({served.stat().st_size} bytes, SHA-256 checked)" in r.stdout
 
 
-def test_a_download_that_does_not_verify_is_removed(hub, tmp_path):
+def test_a_download_that_does_not_verify_is_removed(hub, tmp_path, cli):
     start, _ = hub
     endpoint = start("--corrupt")
     dest = tmp_path / "models"
-    r = run_cli("models", "fetch", FILE, "--dest", str(dest), env={"HF_ENDPOINT": endpoint, "HF_HUB_DISABLE_XET": "1"})
+    r = cli("models", "fetch", FILE, "--dest", str(dest), env={"HF_ENDPOINT": endpoint, "HF_HUB_DISABLE_XET": "1"})
     assert r.returncode == 1
     assert "does not match" in r.stderr and "the file was removed" in r.stderr and "Traceback" not in r.stderr
     assert not (dest / FILE).exists()
 
 
-def test_fetch_errors_are_one_line(hub, tmp_path):
+def test_fetch_errors_are_one_line(hub, tmp_path, cli):
     start, _ = hub
     env = {"HF_ENDPOINT": start(), "HF_HUB_DISABLE_XET": "1"}
-    r = run_cli("models", "fetch", "nope.gguf", "--dest", str(tmp_path), env=env)
+    r = cli("models", "fetch", "nope.gguf", "--dest", str(tmp_path), env=env)
     assert r.returncode == 2 and "not in orintui's list" in r.stderr
+    # a real process: a failure outside orintui (exit 1) as a shell sees it; here the hub's 404, which
+    # reaches orintui as huggingface_hub's exception: no traceback, no library log on the terminal
     r = run_cli("models", "fetch", "missing.gguf", "--repo", REPO, "--dest", str(tmp_path), env=env)
     assert r.returncode == 1 and r.stderr.count("\n") <= 2 and "missing.gguf" in r.stderr and "Traceback" not in r.stderr
-    r = run_cli("models", "fetch", "../escape.gguf", "--repo", REPO, "--dest", str(tmp_path), env=env)
+    r = cli("models", "fetch", "../escape.gguf", "--repo", REPO, "--dest", str(tmp_path), env=env)
     assert r.returncode == 1 and "not a plain .gguf file name" in r.stderr
     assert not (tmp_path.parent / "escape.gguf").exists()
-    r = run_cli("models", "fetch")
+    r = cli("models", "fetch")
     assert r.returncode == 2 and "needs at least one FILE" in r.stderr
 
 

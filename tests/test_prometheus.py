@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import ROOT, llama_lost_its_tail, run_cli
+from conftest import ROOT, llama_lost_its_tail
 from prometheus_client.parser import text_string_to_metric_families
 
 from orintui.figures.metrics import run_metrics
@@ -175,19 +175,19 @@ def test_dashboard_queries_name_only_served_metrics(telemetry_exporter):
     assert shown - {"orintui_run_token_latency_seconds"} <= used, sorted(shown - used)
 
 
-def test_port_in_use_is_one_line_and_runs_nothing(tmp_path):
+def test_port_in_use_is_one_line_and_runs_nothing(tmp_path, cli):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = str(taken.getsockname()[1])
-        r = run_cli("exporter", "--port", port, "--source", "psutil", timeout=60)
+        r = cli("exporter", "--port", port, "--source", "psutil")
         assert r.returncode == 2 and r.stdout == ""
         assert r.stderr.strip() == f"orintui: cannot serve metrics on 127.0.0.1 port {port}: Address already in use"
         out = tmp_path / "s.json"
-        r = run_cli("run", "demo", "--headless", "--metrics-port", port, "--out", str(out), timeout=60)
+        r = cli("run", "demo", "--headless", "--metrics-port", port, "--out", str(out))
         assert r.returncode == 2 and "Address already in use" in r.stderr and len(r.stderr.strip().splitlines()) == 1
         assert not out.exists() and "Traceback" not in r.stderr
-    r = run_cli("exporter", "--port", "70000")
+    r = cli("exporter", "--port", "70000")
     assert r.returncode == 2 and "is not a port" in r.stderr
 
 

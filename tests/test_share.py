@@ -320,7 +320,7 @@ def test_card_of_a_jetson_session_with_hostile_labels(tmp_path, boards):
     assert any(t.startswith("Flags: clocks-unlocked, power-mode") for t in texts)
 
 
-def test_card_png_through_chromium(tmp_path, chromium):
+def test_card_png_through_chromium(tmp_path, chromium, cli):
     out = tmp_path / "card.png"
     r = run_cli("card", "demo", "--out", str(out))
     assert r.returncode == 0, r.stderr
@@ -330,7 +330,7 @@ def test_card_png_through_chromium(tmp_path, chromium):
 
     with Image.open(out) as image:
         assert image.convert("RGB").getpixel((600, 2)) == (0x76, 0xB9, 0x00)  # the card's green top bar: the SVG was drawn
-    r = run_cli("card", "demo", "--out", str(tmp_path / "card.png"), env={"ORINTUI_CHROMIUM": "no-such-browser"})
+    r = cli("card", "demo", "--out", str(tmp_path / "card.png"), env={"ORINTUI_CHROMIUM": "no-such-browser"})
     assert r.returncode == 1 and r.stderr.startswith("orintui: PNG needs Chromium") and r.stderr.count("\n") == 1
 
 
@@ -459,7 +459,7 @@ async def test_served_app_in_headless_chromium(tmp_path, chromium):
                     proc.wait()
 
 
-def test_serve_binds_loopback_by_default_and_refuses_bad_sessions(tmp_path):
+def test_serve_binds_loopback_by_default_and_refuses_bad_sessions(tmp_path, cli):
     from orintui.cli import build_parser
     from orintui.tui.serve import app_command
 
@@ -470,10 +470,12 @@ def test_serve_binds_loopback_by_default_and_refuses_bad_sessions(tmp_path):
     assert command.endswith("-m orintui --theme orintui-light replay '/s p/x.json' --speed 4.0")
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    r = run_cli("serve", str(bad), "--port", str(free_port()))
+    r = cli("serve", str(bad), "--port", str(free_port()))
     assert r.returncode == 2 and r.stderr.startswith("orintui: ") and r.stderr.count("\n") == 1
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
+        # a real process: serve() hands the process to textual-serve (its own event loop, SIGINT/SIGTERM
+        # handlers and root logging), which pytest's process must not take on
         r = run_cli("serve", "--port", str(taken.getsockname()[1]))
     assert r.returncode == 1 and r.stderr.endswith("address already in use\n") and r.stderr.count("\n") == 1, r.stderr

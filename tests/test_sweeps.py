@@ -464,16 +464,16 @@ def test_pareto_labels_are_escaped():
     assert not root.findall(".//{http://www.w3.org/2000/svg}script")
 
 
-def test_pareto_command(tmp_path):
+def test_pareto_command(tmp_path, cli):
     out = tmp_path / "p.svg"
-    proc = run_cli("pareto", "demo", "--out", str(out))
+    proc = cli("pareto", "demo", "--out", str(out))
     assert proc.returncode == 0 and proc.stdout.strip() == str(out)
     assert out.read_text() == (FIXTURES / "pareto-nvidia-gpu.svg").read_text()
-    both = run_cli("pareto", "demo", str(FIXTURES / "sessions" / "demo-cpu.json"), "--out", str(tmp_path / "two.svg"))
+    both = cli("pareto", "demo", str(FIXTURES / "sessions" / "demo-cpu.json"), "--out", str(tmp_path / "two.svg"))
     assert both.returncode == 0 and ">nvidia-gpu: llama.cpp CUDA</text>" in (tmp_path / "two.svg").read_text()
-    proc = run_cli("pareto", "demo", "--out", str(tmp_path / "p.txt"))
+    proc = cli("pareto", "demo", "--out", str(tmp_path / "p.txt"))
     assert proc.returncode == 2 and "name an .svg or .png file" in proc.stderr
-    png = run_cli("pareto", "demo", "--out", str(tmp_path / "p.png"))
+    png = cli("pareto", "demo", "--out", str(tmp_path / "p.png"))
     try:
         import PIL  # noqa: F401
     except ImportError:
@@ -482,8 +482,8 @@ def test_pareto_command(tmp_path):
         assert png.returncode == 0 and (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_pareto_of_a_session_without_energy_says_why(tmp_path):
-    proc = run_cli("pareto", str(FIXTURES / "sessions" / "demo-cpu.json"), "--out", str(tmp_path / "p.svg"))
+def test_pareto_of_a_session_without_energy_says_why(tmp_path, cli):
+    proc = cli("pareto", str(FIXTURES / "sessions" / "demo-cpu.json"), "--out", str(tmp_path / "p.svg"))
     assert proc.returncode == 2 and "J/token needs a power source" in proc.stderr
     assert not (tmp_path / "p.svg").exists()
 

@@ -217,10 +217,10 @@ def test_flag_noisy_repetitions():
 
 
 # -- scenarios and telemetry that cannot be honoured ----------------------------------------------------
-def test_mistyped_model_path_is_missing_not_generated(tmp_path):
+def test_mistyped_model_path_is_missing_not_generated(tmp_path, cli):
     typo = tmp_path / "nowhere" / "typo.gguf"
     out = tmp_path / "s.json"
-    proc = run_cli("run", "demo", "--headless", "--set", f"model={typo}", "--out", str(out), "--telemetry", "none")
+    proc = cli("run", "demo", "--headless", "--set", f"model={typo}", "--out", str(out), "--telemetry", "none")
     assert proc.returncode == 2, proc.stderr
     assert f"model not found: {typo}" in proc.stderr
     assert not typo.exists() and not typo.parent.exists() and not out.exists()
@@ -237,12 +237,12 @@ def test_generated_model_only_at_the_default_path_in_the_model_folder(orintui_ho
 
 @pytest.mark.parametrize("source", [pytest.param(name, marks=pytest.mark.skipif(works, reason=f"{name} works on this machine"))
                                     for name, works in (("nvml", NVML), ("jtop", JTOP_SERVICE), ("tegrastats", TEGRASTATS))])
-def test_named_telemetry_source_that_cannot_start_exits_2(tmp_path, source):
+def test_named_telemetry_source_that_cannot_start_exits_2(tmp_path, source, cli):
     out = tmp_path / "s.json"
     scenario = tmp_path / "one.toml"
     scenario.write_text(f'name = "one"\n[[runs]]\nlabel = "a"\nbackend = "tinygrad-llm"\n'
                         f'argv = ["{sys.executable}", "{STEADY}", "3", "1"]\n')
-    proc = run_cli("run", str(scenario), "--headless", "--telemetry", source, "--out", str(out))
+    proc = cli("run", str(scenario), "--headless", "--telemetry", source, "--out", str(out))
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert proc.stderr.startswith(f"orintui: telemetry source {source} cannot start: ")
     assert not out.exists() and not list(tmp_path.glob("*.journal*"))
