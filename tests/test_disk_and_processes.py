@@ -193,7 +193,8 @@ def test_a_second_instance_with_the_same_out_is_refused(tmp_path, cli):
         second = cli("run", str(_scenario(tmp_path, [STEADY, "3", "1"], "two")), "--headless", "--telemetry",
                      "none", "--out", str(out))  # in process: the lock is held by the first, another process
         assert second.returncode == 2, second.stdout + second.stderr
-        assert f"another orintui is recording to this file now ({out}.journal is locked)" in second.stderr
+        assert second.stderr == (f"orintui: --out {out}: another orintui is recording to this file now "
+                                 f"({out}.journal is locked)\n")
         assert journal_locked(journal_path(out))
     finally:
         first.send_signal(signal.SIGTERM)

@@ -222,7 +222,7 @@ def test_mistyped_model_path_is_missing_not_generated(tmp_path, cli):
     out = tmp_path / "s.json"
     proc = cli("run", "demo", "--headless", "--set", f"model={typo}", "--out", str(out), "--telemetry", "none")
     assert proc.returncode == 2, proc.stderr
-    assert f"model not found: {typo}" in proc.stderr
+    assert f"model not found: {typo}" in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
     assert not typo.exists() and not typo.parent.exists() and not out.exists()
 
 
@@ -244,7 +244,7 @@ def test_named_telemetry_source_that_cannot_start_exits_2(tmp_path, source, cli)
                         f'argv = ["{sys.executable}", "{STEADY}", "3", "1"]\n')
     proc = cli("run", str(scenario), "--headless", "--telemetry", source, "--out", str(out))
     assert proc.returncode == 2, proc.stdout + proc.stderr
-    assert proc.stderr.startswith(f"orintui: telemetry source {source} cannot start: ")
+    assert proc.stderr.startswith(f"orintui: telemetry source {source} cannot start: ") and proc.stderr.count("\n") == 1
     assert not out.exists() and not list(tmp_path.glob("*.journal*"))
 
 
