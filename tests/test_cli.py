@@ -13,10 +13,10 @@ import orintui
 T = FIXTURES / "transcripts"
 
 
-def test_version_and_help():
-    r = run_cli("--version")
+def test_version_and_help(cli):
+    r = cli("--version")
     assert r.returncode == 0 and r.stdout.strip() == f"orintui {orintui.__version__}"
-    r = run_cli("--help")
+    r = cli("--help")
     assert r.returncode == 0
     for command in ("run", "replay", "report", "compare", "import", "scenarios", "telemetry", "doctor", "screenshot"):
         assert command in r.stdout
@@ -81,7 +81,7 @@ def run_headless(scenario, out, *extra):
 STEADY = FIXTURES / "fake_backends" / "steady.py"
 
 
-def test_run_label_reaches_session_report_and_compare(tmp_path):
+def test_run_label_reaches_session_report_and_compare(tmp_path, cli):
     """--label names the session; report and compare show it; a session without one still loads."""
     from orintui.session import load_session
 
@@ -96,7 +96,7 @@ def test_run_label_reaches_session_report_and_compare(tmp_path):
     del doc["label"]  # as written before labels existed
     old.write_text(json.dumps(doc))
     assert load_session(old).label == ""
-    r = run_cli("compare", str(out), str(old))
+    r = cli("compare", str(out), str(old))
     assert r.returncode == 0 and "A (baseline): fake: MAXN,  clocks locked (" in r.stdout and "\nB: fake (" in r.stdout
 
 

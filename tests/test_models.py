@@ -41,15 +41,15 @@ def hub(tmp_path, request):
         proc.wait()
 
 
-def test_models_lists_what_scenarios_expect_and_where_they_come_from():
-    r = run_cli("models", "--json")
+def test_models_lists_what_scenarios_expect_and_where_they_come_from(cli):
+    r = cli("models", "--json")
     assert r.returncode == 0, r.stderr
     listed = {e["path"].rsplit("/", 1)[1]: e for e in json.loads(r.stdout)}
     q6 = listed[FILE]
     assert q6["source"] == {"repo": REPO, "file": FILE, "revision": "main"}
     assert "llama-3.2-1b-q6k-three-way" in q6["scenarios"]
     assert listed["orintui-small.gguf"]["generated"] == "small" and listed["orintui-small.gguf"]["source"] is None
-    text = run_cli("models").stdout
+    text = cli("models").stdout
     assert f"orintui models fetch {FILE}" in text and "written by orintui (random weights" in text
 
 

@@ -198,7 +198,7 @@ def test_unknown_backend_lists_llama_cli(cli):
 
 # -- versions --------------------------------------------------------------------------------------
 @pytest.mark.real
-def test_versions_recorded_per_run_and_shown_in_the_report(llama_bin, small_model, tinygrad_ready, tmp_path):
+def test_versions_recorded_per_run_and_shown_in_the_report(llama_bin, small_model, tinygrad_ready, tmp_path, cli):
     """tinygrad's version from the run's own interpreter, llama.cpp's build and commit from --version."""
     from importlib.metadata import version as installed
 
@@ -226,9 +226,9 @@ argv = ["{sys.executable}", "-c", "print('  1.00 ms, 1.00 tok/s,    0.10 GB/s, 0
     assert runs[0].versions == {"llama_cpp_version": re.search(r"version: (\S+)", printed_version).group(1),
                                 "llama_cpp_build": build, "llama_cpp_commit": commit}
     assert runs[1].versions["tinygrad_version"] == installed("tinygrad")
-    report = run_cli("report", str(out)).stdout
+    report = cli("report", str(out)).stdout
     assert f"Versions: llama.cpp build {build} (commit {commit}); tinygrad {installed('tinygrad')}" in report
-    assert json.loads(run_cli("report", str(out), "--format", "json").stdout)["runs"][1]["versions"]["tinygrad_version"]
+    assert json.loads(cli("report", str(out), "--format", "json").stdout)["runs"][1]["versions"]["tinygrad_version"]
 
 
 # -- the user's plan as scenarios ------------------------------------------------------------------------

@@ -15,12 +15,12 @@ BUNDLED = sorted((ROOT / "scenarios").glob("*.toml"))
 GOOD_RUN = '[[runs]]\nlabel = "a"\nbackend = "llama-completion"\nargv = ["true"]\n'
 
 
-def test_all_bundled_scenarios_validate():
+def test_all_bundled_scenarios_validate(cli):
     assert len(BUNDLED) >= 9
     for path in BUNDLED:
         s = load_scenario(str(path))
         assert s.runs and s.name == path.stem
-    r = run_cli("scenarios", *map(str, BUNDLED))
+    r = cli("scenarios", *map(str, BUNDLED))
     assert r.returncode == 0, r.stderr
     assert r.stdout.count("ok  ") == len(BUNDLED)
 
@@ -35,7 +35,7 @@ def test_listing_says_what_is_missing():
     assert any("binary not found" in m or "model not found" in m for m in entries["llama-3.2-1b-q6k-three-way"].missing)
 
 
-def test_the_demo_says_which_runs_it_will_skip_and_how_to_get_them(tmp_path, monkeypatch):
+def test_the_demo_says_which_runs_it_will_skip_and_how_to_get_them(tmp_path, monkeypatch, cli):
     """A machine without llama.cpp: no binary on PATH and none built by orintui (an empty cache)."""
     monkeypatch.setenv("ORINTUI_CACHE", str(tmp_path / "empty-cache"))
     monkeypatch.setenv("PATH", os.path.dirname(sys.executable) + os.pathsep + "/usr/bin:/bin")
@@ -44,7 +44,7 @@ def test_the_demo_says_which_runs_it_will_skip_and_how_to_get_them(tmp_path, mon
     assert demo.skipped == ["llama.cpp CPU: binary not found on PATH: llama-completion "
                             "(orintui setup builds llama.cpp, or put your own build on PATH)"]
     assert any(n.startswith("llama.cpp CPU: skipped when") for n in demo.notes)
-    r = run_cli("scenarios", env={"ORINTUI_CACHE": str(tmp_path / "empty-cache"), "PATH": os.environ["PATH"]})
+    r = cli("scenarios")  # in the environment set above
     assert "ready, 1 of 2 runs skipped here" in r.stdout and "skipped: llama.cpp CPU: binary not found" in r.stdout
 
 

@@ -63,7 +63,7 @@ def boards(tmp_path):
 
 
 # -- compare -------------------------------------------------------------------------------------
-def test_compare_boards_names_sessions_and_gives_direction_in_words(boards):
+def test_compare_boards_names_sessions_and_gives_direction_in_words(boards, cli):
     a, b = (load_session(p) for p in boards)
     result = compare_sessions([a, b])
     assert [s["power_mode"] for s in result["sessions"]] == ["MAXN, clocks locked", "15W, clocks not locked"]
@@ -76,7 +76,7 @@ def test_compare_boards_names_sessions_and_gives_direction_in_words(boards):
     assert result["generation"][0]["label"] == "llama.cpp CPU" and result["generation"][0]["session"] == "A"
     assert {(m["label"], m["key"]) for m in result["moves"]} >= {("llama.cpp CPU", "ttft_ms"), ("tinygrad CPU", "ttft_ms")}
 
-    r = run_cli("compare", *map(str, boards))
+    r = cli("compare", *map(str, boards))
     assert r.returncode == 0, r.stderr
     out = r.stdout
     assert "A (baseline): demo (orin-maxn, 2026-11-20 23:52): board NVIDIA Jetson AGX Orin Developer Kit, power mode " \
@@ -125,8 +125,8 @@ def test_compare_ranks_llama_bench_tests_apart(boards):
     assert "llama-bench fa on (not in B)" in text and "tinygrad CPU (not in A)" in text
 
 
-def test_compare_of_three_sessions_json(boards):
-    r = run_cli("compare", str(DEMO_CPU), *map(str, boards), "--format", "json")
+def test_compare_of_three_sessions_json(boards, cli):
+    r = cli("compare", str(DEMO_CPU), *map(str, boards), "--format", "json")
     doc = json.loads(r.stdout)
     assert [s["name"] for s in doc["sessions"]] == ["A", "B", "C"] and doc["baseline"] == "A"
     assert {s["board"] for s in doc["sessions"]} == {"vm", "NVIDIA Jetson AGX Orin Developer Kit"}
@@ -153,10 +153,10 @@ async def test_compare_screen_takes_three_sessions(boards, orintui_home):
 
 
 # -- reports for reuse ---------------------------------------------------------------------------
-def test_report_of_two_sessions_has_a_session_column(boards):
-    md = run_cli("report", *map(str, boards)).stdout
+def test_report_of_two_sessions_has_a_session_column(boards, cli):
+    md = cli("report", *map(str, boards)).stdout
     assert "| Session | Backend | Model |" in md and "| orin-15w | llama.cpp CPU | small.gguf |" in md
-    r = run_cli("report", *map(str, boards), "--format", "csv")
+    r = cli("report", *map(str, boards), "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(r.stdout)))
     assert [(x["Session"], x["Backend"]) for x in rows] == [("orin-maxn", "tinygrad CPU"), ("orin-maxn", "llama.cpp CPU"),
                                                             ("orin-15w", "tinygrad CPU"), ("orin-15w", "llama.cpp CPU")]
@@ -165,7 +165,7 @@ def test_report_of_two_sessions_has_a_session_column(boards):
     assert float(llama["Prefill tok/s"]) == pytest.approx(1319.648093841642)
     assert llama["J/token"] == "" and llama["BW %"] == ""  # not measured here: empty, not "n/a"
     assert llama["Repetitions"] == "1" and llama["Decode tok/s mean"] == llama["Decode tok/s"]
-    doc = json.loads(run_cli("report", *map(str, boards), "--format", "json").stdout)
+    doc = json.loads(cli("report", *map(str, boards), "--format", "json").stdout)
     assert [s["id"] for s in doc["sessions"]] == ["orin-maxn", "orin-15w"]
     assert doc["sessions"][1]["host"]["nvpmodel"] == "15W" and doc["sessions"][0]["scenario"]["name"] == "demo"
     assert "versions" in doc["sessions"][0] and [r["session"] for r in doc["runs"]] == ["orin-maxn"] * 2 + ["orin-15w"] * 2
@@ -248,10 +248,10 @@ def png_facts(path: Path) -> tuple[tuple[int, int], int]:
         return image.size, len(image.convert("RGB").getcolors(maxcolors=1 << 20) or [])
 
 
-def test_html_report_escapes_hostile_labels_and_requests_nothing(tmp_path):
+def test_html_report_escapes_hostile_labels_and_requests_nothing(tmp_path, cli):
     from html.parser import HTMLParser
 
-    r = run_cli("report", str(hostile_session(tmp_path)), "--format", "html")
+    r = cli("report", str(hostile_session(tmp_path)), "--format", "html")
     assert r.returncode == 0, r.stderr
     page = r.stdout
     assert "<script" not in page.lower() and "onerror=" not in page.replace("onerror=alert(2)&gt;", "")
@@ -273,9 +273,9 @@ def test_html_report_escapes_hostile_labels_and_requests_nothing(tmp_path):
     assert "default-src 'none'" in page  # and the policy forbids any request the page might still make
 
 
-def test_html_report_in_headless_chromium(tmp_path, chromium):
+def test_html_report_in_headless_chromium(tmp_path, chromium, cli):
     page = tmp_path / "report.html"
-    r = run_cli("report", str(hostile_session(tmp_path)), "demo", "--format", "html", "--out", str(page))
+    r = cli("report", str(hostile_session(tmp_path)), "demo", "--format", "html", "--out", str(page))
     assert r.returncode == 0, r.stderr
     dom = run_chromium(chromium, tmp_path, "--dump-dom", page.as_uri())
     assert dom.returncode == 0, dom.stderr[-2000:]
@@ -322,7 +322,7 @@ def test_card_of_a_jetson_session_with_hostile_labels(tmp_path, boards):
 
 def test_card_png_through_chromium(tmp_path, chromium, cli):
     out = tmp_path / "card.png"
-    r = run_cli("card", "demo", "--out", str(out))
+    r = cli("card", "demo", "--out", str(out))
     assert r.returncode == 0, r.stderr
     size, colours = png_facts(out)
     assert size == (1200, 630) and colours > 20

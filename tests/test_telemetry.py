@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from conftest import FIXTURES, JTOP_SERVICE, NVML, TEGRASTATS, run_cli
+from conftest import FIXTURES, JTOP_SERVICE, NVML, TEGRASTATS
 
 from orintui.telemetry.base import SourceUnavailable
 from orintui.telemetry.jtop_source import JtopSource, explain_jtop_error, map_jtop
@@ -201,8 +201,8 @@ def test_nvml_mapping_on_samples_recorded_on_an_h100():
         assert r["emc_freq_mhz"] == 2619 and r["energy_mj"] > 0
 
 
-def test_psutil_only(tmp_path):
-    r = run_cli("telemetry", "--source", "psutil", "--count", "3", "--interval", "0.1", "--json")
+def test_psutil_only(tmp_path, cli):
+    r = cli("telemetry", "--source", "psutil", "--count", "3", "--interval", "0.1", "--json")
     assert r.returncode == 0, r.stderr
     rows = [json.loads(x) for x in r.stdout.splitlines()]
     assert len(rows) == 3 and rows[0]["source"] == "psutil" and rows[0]["ram_total_mb"] > 0
@@ -215,8 +215,8 @@ def test_unavailable_source_exits_1_with_reason(cli):
     assert r.returncode == 1 and "jtop service is not active" in r.stderr and r.stderr.count("\n") == 1, r.stderr
 
 
-def test_doctor_json():
-    r = run_cli("doctor", "--json")
+def test_doctor_json(cli):
+    r = cli("doctor", "--json")
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
     expected = "jtop" if JTOP_SERVICE else "tegrastats" if TEGRASTATS else "nvml" if NVML else "psutil"

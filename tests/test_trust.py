@@ -248,7 +248,7 @@ def test_named_telemetry_source_that_cannot_start_exits_2(tmp_path, source, cli)
     assert not out.exists() and not list(tmp_path.glob("*.journal*"))
 
 
-def test_headless_exit_code_and_status_words(tmp_path):
+def test_headless_exit_code_and_status_words(tmp_path, cli):
     scenario = tmp_path / "two.toml"
     scenario.write_text(f'name = "two"\n'
                         f'[[runs]]\nlabel = "whole"\nbackend = "tinygrad-llm"\n'
@@ -264,7 +264,7 @@ def test_headless_exit_code_and_status_words(tmp_path):
     saved = load_session(out)
     assert [r.status for r in saved.runs] == ["ok", "partial"]
     assert "few-tokens" in saved.runs[1].flags
-    report = json.loads(run_cli("report", str(out), "--format", "json").stdout)
+    report = json.loads(cli("report", str(out), "--format", "json").stdout)
     assert [r["status"] for r in report["runs"]] == ["ok", "partial"]
 
 
