@@ -36,7 +36,8 @@ def test_help_loads_only_the_command_line():
 
 
 def test_bad_usage_exits_2(cli):
-    assert run_cli("report").returncode == 2  # once as a real process
+    # once as a real process: argparse exits through SystemExit before main()'s handlers, as a shell sees it
+    assert run_cli("report").returncode == 2
     for args in (["report"], ["telemetry", "--interval", "-1"], ["screenshot", "x.json", "--out", "x.svg", "--size", "huge"]):
         r = cli(*args)
         assert r.returncode == 2 and "usage:" in r.stderr and "Traceback" not in r.stderr, args

@@ -110,6 +110,7 @@ def test_broken_scenarios(tmp_path, case, cli):
 
 
 def test_a_broken_scenario_in_a_real_process(tmp_path):
+    """The in-process cases above, once as a real process: exit status and stderr as a shell sees them."""
     text, message = BROKEN[sorted(BROKEN)[0]]
     path = tmp_path / "broken.toml"
     path.write_text(text)

@@ -381,6 +381,7 @@ def test_a_failed_switch_stops_the_sweep_and_restores(tmp_path, tiny_argv, fake_
 
     env, log, state = fake_jetson
     out = tmp_path / "s.json"
+    # a real process: the sweep registers its restore with atexit, which in pytest would run at pytest's exit
     proc = run_cli("run", str(power_scenario(tmp_path, tiny_argv(), "[1, 7]")), "--headless",
                    "--telemetry", "none", "--out", str(out), env=env)
     assert proc.returncode == 1
