@@ -6,12 +6,13 @@ verdict, without the device's peak bandwidth no roofline verdict; the reason is 
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from orintui.figures.metrics import RunMetrics
 from orintui.session import status as st
-from orintui.session.events import TELEMETRY
+from orintui.session.events import TELEMETRY, Event, TelemetryLike
 from orintui.session.model import RunInfo, Session
 
 BANDWIDTH_BOUND_PCT = 60.0  # model bytes x tok/s at or above this share of the peak: memory-bound
@@ -46,11 +47,11 @@ class Diagnosis:
         return next((f for code in order for f in self.findings if f.code == code), None)
 
 
-def _numbers(window: list[dict[str, Any]], key: str) -> list[float]:
+def _numbers(window: list[Event], key: str) -> list[float]:
     return [float(e[key]) for e in window if isinstance(e.get(key), (int, float))]
 
 
-def _hottest(e: dict[str, Any]) -> float | None:
+def _hottest(e: TelemetryLike) -> float | None:
     temps = [v for v in (e.get("temp_c") or {}).values() if isinstance(v, (int, float)) and v > -100]
     return max(temps) if temps else None
 
@@ -71,7 +72,7 @@ def asks_for_gpu(run: RunInfo | None) -> bool:
     return False
 
 
-def diagnose(session: Session, m: RunMetrics, telemetry: list[dict[str, Any]] | None = None) -> Diagnosis:
+def diagnose(session: Session, m: RunMetrics, telemetry: list[Event] | None = None) -> Diagnosis:
     d = Diagnosis(m.label, m.run)
     run = next((r for r in session.runs if r.index == m.run), None)
     if m.status != st.OK:
@@ -157,12 +158,12 @@ def _roofline(d: Diagnosis, m: RunMetrics, session: Session, load: list[float] |
             "it waits on launches, Python or synchronisation between kernels")))
 
 
-def _throttle(d: Diagnosis, m: RunMetrics, window: list[dict[str, Any]]) -> None:
+def _throttle(d: Diagnosis, m: RunMetrics, window: Sequence[TelemetryLike]) -> None:
     flagged = next((f for f in m.flags if f.code == "throttled"), None)
     if flagged:
         d.findings.append(Finding("throttled", f"throttled: {flagged.text}"))
         return
-    freqs = [(e["t"], float(e["gpu_freq_mhz"])) for e in window if isinstance(e.get("gpu_freq_mhz"), (int, float))]
+    freqs = [(e["t"], float(f)) for e in window if isinstance(f := e.get("gpu_freq_mhz"), (int, float))]
     temps = [(e["t"], t) for e in window if (t := _hottest(e)) is not None]
     if len(freqs) < MIN_SAMPLES or len(temps) < MIN_SAMPLES:
         d.not_judged.append("throttling not judged: no GPU clock or temperature samples in the decode window")

@@ -10,7 +10,7 @@ import statistics
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from itertools import compress, islice
@@ -29,7 +29,11 @@ from orintui.session.events import (
     TOKEN,
     Event,
     Phase,
+    RunEndedEvent,
     RunStartedEvent,
+    SummaryEvent,
+    SummaryFigures,
+    TelemetryLike,
     TokenLike,
 )
 from orintui.session.model import RunInfo, Session
@@ -436,13 +440,14 @@ def measure_run(session: Session, run: RunInfo, series: TokenSeries, others: Pla
     m.first_token_t = series.t[0] if n else None
     m.decode_window = (steady_t[0], steady_t[-1]) if k >= 2 else None
     observed = not session.host.get("imported")  # an imported log's times are rebuilt, not observed
-    summary: dict[str, Any] = {}
+    summary: SummaryFigures = {}
     for e in events:
         if e["kind"] == SUMMARY:
-            if e.get("bench"):
-                m.bench.append({key: v for key, v in e.items() if key not in ("t", "kind", "run", "bench")})
+            figures = cast(SummaryEvent, e)
+            if figures.get("bench"):
+                m.bench.append({key: v for key, v in figures.items() if key not in ("t", "kind", "run", "bench")})
             else:
-                summary.update(e)
+                summary.update(figures)
 
     # decode rate: the backend's figure first, then the observed one
     if summary.get("eval_tok_s") is not None:
@@ -488,8 +493,9 @@ def measure_run(session: Session, run: RunInfo, series: TokenSeries, others: Pla
         if m.ttft_ms is not None:
             m.sources["ttft_ms"] = f"observed: {origin} to first token"
 
-    if summary.get("load_ms") is not None:
-        m.load_s, m.sources["load_s"] = summary["load_ms"] / 1000.0, "backend"
+    load_ms = summary.get("load_ms")
+    if load_ms is not None:
+        m.load_s, m.sources["load_s"] = load_ms / 1000.0, "backend"
     elif run.started_t is not None and observed:
         # the first token or prefill/decode phase, in recorded order
         work = next(((before, e["t"]) for before, e in others
@@ -534,7 +540,7 @@ def token_times(timed: Sequence[float], steady_t: Sequence[float], observed: boo
 
 
 def energy_ledger(m: RunMetrics, session: Session, run: RunInfo, events: list[Event], telemetry: list[Event],
-                  series: TokenSeries, steady_t: Sequence[float], summary: dict[str, Any]) -> None:
+                  series: TokenSeries, steady_t: Sequence[float], summary: SummaryFigures) -> None:
     """Prefill and decode energy, the idle baseline, marginal J/token, llama-bench per test. Every
     figure the samples cannot cover is None with its reason in ``m.energy_na``, never 0. ``events``:
     the run's events other than tokens."""
@@ -639,17 +645,17 @@ def run_flags(session: Session, run: RunInfo, events: list[Event], telemetry: li
     return flags_of(session, run, events, telemetry, tokens, window, len(steady), merged)
 
 
-def flags_of(session: Session, run: RunInfo, events: list[Event], telemetry: list[Event], tokens: int,
+def flags_of(session: Session, run: RunInfo, events: list[Event], telemetry: Sequence[TelemetryLike], tokens: int,
              window: tuple[float, float] | None, steady: int, merged: int) -> list[Flag]:
     """The flags from a run's events (tokens need not be among them), its token count, its decode
     window (first to last steady token) and its count of steady tokens."""
     flags = []
-    started = next((e for e in events if e["kind"] == RUN_STARTED), None)
+    started = cast("RunStartedEvent | None", next((e for e in events if e["kind"] == RUN_STARTED), None))
     busy = started.get("cpu_load_before_pct") if started else None
     if isinstance(busy, (int, float)) and busy > BUSY_CPU_PCT:
         flags.append(Flag("busy", f"CPU {busy:.0f}% busy before the run started (above {BUSY_CPU_PCT:.0f}%)"))
     if started and started.get("gate_passed") is False:
-        flags.append(Flag("dirty-start", gate_text(cast(RunStartedEvent, started))))
+        flags.append(Flag("dirty-start", gate_text(started)))
     if tokens and steady < MIN_STEADY_TOKENS:
         flags.append(Flag("few-tokens", f"{steady} steady-state tokens (fewer than {MIN_STEADY_TOKENS})"))
     if merged:
@@ -665,7 +671,7 @@ def flags_of(session: Session, run: RunInfo, events: list[Event], telemetry: lis
             flags.append(Flag("throttled", f"{len(throttled)} telemetry samples report throttling during decode"))
         elif why := clock_drop(inside, session.host):
             flags.append(Flag("throttled", why))
-    ended = next((e for e in events if e["kind"] == RUN_ENDED), None)
+    ended = cast("RunEndedEvent | None", next((e for e in events if e["kind"] == RUN_ENDED), None))
     if ended and ended.get("leftover_pids"):
         flags.append(Flag("leftover-process", f"pid {ended['leftover_pids']} outlived the run (see its error)"))
     host = {**session.host, **{k: started[k] for k in ("nvpmodel", "jetson_clocks") if started and started.get(k)}}
@@ -691,12 +697,12 @@ def gate_text(started: RunStartedEvent) -> str:
 CLOCK_DROP = 0.10  # locked GPU clocks that fall this far below their decode maximum: throttling
 
 
-def clock_drop(window: list[Event], host: dict[str, Any]) -> str | None:
+def clock_drop(window: Sequence[TelemetryLike], host: dict[str, Any]) -> str | None:
     """With jetson_clocks on, the GPU clock is pinned: one that falls during decode was pulled down
     (thermal or power throttling). With clocks unlocked DVFS moves it anyway, so nothing is said."""
     if host.get("jetson_clocks") != "ON":
         return None
-    freqs = [e["gpu_freq_mhz"] for e in window if isinstance(e.get("gpu_freq_mhz"), (int, float))]
+    freqs = [f for e in window if isinstance(f := e.get("gpu_freq_mhz"), (int, float))]
     if len(freqs) < 2 or not max(freqs):
         return None
     top, low = max(freqs), min(freqs)
@@ -705,7 +711,7 @@ def clock_drop(window: list[Event], host: dict[str, Any]) -> str | None:
     return f"GPU clock fell from {top:.0f} to {low:.0f} MHz during decode with clocks locked"
 
 
-def telemetry_gap(telemetry: list[Event], start: float, end: float, interval: float | None) -> str | None:
+def telemetry_gap(telemetry: Sequence[TelemetryLike], start: float, end: float, interval: float | None) -> str | None:
     """Where samples are missing inside [start, end], as a sentence, or None. No telemetry at all is
     not a gap (the session says it had none); a source that died and left a hole is."""
     if not telemetry:
@@ -867,7 +873,7 @@ def label_stats(metrics: Iterable[RunMetrics]) -> dict[str, LabelStats]:
     return out
 
 
-def window_mean(telemetry: Iterable[Event], window: tuple[float, float], key: str) -> float | None:
+def window_mean(telemetry: Iterable[Mapping[str, Any]], window: tuple[float, float], key: str) -> float | None:
     """The mean of one telemetry field over the samples inside [start, end] that have it."""
     start, end = window
     values = [e[key] for e in telemetry if start <= e["t"] <= end and isinstance(e.get(key), (int, float))]
@@ -885,7 +891,7 @@ class WindowTelemetry:
     throttled: bool | None  # None: no sample in the window says either way
 
 
-def window_telemetry(telemetry: Sequence[Event], window: tuple[float, float]) -> WindowTelemetry:
+def window_telemetry(telemetry: Sequence[TelemetryLike], window: tuple[float, float]) -> WindowTelemetry:
     start, end = window
     inside = [e for e in telemetry if start <= e["t"] <= end]
     temps = [v for e in inside for v in (e.get("temp_c") or {}).values() if isinstance(v, (int, float))]

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 from orintui.figures.metrics import RunMetrics
 from orintui.reading.live_state import LiveState
+from orintui.session.events import Event
 from orintui.session.model import Session
 
 MIN_EVERY = 500  # events between keyframes at least: a short session needs few
@@ -21,7 +22,7 @@ MAX_FRAMES = 128  # at most this many: each tens of kilobytes; a seek folds at m
 
 
 class Keyframes:
-    def __init__(self, session: Session, events: Sequence[dict]):
+    def __init__(self, session: Session, events: Sequence[Event]):
         self.session, self.events = session, events
         self.every = max(MIN_EVERY, -(-len(events) // MAX_FRAMES))
         self.indexes: list[int] = [0]  # frames[i] is the state after events[:indexes[i]]

@@ -13,7 +13,7 @@ from textual.binding import Binding
 from orintui.core.sanitize import clean_line
 from orintui.figures.metrics import RunMetrics
 from orintui.running.engine import Execution
-from orintui.session.events import RUN_ENDED
+from orintui.session.events import RUN_ENDED, Event
 from orintui.tui.messages import GoBack, Notice
 from orintui.tui.screens.confirm import ConfirmScreen
 from orintui.tui.screens.monitor import MonitorScreen
@@ -44,7 +44,7 @@ class LiveScreen(MonitorScreen):
         execution.recorder.subscribe(self._final_figures)
         self._announced = False
 
-    def _final_figures(self, event: dict) -> None:
+    def _final_figures(self, event: Event) -> None:
         """On the recorder's thread, right after the engine's accumulator took a run's end: its final
         figures (the ones headless prints) follow the event into the inbox, so the UI loop never
         computes them."""
