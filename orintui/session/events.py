@@ -59,6 +59,8 @@ def end_phase(status: str) -> Phase:
 Event = dict[str, Any]  # what travels (recorder, journal, listeners); the kinds' shapes are the TypedDicts below
 
 
+# Each kind's TypedDict names every field it carries, typed as a consumer may meet it: where the schema
+# (schema.py) lets a loaded file say null, the type allows None too.
 class EventFields(TypedDict):
     t: float  # seconds since the session started (monotonic clock)
     kind: str  # a Kind
@@ -73,14 +75,14 @@ class PhaseEvent(EventFields):
 class _TokenFields(EventFields):
     text: str
     ms: float | None  # the backend's own figure for this token, when it prints one
-    warmup: bool  # a loaded file may say null (the schema allows it): read it for its truth
+    warmup: bool | None  # orintui writes a bool; a loaded file may say null (the schema allows it)
 
 
 class TokenEvent(_TokenFields, total=False):
     """One generated token. The parser base numbers every token (``index``); the adapters add the
     figures their backend prints beside it."""
 
-    index: int  # the token's place in its run, from 0 (None in a loaded file that says null)
+    index: int | None  # the token's place in its run, from 0 (null: a loaded file may say so)
     tok_s: float | None  # tinygrad.llm and llama3.py: the backend's tok/s, GB/s and parameter GB/s
     gbs: float | None
     param_gbs: float | None
@@ -102,8 +104,8 @@ class OutputEvent(EventFields):
 
 
 class _NoteFields(EventFields):
-    text: str
-    level: str  # info, warning or error
+    text: str | None  # orintui writes a str; a loaded file may say null
+    level: str | None  # info, warning or error
 
 
 class NoteEvent(_NoteFields, total=False):
@@ -114,10 +116,10 @@ class RunStartedEvent(EventFields, total=False):
     """A run's start: what it is (an imported log names only its label and where it came from), the
     machine's CPU load in the moment before, and what a sweep's power switch and quiet gate did."""
 
-    label: str
-    backend: str
-    repetition: int
-    warmup: bool
+    label: str | None  # orintui writes these; a loaded file may say null (the schema allows it)
+    backend: str | None
+    repetition: int | None
+    warmup: bool | None
     cpu_load_before_pct: float | None  # None: it could not be measured
     imported_from: str  # ``orintui import``: the log the run was read from
     nvpmodel: str | None  # a power-mode sweep's mode for this run, and its jetson_clocks
@@ -132,14 +134,14 @@ class RunStartedEvent(EventFields, total=False):
 
 
 class _RunEndedFields(EventFields):
-    status: str  # a final Status
+    status: str | None  # a final Status; a loaded file may say null: not a complete run
     exit_code: int | None
     signal: int | None
     error: str | None  # why, unless the status is ok
 
 
 class RunEndedEvent(_RunEndedFields, total=False):
-    by_user: bool  # the user stopped it
+    by_user: bool | None  # the user stopped it
     pgid: int  # the process group it ran in
     leftover_pids: str  # processes it started that outlived it, space-separated
 
@@ -182,11 +184,11 @@ class SummaryFigures(TypedDict, total=False):
     # a llama-bench row: bench true, its test ("tg128") and the row's columns (msgspec-decoded)
     bench: bool
     test: str
-    n_prompt: int
-    n_gen: int
+    n_prompt: int | None
+    n_gen: int | None
     n_depth: int
-    avg_ts: float
-    stddev_ts: float
+    avg_ts: float | None
+    stddev_ts: float | None
     samples_ts: list[float]
     avg_ns: int
     stddev_ns: int

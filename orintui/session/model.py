@@ -98,7 +98,7 @@ class Session:
             info.started_t = event["t"]
         elif event["kind"] == RUN_ENDED:
             end = cast(RunEndedEvent, event)  # the TypedDict: mypy checks these fields
-            info.status = end.get("status", info.status)
+            info.status = end.get("status") or info.status  # a loaded end that says null leaves no None status
             info.exit_code = end.get("exit_code")
             info.signal = end.get("signal")
             info.error = end.get("error")
