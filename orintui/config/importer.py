@@ -58,7 +58,7 @@ def import_logs(backend: str, logs: list[str], labels: list[str] | None = None) 
     return session, [os.fspath(p) for p in logs]
 
 
-def _without_echo(events: list) -> list:
+def _without_echo(events: list[ev.Event]) -> list[ev.Event]:
     """llama.cpp --log-jsonl echoes the prompt as generated pieces, which an import without the
     command line cannot tell from tokens: llama.cpp's own count (eval runs + 1) says how many of the
     pieces are tokens, and the ones before them are the echo."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import bisect
 from operator import itemgetter
 
-from orintui.session.events import RUN_STARTED
+from orintui.session.events import RUN_STARTED, Event
 from orintui.session.model import Session
 
 SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, float("inf"))
@@ -31,7 +31,7 @@ class ReplayClock:
     def finished(self) -> bool:
         return self.index >= len(self.events)
 
-    def advance(self, wall_dt: float) -> list[dict]:
+    def advance(self, wall_dt: float) -> list[Event]:
         """Events due after ``wall_dt`` seconds of wall time at the current speed."""
         if self.paused or self.finished:
             return []
@@ -41,13 +41,13 @@ class ReplayClock:
             target = min(self.duration, self.position + wall_dt * self.speed)
         return self._until(target)
 
-    def _until(self, target: float) -> list[dict]:
+    def _until(self, target: float) -> list[Event]:
         end = bisect.bisect_right(self.times, target, lo=self.index)
         out = self.events[self.index:end]
         self.index, self.position = end, target
         return out
 
-    def seek(self, target: float) -> list[dict]:
+    def seek(self, target: float) -> list[Event]:
         """Move to ``target``; returns every event up to it (the caller rebuilds its state)."""
         target = max(0.0, min(self.duration, target))
         self.index, self.position = 0, 0.0
