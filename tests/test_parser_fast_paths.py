@@ -358,3 +358,57 @@ def test_number_matches_what_the_old_number_pattern_matched():
             for how in ("match", "search", "fullmatch"):
                 x, y = getattr(a, how)(text), getattr(b, how)(text)
                 assert (x and (x.span(), x.groups())) == (y and (y.span(), y.groups())), (context, text)
+
+
+
+def general(name: str, argv: list[str]) -> Parser:
+    """The adapter's parser with every read through ``text`` (split_lines or its own): no shortcut."""
+    def feed(self, text, t):
+        out: list = []
+        self.text(text, t, out)
+        return out
+    parser = ADAPTERS[name].make_parser(argv)
+    parser.__class__ = type("General", (type(parser),), {"feed": feed})
+    return parser
+
+
+SHORTCUT_ARGVS = {"llama-completion": ["llama-completion", "-p", "Hello from orintui"]}
+
+
+@pytest.mark.parametrize("name", ["tinygrad-llm", "tinygrad-gpt2", "tinygrad-llama3", "llama-completion", "llama-bench"])
+def test_one_line_reads_take_shortcuts_that_give_the_general_paths_events(name):
+    """feed's shortcuts (a whole line straight to _line, an adapter's own for its common line) against
+    every read through ``text``, on every recorded transcript, one line per read."""
+    argv = SHORTCUT_ARGVS.get(name, ["--benchmark"])
+    for path in TRANSCRIPTS:
+        reads = [x for x in re.split(r"(?<=\n)", read(path)) if x]
+        fast, slow = ADAPTERS[name].make_parser(argv), general(name, argv)
+        for i, chunk in enumerate(reads):
+            assert fast.feed(chunk, i * 0.001) == slow.feed(chunk, i * 0.001), (path.name, i, chunk[:120])
+        assert fast.finish(1.0) == slow.finish(1.0)
+        assert (fast.verdict(), fast.last_words(), fast.token_count) == (slow.verdict(), slow.last_words(), slow.token_count)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_tinygrad_llm_token_line_shortcut_gives_the_general_paths_events(seed, monkeypatch):
+    """tinygrad-llm's shortcut for a plain token line against split_lines -> _line -> line on hostile
+    long lines (escapes in the new words and in the repeated text, a changed earlier word, a wider
+    head, a cut line, non-ASCII), ending in LF or a PTY's CR LF; and the shortcut is taken (the
+    fallbacks to the base feed counted), or this would compare the general path with itself."""
+    fallbacks = []
+    base_feed = Parser.feed
+    monkeypatch.setattr(Parser, "feed", lambda self, text, t: fallbacks.append(text) or base_feed(self, text, t))
+    hostile = [line + ("\r\n" if seed % 2 else "\n") for line in cumulative_lines(random.Random(seed))]  # a PTY's CR LF
+    h100 = [x for x in re.split(r"(?<=\n)", read(FIXTURES / "transcripts" / "tinygrad-llm-cuda-h100.txt")) if x]
+    taken = {}
+    for name, reads in [("hostile", hostile), ("h100", h100)]:
+        fast, slow = ADAPTERS["tinygrad-llm"].make_parser(["--benchmark"]), general("tinygrad-llm", ["--benchmark"])
+        fallbacks.clear()
+        for i, chunk in enumerate(reads):
+            assert fast.feed(chunk, i * 0.001) == slow.feed(chunk, i * 0.001), (name, i, chunk[:120])
+        taken[name] = len(reads) - len(fallbacks)
+        assert fast.finish(1.0) == slow.finish(1.0)
+        assert (fast.verdict(), fast.last_words()) == (slow.verdict(), slow.last_words())
+    # all of the H100 run's token lines but the first; hostile lines until an escape stays in the text
+    assert taken["h100"] == len(h100) - 2
+    assert 0 < taken["hostile"] < len(hostile)

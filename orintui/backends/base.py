@@ -114,7 +114,6 @@ class Parser:
     def __init__(self, **options: Any):
         self.options = options
         self._pending = ""
-        self._pending_t = 0.0
         self._tail: deque[str] = deque(maxlen=3)  # the last lines with a letter or digit, for last_words
         self._recent: list[str] = []  # lines not yet sorted into the tail: judged in batches, from the end
         self.token_count = 0
@@ -131,8 +130,29 @@ class Parser:
     # -- the interface the runner uses -------------------------------------------------------
     def feed(self, text: str, t: float) -> list[Event]:
         out: list[Event] = []
+        # one whole line and nothing pending, as most reads bring: split_lines' own shortcut, without its
+        # call, for the parsers that read lines (``text`` not overridden); partition finds the line end
+        # and cuts the line in one call
+        if self._by_lines and not self._pending:
+            line, nl, rest = text.partition("\n")
+            if nl and not rest:
+                if line[-1:] == "\r":  # a PTY ends its lines with CR LF
+                    line = line[:-1]
+                if "\r" not in line:
+                    self._line(line, t, out)
+                    return out
         self.text(text, t, out)
         return out
+
+    # whether a read that is one whole line, with nothing pending, is just that line (``_line``): true
+    # where ``text`` is split_lines, or where a subclass says so in its own body, or (an instance's own
+    # attribute) while the parser's state makes it so
+    _by_lines = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "_by_lines" not in cls.__dict__:
+            cls._by_lines = cls.text is Parser.split_lines
 
     def finish(self, t: float) -> list[Event]:
         out: list[Event] = []
@@ -199,8 +219,6 @@ class Parser:
     def split_lines(self, text: str, t: float, out: list[Event]) -> None:
         if self._pending:
             text = self._pending + text
-        else:
-            self._pending_t = t
         if "\r" in text:
             parts = _BREAK.split(text)
         else:
@@ -275,6 +293,12 @@ class Parser:
             line = raw
         else:
             line = self.clean(raw) if n < LONG_LINE else self._clean_long(raw)
+        self._output(line, t, out)
+        self.line(line, t, out)
+
+    def _output(self, line: str, t: float, out: list[Event]) -> None:
+        """A clean line as its ``output`` event, counted and kept for last_words and the hint. What
+        ``_line`` does before ``line``: an adapter's shortcut for its common line calls it too."""
         shown = line if len(line) <= MAX_LINE else f"{line[:MAX_LINE]}... ({len(line) - MAX_LINE} more characters)"
         if t is not self._t_in:
             self._t_in, self._t_out = t, round6(t)
@@ -293,7 +317,6 @@ class Parser:
             if self._recent:
                 self._sort_tail()
             self._tail.append(shown)
-        self.line(line, t, out)
 
     def _sort_tail(self) -> None:
         """Moves the last three recent lines that have a letter or digit (not a blank line nor a

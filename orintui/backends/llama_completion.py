@@ -89,6 +89,9 @@ class LlamaCompletionParser(Parser):
         self.figures: dict = {}
         self.devices: list[str] = []
         self.stopped_by: str | None = None  # why generation ended early: EOS, context full, SIGINT
+        # feed's shortcut (a one-line read is that line) holds for plain logs outside generation, where
+        # text goes line by line through lines_until: set as jsonl is found out and the state changes
+        self._by_lines = jsonl is False
 
     # -- the stream ---------------------------------------------------------------------------
     def text(self, text: str, t: float, out: list) -> None:
@@ -98,6 +101,7 @@ class LlamaCompletionParser(Parser):
                 self._pending += text  # too short to tell yet
                 return
             self.jsonl = start.startswith(JSONL_START)
+            self._by_lines = not self.jsonl  # plain logs: a one-line read is that line (not in "gen")
         if self.jsonl:
             self._jsonl_text(text, t, out)
             return
@@ -174,6 +178,7 @@ class LlamaCompletionParser(Parser):
         if "generate:" in body and (m := GENERATE.search(body)):
             self.recognised = True
             self.state = "gen"
+            self._by_lines = False
             self.figures["n_predict"] = int(m.group(3))
             out.append(ev.phase(t, ev.Phase.PREFILL))
             if self.prompt is None or not self.echo:
@@ -265,6 +270,7 @@ class LlamaCompletionParser(Parser):
                 rest += self.hold[1]
                 self.hold = None
             self.state = "after"
+            self._by_lines = True
             out.append(ev.phase(t, ev.Phase.DONE))
             if rest.lstrip("\r\n").startswith(" [end of text]"):
                 self.stopped_by = "end of text (EOS)"

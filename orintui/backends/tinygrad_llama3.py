@@ -39,6 +39,10 @@ class TinygradLlama3Parser(Parser):
         self.held: dict | None = None  # the token whose text has not arrived yet
         self.enqueue_ms: float | None = None
         self.device_ms: float | None = None
+    # a read of one whole line with nothing pending leaves nothing pending: no prompt to look for, so
+    # feed's shortcut for such reads (straight to _line) gives what text would
+    _by_lines = True
+
     def text(self, text: str, t: float, out: list) -> None:
         self.split_lines(text, t, out)
         pending = self._pending

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from orintui.backends.base import NUMBER, Adapter, CumulativeText, Parser, ascii_twin, round6, to_float
+from orintui.backends.base import NUMBER, Adapter, CumulativeText, Parser, ascii_twin, is_clean, round6, to_float
 from orintui.session import events as ev
 
 TOKEN_LINE = re.compile(
@@ -26,6 +26,13 @@ TOKEN_HEAD = re.compile(rf"\s*{NUMBER} ms,\s+{NUMBER} tok/s,\s+{NUMBER} GB/s,")
 REST_012 = re.compile(rf" param\s+{NUMBER} GB/s\s*$")
 REST = re.compile(r"\s+(\d+)/(\d+) MB(\s+--  ?)?")
 ASCII_TOKEN_HEAD, ASCII_REST_012, ASCII_REST = ascii_twin(TOKEN_HEAD), ascii_twin(REST_012), ascii_twin(REST)
+# the newer form's head and rest as one pattern, for one match a line (the parser's common case): the
+# same groups, since neither part can give characters back to the other
+TOKEN_013 = re.compile(TOKEN_HEAD.pattern + REST.pattern)
+ASCII_TOKEN_013 = ascii_twin(TOKEN_013)
+# the form tinygrad prints, spaces and decimals only: where it matches, TOKEN_013 matches with the same
+# groups and end (each of its parts is a case of the general one's, which would take the same characters)
+PLAIN_013 = re.compile(r" *(\d+\.\d+) ms, +(\d+\.\d+) tok/s, +(\d+\.\d+) GB/s, +\d+/\d+ MB +--  ?", re.ASCII)
 
 
 def token_line(line: str) -> tuple[str, str, str, str | None, str | None] | None:
@@ -58,8 +65,37 @@ class TinygradLLMParser(Parser):
         self.text_so_far = CumulativeText()
         self.in_decode = False
 
+    def feed(self, text: str, t: float) -> list:
+        # The common read, one whole token line of 0.13 or master in its plain form, whose text goes on
+        # from the last one's: the same events as split_lines -> _line -> line (which
+        # tests/test_parser_fast_paths.py holds it to), without the sanitiser's scan of the whole text.
+        # PLAIN_013's head is printable ASCII by its pattern and the text up to the new words is the last
+        # line's (which came out of the sanitiser or this check), so only the new words are checked.
+        line, nl, rest = text.partition("\n")
+        if line[-1:] == "\r":  # a PTY ends its lines with CR LF
+            line = line[:-1]
+        if (nl and not rest and not self._pending and self.in_decode and (m := PLAIN_013.match(line)) is not None
+                and line.isascii() and "\r" not in line and "\\" not in line):
+            start, so_far = m.end(), self.text_so_far
+            previous = so_far.previous
+            new = start + len(previous)
+            if line.startswith(previous, start) and is_clean(line[new:]):
+                out: list = []
+                self._output(line, t, out)
+                so_far.previous = line[start:]
+                self._token(t, out, m.group(1), m.group(2), m.group(3), None, line[new:])
+                return out
+        return super().feed(text, t)
+
     def line(self, line: str, t: float, out: list) -> None:
-        if fields := token_line(line):
+        # a token line of 0.13 and master with its text (nearly every line): one match; others: token_line
+        m = (ASCII_TOKEN_013 if line.isascii() else TOKEN_013).match(line)
+        if m is not None and m.group(6) is not None:
+            fields: tuple[str, str, str, str | None, str | None] | None = (
+                m.group(1), m.group(2), m.group(3), None, line[m.end():])
+        else:
+            fields = token_line(line)
+        if fields:
             ms_text, tok_s_text, gbs_text, param_gbs, text = fields
             if param_gbs is None:  # v0.13 and master: the whole text so far (v0.12.0: none)
                 if text and "\\" in text:  # found by memchr; replace would scan the whole text
@@ -73,19 +109,7 @@ class TinygradLLMParser(Parser):
             if not self.in_decode:
                 self.in_decode = True
                 out.append(ev.phase(t, ev.Phase.DECODE))
-            # the pattern's numbers always convert; a NaN or an infinity among them makes the sum NaN, and
-            # then to_float gives None for each that is one (the common case without three calls)
-            a, b, c = float(ms_text), float(tok_s_text), float(gbs_text)
-            ms, tok_s, gbs = (a, b, c) if a - a + b - b + c - c == 0.0 else (
-                to_float(ms_text), to_float(tok_s_text), to_float(gbs_text))
-            index = self.token_count
-            self.token_count = index + 1  # emit_token, inlined (the same keys in the same order): once a line
-            token = {"t": self._t_out if t is self._t_in else round6(t), "kind": ev.TOKEN, "run": None,
-                     "text": text or "", "ms": ms, "warmup": index < self.warmup_tokens, "index": index,
-                     "tok_s": tok_s, "gbs": gbs}
-            if param_gbs is not None:
-                token["param_gbs"] = to_float(param_gbs)
-            out.append(token)
+            self._token(t, out, ms_text, tok_s_text, gbs_text, param_gbs, text)
             return
         m = MODEL_LINE.match(line)
         if m:
@@ -102,6 +126,22 @@ class TinygradLLMParser(Parser):
         m = DEVICE_LINE.match(line)
         if m:
             out.append(ev.summary(t, device=m.group(1)))
+
+    def _token(self, t: float, out: list, ms_text: str, tok_s_text: str, gbs_text: str, param_gbs: str | None,
+               text: str | None) -> None:
+        # the pattern's numbers always convert; a NaN or an infinity among them makes the sum NaN, and
+        # then to_float gives None for each that is one (the common case without three calls)
+        a, b, c = float(ms_text), float(tok_s_text), float(gbs_text)
+        ms, tok_s, gbs = (a, b, c) if a - a + b - b + c - c == 0.0 else (
+            to_float(ms_text), to_float(tok_s_text), to_float(gbs_text))
+        index = self.token_count
+        self.token_count = index + 1  # emit_token, inlined (the same keys in the same order): once a line
+        token = {"t": self._t_out if t is self._t_in else round6(t), "kind": ev.TOKEN, "run": None,
+                 "text": text or "", "ms": ms, "warmup": index < self.warmup_tokens, "index": index,
+                 "tok_s": tok_s, "gbs": gbs}
+        if param_gbs is not None:
+            token["param_gbs"] = to_float(param_gbs)
+        out.append(token)
 
 
 ADAPTER = Adapter(
