@@ -412,3 +412,17 @@ def test_tinygrad_llm_token_line_shortcut_gives_the_general_paths_events(seed, m
     # all of the H100 run's token lines but the first; hostile lines until an escape stays in the text
     assert taken["h100"] == len(h100) - 2
     assert 0 < taken["hostile"] < len(hostile)
+
+
+def test_llama_bench_rows_take_the_shortcut(monkeypatch):
+    """Every -o jsonl row read alone takes llama-bench's shortcut (or the comparison above would hold the
+    general path to itself): no read of the recorded jsonl runs falls back to the base feed."""
+    fallbacks = []
+    base_feed = Parser.feed
+    monkeypatch.setattr(Parser, "feed", lambda self, text, t: fallbacks.append(text) or base_feed(self, text, t))
+    for name in ("llama-bench-jsonl.txt", "llama-bench-fa01-jsonl.txt"):
+        reads = [x for x in re.split(r"(?<=\n)", read(FIXTURES / "transcripts" / name)) if x.strip()]
+        parser = ADAPTERS["llama-bench"].make_parser()
+        crlf = [x if x.endswith("\r\n") else x[:-1] + "\r\n" for x in reads]  # as a PTY delivers them
+        events = [e for chunk in crlf for e in parser.feed(chunk, 1.0)]
+        assert not fallbacks and len([e for e in events if e.get("bench")]) == len(reads) > 0
