@@ -172,7 +172,13 @@ class LlamaCompletionParser(Parser):
             self._rest = rest
 
     def line(self, line: str, t: float, out: list) -> None:
-        # each pattern is tried only when a word it needs is in the line: most log lines match none
+        # each pattern is tried only when a word it needs is in the line: most log lines match none. The
+        # words are looked for in the whole line (the log prefix, digits, dots and a level letter, holds
+        # none of them), and the prefix is cut off only for a line that has one
+        if not ("generate:" in line or "_print" in line or "Device " in line or "offloaded " in line
+                or "file size" in line or "Interrupted by user" in line or "invalid argument: -no-cnv" in line
+                or "context" in line or "n_past" in line or "failed to decode" in line):
+            return
         first = line[:1]
         body = _log_body(line) if first.isdigit() or (first in "IWED" and line[1:2] == " ") else line
         if "generate:" in body and (m := GENERATE.search(body)):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from orintui.backends.base import NUMBER, Adapter, CumulativeText, Parser, ascii_twin, to_float
+from orintui.backends.base import NUMBER, Adapter, CumulativeText, Parser, ascii_twin, round6, to_float
 from orintui.session import events as ev
 
 ENQUEUE = re.compile(rf"^enqueue in\s+{NUMBER} ms(.*)$")
@@ -68,7 +68,12 @@ class TinygradLlama3Parser(Parser):
                 self.cumulative = None  # the second text does not repeat the first: pieces (--no_api)
         if self.cumulative is not None:
             text = self.cumulative.new_part(text)
-        self.emit_token(out, held.pop("t"), text, held.pop("ms"), held.pop("warmup"), **held)
+        # emit_token, inlined (the same keys in the same order): the held token's figures after the text
+        index = self.token_count
+        self.token_count = index + 1
+        t = held["t"]
+        out.append({"t": self._t_out if t is self._t_in else round6(t), "kind": ev.TOKEN, "run": None, "text": text,
+                    "ms": held["ms"], "warmup": held["warmup"], "index": index, **held["figures"]})
 
     interrupted = False  # a Ctrl-C was echoed (^C): the next timing pair belongs to no token
 
@@ -97,11 +102,12 @@ class TinygradLlama3Parser(Parser):
                 return
             if self.token_count == 0:
                 out.append(ev.phase(t, ev.Phase.DECODE))
-            self.held = {"t": t, "ms": to_float(m.group(1)), "warmup": self.token_count < self.warmup_tokens,
-                         "tok_s": to_float(m.group(2)), "gbs": to_float(m.group(3)),
-                         "param_gbs": to_float(m.group(4)), "enqueue_ms": self.enqueue_ms}
+            figures = {"tok_s": to_float(m.group(2)), "gbs": to_float(m.group(3)), "param_gbs": to_float(m.group(4)),
+                       "enqueue_ms": self.enqueue_ms}
             if self.device_ms is not None:
-                self.held["device_ms"] = self.device_ms
+                figures["device_ms"] = self.device_ms
+            self.held = {"t": t, "ms": to_float(m.group(1)), "warmup": self.token_count < self.warmup_tokens,
+                         "figures": figures}
             return
         if first == "s" and line.startswith("seed") and (m := SEED.match(line)):
             out.append(ev.summary(t, seed=int(m.group(1))))
