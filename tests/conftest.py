@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -140,6 +141,25 @@ def llama_lost_its_tail(session) -> bool:
     bad = [r for r in session.runs if r.status not in ("ok", "skipped")]
     return bool(bad) and all(r.backend == "llama-completion" and r.status == "partial" and r.exit_code == 0
                              and (r.error or "").startswith(LLAMA_TAIL_LOST) for r in bad)
+
+
+LLAMA_ALL_LOST = "llama-completion: nothing of this adapter's format in "
+
+
+def llama_lost_output(run) -> bool:
+    """Whether a llama.cpp run that exited 0 lost its own last lines: its tail (partial, LLAMA_TAIL_LOST),
+    or everything after its start-up lines (unrecognised: no token, no summary)."""
+    error = run.error or ""
+    return run.backend == "llama-completion" and run.exit_code == 0 and (
+        (run.status == "partial" and error.startswith(LLAMA_TAIL_LOST))
+        or (run.status == "unrecognised" and error.startswith(LLAMA_ALL_LOST)))
+
+
+def ctrl_c_default() -> None:
+    """``preexec_fn`` for a child a test sends SIGINT to as a user's Ctrl-C: SIGINT back to its default.
+    A shell without job control starts a background job (``pytest ... &``) with SIGINT ignored, a child
+    inherits that, and Python then installs no KeyboardInterrupt handler: the Ctrl-C would be lost."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def llama_run_retried(run_once, attempts: int = 3):

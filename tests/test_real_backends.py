@@ -134,11 +134,14 @@ def test_interrupt_mid_run_keeps_what_was_recorded(tinygrad_ready, llama_bin, sm
     import subprocess
     import time
 
+    from conftest import ctrl_c_default
+
     from orintui.session import load_session
 
     out = tmp_path / "interrupted.json"
     proc = subprocess.Popen([sys.executable, "-m", "orintui", *_demo_args(llama_bin, small_model, out, "400")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=ctrl_c_default)  # SIGINT as from a terminal, even under `pytest &`
     journal = out.with_name(out.name + ".journal")
     deadline = time.time() + 240
     while time.time() < deadline:  # wait for steady-state tinygrad tokens in the journal

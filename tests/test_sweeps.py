@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, ROOT, llama_lost_its_tail, run_cli
+from conftest import FIXTURES, ROOT, ctrl_c_default, llama_lost_output, run_cli
 
 from orintui.config.quiet_gate import GateConfig, QuietGate, Reading
 from orintui.config.scenarios import MAX_CELLS, ScenarioError, parse_scenario
@@ -102,17 +102,24 @@ argv = ["{{bin}}/llama-completion", "-m", "{{model}}", "-p", "Hello", "-n", "16"
         "--temp", "0", "-t", "{{threads}}"]
 model = "{{model}}"
 ''')
-    for _ in range(3):  # llama.cpp may drop its own last lines (conftest.LLAMA_TAIL_LOST): run again
-        out = tmp_path / "s.json"
+    out = tmp_path / "s.json"
+    cells = [("tiny t=1", "1"), ("tiny t=2", "2")]
+    ok: dict = {}  # label -> the run, from the first attempt in which that cell was ok
+    for _ in range(8):
+        # llama.cpp may drop its own last lines (conftest.llama_lost_output; about one cell in six with both
+        # cores busy): such a cell runs again with the matrix; any other outcome fails at once
         proc = run_cli("run", str(scenario), "--headless", "--telemetry", "none", "--out", str(out), "--force",
                        timeout=300)
         session = load_session(out)
-        if not (llama_lost_its_tail(session) or any(r.status == "unrecognised" for r in session.runs)):
-            break  # unrecognised: the same lost output, before the first line
-    assert proc.returncode == 0, [(r.status, r.error) for r in session.runs]
-    assert [(r.label, r.argv[-1], r.status) for r in session.runs] == [("tiny t=1", "1", "ok"), ("tiny t=2", "2", "ok")]
-    assert session.scenario["matrix"] == {"threads": ["1", "2"]}
-    assert [r.summary.get("generated_tokens") for r in session.runs] == [16, 16]
+        assert [(r.label, r.argv[-1]) for r in session.runs] == cells
+        assert session.scenario["matrix"] == {"threads": ["1", "2"]}
+        assert all(r.status == "ok" or llama_lost_output(r) for r in session.runs), [(r.status, r.error) for r in session.runs]
+        assert proc.returncode == (0 if all(r.status == "ok" for r in session.runs) else 1), proc.stderr
+        ok.update({r.label: r for r in session.runs if r.status == "ok" and r.label not in ok})
+        if len(ok) == len(cells):
+            break
+    assert sorted(ok) == [label for label, _ in cells], "a cell lost llama.cpp's output in every attempt"
+    assert [ok[label].summary.get("generated_tokens") for label, _ in cells] == [16, 16]
 
 
 def test_bundled_sweep_scenarios_expand():
@@ -235,9 +242,10 @@ def test_gate_wait_ends_at_once_on_ctrl_c(tmp_path, tiny_argv):
     env = {**os.environ, "ORINTUI_GATE": ""}
     proc = subprocess.Popen([sys.executable, "-m", "orintui", "run", str(gated(tmp_path, "cpu_pct = 5\nmax_wait_s = 3600", tiny_argv())),
                              "--headless", "--telemetry", "none", "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=ctrl_c_default)  # as from a terminal, even when pytest runs as `pytest &`
     try:
-        for line in proc.stdout:
+        for line in proc.stdout:  # the gate is waiting: the condition to send Ctrl-C on
             if "waiting for a quiet machine" in line:
                 break
         proc.send_signal(signal.SIGINT)
