@@ -143,12 +143,14 @@ def llama_lost_its_tail(session) -> bool:
                              and (r.error or "").startswith(LLAMA_TAIL_LOST) for r in bad)
 
 
-LLAMA_ALL_LOST = "llama-completion: nothing of this adapter's format in "
+# the same loss before the first token: what base.Parser.verdict says of a run without figures
+LLAMA_ALL_LOST = tuple(f"llama-completion: {what}" for what in (
+    "the program printed nothing", "nothing of this adapter's format in ", "no figure in "))
 
 
 def llama_lost_output(run) -> bool:
     """Whether a llama.cpp run that exited 0 lost its own last lines: its tail (partial, LLAMA_TAIL_LOST),
-    or everything after its start-up lines (unrecognised: no token, no summary)."""
+    or everything from before its first token on (unrecognised, LLAMA_ALL_LOST)."""
     error = run.error or ""
     return run.backend == "llama-completion" and run.exit_code == 0 and (
         (run.status == "partial" and error.startswith(LLAMA_TAIL_LOST))
