@@ -370,6 +370,8 @@ def fake_pynvml(monkeypatch):
         nv.nvmlDeviceGetTotalEnergyConsumption = answer("energy")
         nv.nvmlDeviceGetTemperature = lambda h, k: answer("temperature")(h)
         nv.nvmlDeviceGetMemoryInfo = answer("memory", lambda v: types.SimpleNamespace(**v))
+        if "clocks_event_reasons" in shape:  # absent: a pynvml too old to have the function
+            nv.nvmlDeviceGetCurrentClocksEventReasons = answer("clocks_event_reasons")
         if "field_186" in shape:  # as nvml returns it: one c_nvmlFieldValue_t per field id asked for
             field = shape["field_186"]
             nv.nvmlDeviceGetFieldValues = lambda h, ids: [types.SimpleNamespace(
@@ -440,6 +442,36 @@ def test_nvml_source_read_on_answers_captured_from_an_h100(fake_pynvml, state):
     assert s["power_total_mw"] == raw["field_186"]["uiVal"] and s["power_total_label"] == "GPU board power (instant)"
     assert s["power_mw"] == {"GPU": raw["field_186"]["uiVal"]} and s["energy_mj"] == raw["energy"]
     assert s["temp_c"] == {"GPU": raw["temperature"]} and s["gpu_mem_used_mb"] == raw["memory"]["used"] / 2**20
+
+
+def test_nvml_throttled_comes_from_the_clock_event_reasons_an_h100_answered(fake_pynvml):
+    """What a real H100 answered to nvmlDeviceGetCurrentClocksEventReasons, through NvmlSource.read: idle
+    (GpuIdle) is no throttling; under fp16 matmuls the software power cap (0x4) held the SM clock near
+    1300 MHz: throttled, and the run's throttled flag says so. A pynvml without the query: no field."""
+    from orintui.figures.metrics import window_telemetry
+    from orintui.telemetry.nvml import NvmlSource
+
+    base = json.loads((FIXTURES / "nvml" / "h100-pynvml-captured.json").read_text())
+    doc = json.loads((FIXTURES / "nvml" / "h100-clocks-event-reasons.json").read_text())
+    seen = []
+    for snap in doc["idle"] + doc["load"]:
+        answers = {**base["load"], "sm_clock": snap["sm_clock"], "temperature": snap["temperature"],
+                   "clocks_event_reasons": snap["nvmlDeviceGetCurrentClocksEventReasons"]}
+        fake_pynvml(None, {"name": doc["name"], "driver": doc["driver"], "answers": answers})
+        source = NvmlSource(0.1)
+        source.open()
+        s = source.read()
+        source.close()
+        seen.append((snap["nvmlDeviceGetCurrentClocksEventReasons"], s["gpu_freq_mhz"], s["throttled"]))
+    assert {(r, t) for r, _, t in seen} == {(1, False), (0, False), (4, True)}
+    assert all(mhz < 1400 for _, mhz, t in seen if t) and max(mhz for _, mhz, t in seen if not t) == 1980
+    samples = [{"t": float(i), "throttled": t} for i, (_, _, t) in enumerate(seen)]
+    assert window_telemetry(samples, (0.0, 3.0)).throttled is False  # idle, then the uncapped first load sample
+    assert window_telemetry(samples, (3.0, 15.0)).throttled is True
+    fake_pynvml(None, {"name": doc["name"], "driver": doc["driver"], "answers": base["load"]})
+    source = NvmlSource(0.1)
+    source.open()
+    assert "throttled" not in source.read()
 
 
 def test_thor_gpu_load_comes_from_nvml_and_says_so(fake_tegrastats, fake_pynvml):

@@ -62,7 +62,7 @@ FLAGS = {
     "telemetry-gap": "telemetry has a gap inside the decode window",
     "clocks-unlocked": "GPU clocks not locked (jetson_clocks off)",
     "power-mode": "not the maximum power mode",
-    "throttled": "thermal throttling during decode",
+    "throttled": "throttling (power cap or heat) during decode",
     "leftover-process": "a process the run started outlived it (daemonised, or ignored the hang-up)",
     "cache-hit": "a server answered part of the prompt from its prefix cache: TTFT and prefill are not cold",
     "dirty-start": "the quiet-machine gate timed out: the run started on a machine that was not idle or settled",

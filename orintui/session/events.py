@@ -249,7 +249,7 @@ class _SampleExtras(TypedDict, total=False):
     fields_from: str  # which fields another source filled in ("gpu_load_pct=nvml")
     energy_mj: float  # NVML's energy counter
     gpu_mem_used_mb: float
-    throttled: bool  # read by the throttling flag and the report's window note; no source of orintui's gives it
+    throttled: bool  # NVML's clock-event reasons say power cap, thermal or hardware slowdown (nvml.py)
 
 
 class Sample(_SampleFields, _SampleExtras, total=False):

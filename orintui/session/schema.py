@@ -89,7 +89,8 @@ _KIND_FIELDS: dict[str, dict[str, frozenset[Any]]] = {
     PREFILL: {"tokens": OPT_NUMBER, "ms": OPT_NUMBER, "source": OPT_STR},
     SUMMARY: SUMMARY_FIELDS,
     OUTPUT: {"line": STR},
-    TELEMETRY: {**TELEMETRY_FIELDS, "source": OPT_STR, "power_total_label": OPT_STR, "power_mw": frozenset({_D, _N}),
+    TELEMETRY: {**TELEMETRY_FIELDS, "source": OPT_STR, "power_total_label": OPT_STR, "throttled": OPT_BOOL,
+                "power_mw": frozenset({_D, _N}),
                 "temp_c": frozenset({_D, _N}), "cpu_load_pct": frozenset({_L, _N})},
     RUN_ENDED: {"status": OPT_STR, "exit_code": OPT_INT, "signal": OPT_INT, "error": OPT_STR, "by_user": OPT_BOOL},
     NOTE: {"text": OPT_STR, "level": OPT_STR},
@@ -118,7 +119,7 @@ _TOKEN_TYPES = {"t": (_F,), "kind": (_S,), "run": (_I, _N), "text": (_S,), "ms":
                 "index": (_I, _N)}  # exact types: an int t or ms takes the full check
 _TOKEN_KEYS = frozenset(_TOKEN_TYPES)
 _TELEMETRY_TYPES = {"t": (_F,), "kind": (_S,), "run": (_I, _N), "source": (_S, _N), "power_total_label": (_S, _N),
-                    "power_mw": (_D, _N), "temp_c": (_D, _N), "cpu_load_pct": (_L, _N),
+                    "power_mw": (_D, _N), "temp_c": (_D, _N), "cpu_load_pct": (_L, _N), "throttled": (_B, _N),
                     **{k: (_F, _I, _N) for k in TELEMETRY_FIELDS}}
 _NUMBERS = frozenset({_F, _I})
 _FINITE = (_F, _I)

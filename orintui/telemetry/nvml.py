@@ -13,6 +13,12 @@ from orintui.telemetry import emc_bandwidth_gbs, empty_sample, peak_bandwidth_gb
 from orintui.telemetry.base import Source, SourceDied, SourceUnavailable
 
 FI_DEV_POWER_INSTANT = 186
+# nvmlClocksEventReason bits (nvml.h) that hold the clocks below what the load asks for: software power cap
+# 0x4, hardware slowdown 0x8, software thermal 0x20, hardware thermal 0x40, power brake 0x80. Idle 0x1,
+# application clocks 0x2, sync boost 0x10 and display clocks 0x100 are not throttling. A real H100
+# answered 0x1 idle and 0x4 under fp16 matmuls, its SM clock down from 1980 to ~1300 MHz
+# (tests/fixtures/nvml/h100-clocks-event-reasons.json).
+THROTTLING_REASONS = 0x4 | 0x8 | 0x20 | 0x40 | 0x80
 
 
 class NvmlSource(Source):
@@ -141,6 +147,12 @@ class NvmlSource(Source):
         mem = self._try(nv.nvmlDeviceGetMemoryInfo)
         if mem is not None:
             s["gpu_mem_used_mb"] = mem.used / 2**20
+        # ClocksEventReasons since driver 535, ClocksThrottleReasons before (pynvml keeps both names)
+        reasons_of = (getattr(nv, "nvmlDeviceGetCurrentClocksEventReasons", None)
+                      or getattr(nv, "nvmlDeviceGetCurrentClocksThrottleReasons", None))
+        reasons = self._try(reasons_of) if reasons_of is not None else None
+        if isinstance(reasons, int):
+            s["throttled"] = bool(reasons & THROTTLING_REASONS)
         return s
 
     def close(self) -> None:
