@@ -394,15 +394,15 @@ def test_tinygrad_llm_token_line_shortcut_gives_the_general_paths_events(seed, m
     """tinygrad-llm's shortcut for a plain token line against split_lines -> _line -> line on hostile
     long lines (escapes in the new words and in the repeated text, a changed earlier word, a wider
     head, a cut line, non-ASCII), ending in LF or a PTY's CR LF; and the shortcut is taken (the
-    fallbacks to the base feed counted), or this would compare the general path with itself."""
+    fallbacks to _line counted), or this would compare the general path with itself."""
     fallbacks = []
-    base_feed = Parser.feed
-    monkeypatch.setattr(Parser, "feed", lambda self, text, t: fallbacks.append(text) or base_feed(self, text, t))
     hostile = [line + ("\r\n" if seed % 2 else "\n") for line in cumulative_lines(random.Random(seed))]  # a PTY's CR LF
     h100 = [x for x in re.split(r"(?<=\n)", read(FIXTURES / "transcripts" / "tinygrad-llm-cuda-h100.txt")) if x]
     taken = {}
     for name, reads in [("hostile", hostile), ("h100", h100)]:
         fast, slow = ADAPTERS["tinygrad-llm"].make_parser(["--benchmark"]), general("tinygrad-llm", ["--benchmark"])
+        fast_line = fast._line
+        monkeypatch.setattr(fast, "_line", lambda line, t, out, f=fast_line: fallbacks.append(line) or f(line, t, out))
         fallbacks.clear()
         for i, chunk in enumerate(reads):
             assert fast.feed(chunk, i * 0.001) == slow.feed(chunk, i * 0.001), (name, i, chunk[:120])
@@ -416,10 +416,10 @@ def test_tinygrad_llm_token_line_shortcut_gives_the_general_paths_events(seed, m
 
 def test_llama_bench_rows_take_the_shortcut(monkeypatch):
     """Every -o jsonl row read alone takes llama-bench's shortcut (or the comparison above would hold the
-    general path to itself): no read of the recorded jsonl runs falls back to the base feed."""
+    general path to itself): no read of the recorded jsonl runs falls back to _line."""
     fallbacks = []
-    base_feed = Parser.feed
-    monkeypatch.setattr(Parser, "feed", lambda self, text, t: fallbacks.append(text) or base_feed(self, text, t))
+    base_line = Parser._line
+    monkeypatch.setattr(Parser, "_line", lambda self, line, t, out: fallbacks.append(line) or base_line(self, line, t, out))
     for name in ("llama-bench-jsonl.txt", "llama-bench-fa01-jsonl.txt"):
         reads = [x for x in re.split(r"(?<=\n)", read(FIXTURES / "transcripts" / name)) if x.strip()]
         parser = ADAPTERS["llama-bench"].make_parser()

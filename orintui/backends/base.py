@@ -139,7 +139,7 @@ class Parser:
                 if line[-1:] == "\r":  # a PTY ends its lines with CR LF
                     line = line[:-1]
                 if "\r" not in line:
-                    self._line(line, t, out)
+                    self._whole_line(line, t, out)
                     return out
         self.text(text, t, out)
         return out
@@ -295,6 +295,10 @@ class Parser:
             line = self.clean(raw) if n < LONG_LINE else self._clean_long(raw)
         self._output(line, t, out)
         self.line(line, t, out)
+
+    # a read that was one whole line (feed found it): an adapter with a shortcut for its common line
+    # overrides this, and hands any other line to _line
+    _whole_line = _line
 
     def _output(self, line: str, t: float, out: list[Event]) -> None:
         """A clean line as its ``output`` event, counted and kept for last_words and the hint. What

@@ -84,21 +84,16 @@ class LlamaBenchParser(Parser):
         self.announced = 0  # --progress: "benchmark i/N" says how many tests to expect
         self._decoded: tuple[str, str, dict] | None = None  # a JSON row clean() decoded: stripped, raw, its fields
 
-    def feed(self, text: str, t: float) -> list:
-        # The common read of a -o jsonl run, one whole result row: decoded as clean() decodes it (which
-        # is what finds it clean), then its output and summary events, as split_lines -> _line -> line
-        # give them (tests/test_parser_fast_paths.py holds the two to each other), without their calls.
-        line, nl, rest = text.partition("\n")
-        if line[-1:] == "\r":  # a PTY ends its lines with CR LF
-            line = line[:-1]
-        if (nl and not rest and line[:1] == "{" and line[-1:] == "}" and not self._pending and self.json_lines is None
-                and line.isascii() and "\x7f" not in line and "\r" not in line
+    def _whole_line(self, line: str, t: float, out: list) -> None:
+        # A -o jsonl result row read alone (most reads of such a run): decoded as clean() decodes it (which
+        # is what finds it clean), then its output and summary events, as _line -> clean -> line give them
+        # (tests/test_parser_fast_paths.py holds the two to each other), without their calls.
+        if (line[:1] == "{" and line[-1:] == "}" and self.json_lines is None and line.isascii() and "\x7f" not in line
                 and (row := _decode(line)) is not None and "avg_ts" in row):
-            out: list = []
             self._output(line, t, out)
             self._row(t, out, row)
-            return out
-        return super().feed(text, t)
+            return
+        self._line(line, t, out)
 
     def clean(self, raw: str) -> str:
         """A JSON row (most of a -o jsonl run, 900 characters each) is decoded first: msgspec refuses

@@ -65,27 +65,22 @@ class TinygradLLMParser(Parser):
         self.text_so_far = CumulativeText()
         self.in_decode = False
 
-    def feed(self, text: str, t: float) -> list:
-        # The common read, one whole token line of 0.13 or master in its plain form, whose text goes on
-        # from the last one's: the same events as split_lines -> _line -> line (which
-        # tests/test_parser_fast_paths.py holds it to), without the sanitiser's scan of the whole text.
-        # PLAIN_013's head is printable ASCII by its pattern and the text up to the new words is the last
-        # line's (which came out of the sanitiser or this check), so only the new words are checked.
-        line, nl, rest = text.partition("\n")
-        if line[-1:] == "\r":  # a PTY ends its lines with CR LF
-            line = line[:-1]
-        if (nl and not rest and not self._pending and self.in_decode and (m := PLAIN_013.match(line)) is not None
-                and line.isascii() and "\r" not in line and "\\" not in line):
+    def _whole_line(self, line: str, t: float, out: list) -> None:
+        # A token line of 0.13 or master in its plain form, read alone, whose text goes on from the last
+        # one's: the same events as _line gives (tests/test_parser_fast_paths.py holds it to them), without
+        # the sanitiser's scan of the whole text. PLAIN_013's head is printable ASCII by its pattern and the
+        # text up to the new words is the last line's (which came out of the sanitiser or this check), so
+        # only the new words are checked.
+        if self.in_decode and (m := PLAIN_013.match(line)) is not None and line.isascii() and "\\" not in line:
             start, so_far = m.end(), self.text_so_far
             previous = so_far.previous
             new = start + len(previous)
             if line.startswith(previous, start) and is_clean(line[new:]):
-                out: list = []
                 self._output(line, t, out)
                 so_far.previous = line[start:]
                 self._token(t, out, m.group(1), m.group(2), m.group(3), None, line[new:])
-                return out
-        return super().feed(text, t)
+                return
+        self._line(line, t, out)
 
     def line(self, line: str, t: float, out: list) -> None:
         # a token line of 0.13 and master with its text (nearly every line): one match; others: token_line
