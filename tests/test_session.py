@@ -255,3 +255,32 @@ def test_a_run_end_that_names_no_status_leaves_its_lane_a_status():
         state.apply(e)
     lane = state.lanes[0]
     assert lane.status == st.FAILED and lane.status in st.STYLE and lane.phase == ev.Phase.FAILED
+
+
+@pytest.mark.parametrize("end", [{"status": None}, {}, {"status": "bogus"}, {"status": "running"},
+                                 {"status": "partial", "error": "no summary"}, {"status": "ok"}],
+                         ids=["null", "missing", "unknown-word", "running", "partial", "ok"])
+def test_a_run_end_reads_the_same_live_and_loaded(tmp_path, end):
+    """Replay and live mode agree on how a run ended: the same events through LiveState (the live
+    screen, a replay) and through a loaded journal (Session.apply, as recovery and `orintui report`
+    read it) give one status and reason. An end that names no final status (null, none, a word
+    outside the vocabulary) is failed on both sides, never ok and never left running."""
+    from orintui.reading.live_state import LiveState
+
+    s = sample_session()
+    header = {k: v for k, v in s.to_dict().items() if k != "events"}
+    header["runs"] = [{**r, "status": st.QUEUED, "error": None, "started_t": None, "ended_t": None} for r in header["runs"]]
+    events = s.events[:-1] + [{"t": 1.0, "kind": "run_ended", "run": 0, "exit_code": 0, **end}]
+    journal = tmp_path / "s.json.journal"
+    journal.write_text("".join(json.dumps(line) + "\n" for line in (header, *events)))
+    loaded = load_session(journal).runs[0]
+    state = LiveState(load_session(journal))
+    for e in events:
+        state.apply(e)
+    lane, live = state.lanes[0], state.session.runs[0]
+    assert (lane.status, lane.error) == (live.status, live.error) == (loaded.status, loaded.error)
+    assert lane.phase == ev.end_phase(loaded.status) and state.figures.runs[0].final
+    if end.get("status") in st.FINAL:
+        assert (loaded.status, loaded.error) == (end["status"], end.get("error"))
+    else:
+        assert loaded.status == st.FAILED and loaded.error == "its end named no status"

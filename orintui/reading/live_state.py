@@ -14,7 +14,7 @@ from orintui.figures.metrics import RunMetrics
 from orintui.figures.metrics_live import RunAccumulator, SessionAccumulator
 from orintui.session import events as ev
 from orintui.session import status as st
-from orintui.session.events import Event, NoteEvent, OutputEvent, PhaseEvent, RunEndedEvent, TelemetryEvent, TokenLike
+from orintui.session.events import Event, NoteEvent, OutputEvent, PhaseEvent, TelemetryEvent, TokenLike
 from orintui.session.model import RunInfo, Session
 
 HISTORY = 120  # telemetry samples kept for sparklines
@@ -160,10 +160,9 @@ class LiveState:
         elif kind == ev.OUTPUT:
             self._output(run, cast(OutputEvent, event)["line"])
         elif kind == ev.RUN_ENDED:
-            end = cast(RunEndedEvent, event)
-            lane.status = end.get("status") or st.FAILED  # an end that says no status: not a complete run
+            info = self.session.runs[run]  # its run table, which Session.apply keeps: one rule, st.of_end
+            lane.status, lane.error = info.status, info.error
             lane.phase = ev.end_phase(lane.status)
-            lane.error = end.get("error")
             if self.current == run:
                 self.current = None
 

@@ -98,10 +98,9 @@ class Session:
             info.started_t = event["t"]
         elif event["kind"] == RUN_ENDED:
             end = cast(RunEndedEvent, event)  # the TypedDict: mypy checks these fields
-            info.status = end.get("status") or info.status  # a loaded end that says null leaves no None status
+            info.status, info.error = st.of_end(end.get("status"), end.get("error"))
             info.exit_code = end.get("exit_code")
             info.signal = end.get("signal")
-            info.error = end.get("error")
             info.by_user = bool(end.get("by_user", False))
             info.ended_t = end["t"]
         elif event["kind"] == SUMMARY:

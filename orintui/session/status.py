@@ -48,6 +48,17 @@ STYLE: dict[str, str] = {OK: "green", PARTIAL: "yellow", UNRECOGNISED: "magenta"
          CANCELLED: "dim", SKIPPED: "dim", INTERRUPTED: "yellow", QUEUED: "dim", RUNNING: "cyan"}
 
 
+def of_end(status: object, error: str | None) -> tuple[str, str | None]:
+    """A run_ended's status and reason as the run keeps them, live and in replay alike (Session.apply,
+    which LiveState's lanes read): a final status, with a reason unless it is ok. An end that names no
+    final status (null, missing, or a word outside this vocabulary: a truncated or hostile file) is
+    failed, never left as it was: nothing vouches for the run, and an ended run must hold a final
+    status for its figures to be final."""
+    if status in FINAL:
+        return str(status), error
+    return FAILED, error or "its end named no status"
+
+
 def ranks(status: str) -> bool:
     """Only complete runs count for "best", headlines and repetition statistics."""
     return status == OK
