@@ -8,7 +8,7 @@ the same transcripts with escape sequences and control characters inserted, and 
 tinygrad.llm run with hostile variants (escapes, an escape that persists in the text, a changed
 earlier word, a wider head, non-ASCII, backslashes, a cut line); each input whole, one line per
 read and in random cuts. A case's digest is the SHA-256 of the repr of everything the parser gave
-(events in order with their key order and exact floats, the verdict, the last words, the counts):
+(events in order with their key order and exact floats, times to the microsecond, the verdict, the last words, the counts):
 str enums count as their values, so a field turned into an enum compares equal. Each tree runs in
 its own process, with its own code on sys.path.
 """
@@ -72,11 +72,12 @@ def cuts(text: str, seed: int) -> list[str]:
 
 
 def plain(x: object) -> object:
-    """str enums as their values (equal to the words, but their repr differs)."""
+    """str enums as their values (equal to the words, but their repr differs), and an event's time as
+    the recorder records it, to the microsecond (older parsers rounded it themselves)."""
     if isinstance(x, enum.Enum):
         return x.value
     if isinstance(x, dict):
-        return {k: plain(v) for k, v in x.items()}
+        return {k: round(v, 6) if k == "t" and isinstance(v, float) else plain(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
         return type(x)(plain(v) for v in x)
     return x

@@ -77,7 +77,7 @@ def observed_vs_reported(llama_bin: str, model: str, tokens: int = 128) -> None:
             "--ignore-eos", "-no-cnv", "--temp", "0", "--seed", "1", "-t", "1"]
     for attempt in range(3):
         events = []
-        runner = BackendRunner(argv, ADAPTERS["llama-completion"].make_parser(argv), events.append, lambda m: m)
+        runner = BackendRunner(argv, ADAPTERS["llama-completion"].make_parser(argv), events.extend, lambda m: m)
         result = runner.run()
         summary = {}
         for e in events:

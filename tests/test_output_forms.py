@@ -79,7 +79,7 @@ def test_llama_cli_no_cnv_refused_says_what_to_use():
 def run(argv, backend, parser_argv=None):
     events = []
     parser = get_adapter(backend).make_parser(parser_argv or argv)
-    result = BackendRunner(argv, parser, events.append, lambda m: m, idle_timeout=120).run()
+    result = BackendRunner(argv, parser, events.extend, lambda m: m, idle_timeout=120).run()
     return result, events
 
 
@@ -137,7 +137,7 @@ def test_log_jsonl_live_and_imported_agree(llama_bin, small_model, tmp_path):
     parser = get_adapter("llama-completion").make_parser(argv)
     feed_ = parser.feed
     parser.feed = lambda text, t: (chunks.append(text), feed_(text, t))[1]
-    result = BackendRunner(argv, parser, events.append, lambda m: m).run()
+    result = BackendRunner(argv, parser, events.extend, lambda m: m).run()
     if result.status == "partial":
         pytest.skip(f"llama.cpp dropped its own tail this time: {result.error}")
     assert result.status == "ok", result
@@ -385,7 +385,7 @@ def test_llama3_no_api_answers_the_question_and_ends_at_the_next_prompt():
     argv = [sys.executable, fake, str(T / name), "--no_api", "--timing"]
     events = []
     parser = get_adapter("tinygrad-llama3").make_parser(argv, question=QUESTION)
-    result = BackendRunner(argv, parser, events.append, lambda m: m, idle_timeout=30).run()
+    result = BackendRunner(argv, parser, events.extend, lambda m: m, idle_timeout=30).run()
     assert result.status == "ok", result
     texts = [e["text"] for e in tokens_of(events)]
     assert texts[:2] == [" velkou", " necessity"] and len(texts) == len(printed(name, r"total\s+[\d.]+ ms"))

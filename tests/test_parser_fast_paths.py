@@ -196,7 +196,7 @@ def test_llama_completion_eos_tail_is_the_longest_start_of_the_marker():
 
 
 def test_round6_is_round_to_six_places():
-    from orintui.backends.base import round6
+    from orintui.session.events import round6
 
     rng = random.Random(0)
     values = [rng.random() * 10 ** rng.randrange(-8, 10) for _ in range(200_000)] + [i * 0.001 for i in range(20_000)]

@@ -124,7 +124,7 @@ def test_llama_completion_one_read_per_token_counts_exactly():
     events += parser.finish(0.6)
     tokens = kinds(events, "token")
     assert [t["text"] for t in tokens] == [" one", "\n\n", " two", " three"]
-    assert [t["t"] for t in tokens] == [0.2, 0.21, 0.22, 0.23]
+    assert [t["t"] for t in tokens] == [0.2 + i * 0.01 for i in range(4)]  # each its own read's time, as given
     assert not [e for e in kinds(events, "note") if e["level"] == "warning"]
 
 

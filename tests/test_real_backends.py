@@ -16,7 +16,7 @@ pytestmark = pytest.mark.real
 
 def run(argv, backend, env=None):
     events = []
-    runner = BackendRunner(argv, get_adapter(backend).make_parser(argv), events.append, lambda m: m,
+    runner = BackendRunner(argv, get_adapter(backend).make_parser(argv), events.extend, lambda m: m,
                            env=env, idle_timeout=240, total_timeout=900)
     result = runner.run()
     return result, events

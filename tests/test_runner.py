@@ -18,7 +18,7 @@ MISBEHAVE = str(FIXTURES / "fake_backends" / "misbehave.py")
 
 def run(argv, idle=None, total=None, backend="tinygrad-llm", cancel_after=None):
     events = []
-    runner = BackendRunner(argv, get_adapter(backend).make_parser(argv), events.append, lambda m: m,
+    runner = BackendRunner(argv, get_adapter(backend).make_parser(argv), events.extend, lambda m: m,
                            idle_timeout=idle, total_timeout=total)
     if cancel_after is not None:
         threading.Timer(cancel_after, runner.cancel).start()
@@ -78,7 +78,7 @@ def test_cancel_kills_the_whole_process_group():
 def test_terminate_all_on_exit():
     events = []
     runner = BackendRunner([sys.executable, MISBEHAVE, "hang"], get_adapter("tinygrad-llm").make_parser([]),
-                           events.append, lambda m: m)
+                           events.extend, lambda m: m)
     runner.start()
     deadline = time.monotonic() + 30
     while len(tokens(events)) < 5:  # the program is up and has printed what it prints before hanging

@@ -61,6 +61,57 @@ def test_recorder_writes_journal_then_final_document(tmp_path):
     assert load_session(out).events[0]["kind"] == "run_started"
 
 
+
+def test_a_read_is_recorded_with_its_run_and_its_time_rounded(tmp_path):
+    """A parser's events carry the read's time as given and run None: record_read hands them over in
+    one put and the writer sets both, in order with the events recorded one at a time."""
+    from orintui.backends import get_adapter
+    s = sample_session()
+    s.events.clear()
+    rec = Recorder(s, tmp_path / "live.json")
+    rec.record(ev.make(ev.RUN_STARTED, 0.1, 0, label="a"))
+    parser = get_adapter("tinygrad-llm").make_parser(["--benchmark", "1"])
+    t = 0.1 + 0.2  # 0.30000000000000004: a time that rounding changes
+    events = parser.feed("  28.85 ms,  34.67 tok/s,   86.85 GB/s, 2505/2744 MB  --  <|begin_of_text|> w1\n", t)
+    assert [e["t"] == t for e in events] == [True, False, True]  # the phase made by ev.phase: rounded there
+    assert {e["run"] for e in events} == {None}
+    rec.record_read(events, 0)
+    rec.record(ev.make(ev.RUN_ENDED, 0.4, 0, status="ok", exit_code=0, signal=None, error=None))
+    saved = load_session(rec.close())
+    assert [(e["kind"], e["t"], e["run"]) for e in saved.events] == [
+        ("run_started", 0.1, 0), ("output", 0.3, 0), ("phase", 0.3, 0), ("token", 0.3, 0), ("run_ended", 0.4, 0)]
+
+
+def test_a_flood_of_reads_waits_for_the_writer(tmp_path, monkeypatch):
+    """Memory stays bounded: while the writer is held up, a reader handing over 64 KiB reads (1,000
+    events each) waits once more than BACKLOG events are queued, and nothing is lost."""
+    import threading
+
+    from orintui.session import recorder as recorder_module
+    s = sample_session()
+    s.events.clear()
+    rec = Recorder(s, tmp_path / "live.json")
+    release, waiting = threading.Event(), threading.Event()
+    rec.subscribe(lambda event: release.wait(30))  # the writer is held on the first event
+    real_sleep = time.sleep
+    monkeypatch.setattr(recorder_module.time, "sleep", lambda s: (waiting.set(), real_sleep(s)))
+    reads = recorder_module.BACKLOG // 1000 * 3
+
+    def reader():
+        for r in range(reads):
+            rec.record_read([ev.output(r + i / 1000, f"line {r} {i}") for i in range(1000)], 0)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    assert waiting.wait(30), "the reader never waited"
+    queued = rec._read_events - rec._read_events_written
+    assert recorder_module.BACKLOG < queued <= recorder_module.BACKLOG + 1000 and thread.is_alive()
+    release.set()
+    thread.join(60)
+    monkeypatch.undo()
+    saved = load_session(rec.close())
+    assert [e["line"] for e in saved.events] == [f"line {r} {i}" for r in range(reads) for i in range(1000)]
+
 WRITER = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {root!r})

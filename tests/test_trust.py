@@ -33,7 +33,7 @@ TRANSCRIPTS = FIXTURES / "transcripts"
 
 def run(argv, backend):
     events = []
-    result = BackendRunner(argv, get_adapter(backend).make_parser(argv), events.append, lambda m: m,
+    result = BackendRunner(argv, get_adapter(backend).make_parser(argv), events.extend, lambda m: m,
                            idle_timeout=60).run()
     return result, events
 

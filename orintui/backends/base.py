@@ -1,12 +1,13 @@
 """What every backend adapter shares: the parser base class and the adapter record.
 
 A parser is pure and stateful per run: text chunks with the time they were read go in, events
-come out. It never touches a process, a clock or the UI.
+come out. It never touches a process, a clock or the UI. Its events carry the read's time as it was
+given and ``run`` None: the recorder rounds the time and sets the run when it takes them, on its own
+thread, so the reader thread that stamps the reads does neither.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections import deque
 from collections.abc import Callable
@@ -87,23 +88,6 @@ def to_float(text: str) -> float | None:
     return value if value - value == 0.0 else None  # NaN and infinities give NaN here: refused
 
 
-_floor = math.floor
-
-
-def round6(t: float) -> float:
-    """``round(t, 6)``, the same float, in a third of the time (every read's time is rounded): t times
-    10**6 rounded to an integer, over 10**6. The product's rounding error is at most half an ulp, so
-    the integer is the exact product's unless the product lies within an ulp of a half (a tie, or
-    nearly): those, and what is not a positive float below 9e9, take ``round`` itself."""
-    if type(t) is float and 0.0 < t < 9e9:
-        s = t * 1e6
-        k = _floor(s)
-        f = s - k  # exact: s and k are within a factor of two
-        if abs(f - 0.5) > s * 4.5e-16:  # 2**-51: twice the product's largest error
-            return (k + 1 if f > 0.5 else k) / 1e6  # k below 2**53: exact as a float, one rounding
-    return round(t, 6)
-
-
 class Parser:
     """Splits the stream into lines (\\r\\n, \\n or a bare \\r, as progress bars print) and keeps
     every line as an ``output`` event. Subclasses override ``line`` and, where a backend streams
@@ -122,9 +106,6 @@ class Parser:
         self.stop_requested = False  # the backend did what was asked and waits: end it as ok
         self.expected_tokens: int | None = options.get("expected_tokens")  # what argv asked for
         self._replies: list[str] = []
-        # the time of the last read and its rounding: the events of one read share it (round is slow)
-        self._t_in: float | None = None
-        self._t_out = 0.0
         self._clean_tail = ""  # the last long line found clean, from REPEAT_FROM on
 
     # -- the interface the runner uses -------------------------------------------------------
@@ -212,7 +193,7 @@ class Parser:
     def emit_token(self, out: list[Event], t: float, text: str, ms: float | None = None,
                    warmup: bool = False, **extra: Any) -> None:
         self.token_count += 1  # ev.token, inlined (the same keys in the same order): once per token
-        out.append({"t": self._t_out if t is self._t_in else round6(t), "kind": TOKEN, "run": None, "text": text,
+        out.append({"t": t, "kind": TOKEN, "run": None, "text": text,
                     "ms": ms, "warmup": warmup, "index": self.token_count - 1, **extra})
 
     # -- helpers -----------------------------------------------------------------------------
@@ -304,9 +285,7 @@ class Parser:
         """A clean line as its ``output`` event, counted and kept for last_words and the hint. What
         ``_line`` does before ``line``: an adapter's shortcut for its common line calls it too."""
         shown = line if len(line) <= MAX_LINE else f"{line[:MAX_LINE]}... ({len(line) - MAX_LINE} more characters)"
-        if t is not self._t_in:
-            self._t_in, self._t_out = t, round6(t)
-        out.append({"t": self._t_out, "kind": OUTPUT, "run": None, "line": shown})  # ev.output, inlined: every line
+        out.append({"t": t, "kind": OUTPUT, "run": None, "line": shown})  # ev.output, inlined: every line
         self.lines_seen += 1
         # '=' is found by memchr: the word search runs only on lines that could hold the assertion
         if "=" in line and "deprecated" in line and (m := DEPRECATED.search(line)):

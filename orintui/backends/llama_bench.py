@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from orintui.backends.base import Adapter, Parser, round6, strip_ansi, to_float
+from orintui.backends.base import Adapter, Parser, strip_ansi, to_float
 from orintui.session import events as ev
 
 PROGRESS = re.compile(r"llama-bench: benchmark (\d+)/(\d+): (\w+)")
@@ -218,7 +218,7 @@ class LlamaBenchParser(Parser):
         name = test_name(int(row.get("n_prompt") or 0), int(row.get("n_gen") or 0), int(row.get("n_depth") or 0))
         # ev.summary(t, bench=True, test=name, **row), inlined (the same keys in the same order): a row has
         # 24 fields, which keyword arguments would copy three times
-        event = {"t": self._t_out if t is self._t_in else round6(t), "kind": ev.SUMMARY, "run": None,
+        event = {"t": t, "kind": ev.SUMMARY, "run": None,
                  "bench": True, "test": name}
         event.update(row)
         out.append(event)

@@ -185,6 +185,11 @@ class EndpointRun:
     def _now(self) -> float:
         return self.clock(time.monotonic())
 
+    def _emit_read(self, events: list[Event]) -> None:
+        """The server's output, a read at a time (BackendRunner's form), as events one at a time."""
+        for event in events:
+            self.emit(event)
+
     def _note(self, text: str, level: str = "info") -> None:
         self.emit(ev.note(self._now(), text, level))
 
@@ -214,7 +219,7 @@ class EndpointRun:
     def _run(self, started: float) -> tuple[str, str | None, bool]:
         spec = self.spec
         if spec.server:
-            self.server = BackendRunner(spec.server, self.log, self.emit, self.clock, env=spec.env, cwd=spec.cwd)
+            self.server = BackendRunner(spec.server, self.log, self._emit_read, self.clock, env=spec.env, cwd=spec.cwd)
             self.server.start()
         model, why = self._wait_ready(started)
         if why is not None:

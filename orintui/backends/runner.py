@@ -214,7 +214,7 @@ class BackendRunner:
         self,
         argv: list[str],
         parser: Parser,
-        emit: Callable[[Event], None],
+        emit: Callable[[list[Event]], None],
         clock: Callable[[float], float],
         *,
         env: dict[str, str] | None = None,
@@ -226,7 +226,7 @@ class BackendRunner:
             raise ValueError("empty argv")
         self.argv = list(argv)
         self.parser = parser
-        self.emit = emit
+        self.emit = emit  # the events of one read, handed over whole (never an empty list)
         self.clock = clock  # monotonic time -> session time
         self.marker = run_marker()  # every process of this run inherits it
         self.env = {**os.environ, **(env or {}), "NO_COLOR": "1", "TERM": "dumb", "COLUMNS": str(PTY_COLS),
@@ -265,8 +265,8 @@ class BackendRunner:
 
     # -- the reader thread -----------------------------------------------------------------
     def _emit_all(self, events: list[Event]) -> None:
-        for event in events:
-            self.emit(event)
+        if events:
+            self.emit(events)
 
     def _run(self) -> None:
         try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from orintui.backends.base import NUMBER, Adapter, Parser, ascii_twin, round6, to_float
+from orintui.backends.base import NUMBER, Adapter, Parser, ascii_twin, to_float
 from orintui.session import events as ev
 
 STEP = re.compile(rf"^ran model in\s+{NUMBER} ms(.*)$")
@@ -45,7 +45,7 @@ class TinygradGPT2Parser(Parser):
                 out.append(ev.phase(t, ev.Phase.DECODE))
             index = self.token_count
             self.token_count = index + 1  # emit_token, inlined (the same keys in the same order): once a step
-            token = {"t": self._t_out if t is self._t_in else round6(t), "kind": ev.TOKEN, "run": None, "text": "",
+            token = {"t": t, "kind": ev.TOKEN, "run": None, "text": "",
                      "ms": ms, "warmup": index < self.warmup_tokens, "index": index}
             if rest:  # DEBUG>=1's figures
                 if d := (ASCII_ON_DEVICE if ascii else ON_DEVICE).search(rest):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from orintui.backends.base import NUMBER, Adapter, CumulativeText, Parser, ascii_twin, round6, to_float
+from orintui.backends.base import NUMBER, Adapter, CumulativeText, Parser, ascii_twin, to_float
 from orintui.session import events as ev
 
 ENQUEUE = re.compile(rf"^enqueue in\s+{NUMBER} ms(.*)$")
@@ -72,7 +72,7 @@ class TinygradLlama3Parser(Parser):
         index = self.token_count
         self.token_count = index + 1
         t = held["t"]
-        out.append({"t": self._t_out if t is self._t_in else round6(t), "kind": ev.TOKEN, "run": None, "text": text,
+        out.append({"t": t, "kind": ev.TOKEN, "run": None, "text": text,
                     "ms": held["ms"], "warmup": held["warmup"], "index": index, **held["figures"]})
 
     interrupted = False  # a Ctrl-C was echoed (^C): the next timing pair belongs to no token

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from orintui.backends.base import NUMBER, Adapter, CumulativeText, Parser, ascii_twin, is_clean, round6, to_float
+from orintui.backends.base import NUMBER, Adapter, CumulativeText, Parser, ascii_twin, is_clean, to_float
 from orintui.session import events as ev
 
 TOKEN_LINE = re.compile(
@@ -131,7 +131,7 @@ class TinygradLLMParser(Parser):
             to_float(ms_text), to_float(tok_s_text), to_float(gbs_text))
         index = self.token_count
         self.token_count = index + 1  # emit_token, inlined (the same keys in the same order): once a line
-        token = {"t": self._t_out if t is self._t_in else round6(t), "kind": ev.TOKEN, "run": None,
+        token = {"t": t, "kind": ev.TOKEN, "run": None,
                  "text": text or "", "ms": ms, "warmup": index < self.warmup_tokens, "index": index,
                  "tok_s": tok_s, "gbs": gbs}
         if param_gbs is not None:

@@ -294,7 +294,8 @@ class Execution:
             runner = openai_endpoint.EndpointRun(openai_endpoint.spec_from_run(spec), lambda e: record({**e, "run": index}),
                                                  self.recorder.clock_of)
         else:
-            runner = BackendRunner(run.argv, adapter.make_parser(run.argv, **options), lambda e: record({**e, "run": index}),
+            runner = BackendRunner(run.argv, adapter.make_parser(run.argv, **options),
+                                   lambda events: self.recorder.record_read(events, index),
                                    self.recorder.clock_of, env=run.env, cwd=run.cwd,
                                    idle_timeout=spec.idle_timeout, total_timeout=spec.total_timeout)
         self.current = runner

@@ -8,6 +8,7 @@ they go to JSON as they are. Once recorded an event is never mutated.
 
 from __future__ import annotations
 
+import math
 from typing import Any, TypedDict, cast
 
 from orintui.session.status import Status
@@ -272,32 +273,49 @@ TelemetryLike = TelemetryEvent | Event
 SampleLike = Sample | TelemetryEvent | Event  # a source's sample or one as recorded
 
 
+_floor = math.floor
+
+
+def round6(t: float) -> float:
+    """``round(t, 6)``, the same float, in a third of the time (every recorded time is rounded): t times
+    10**6 rounded to an integer, over 10**6. The product's rounding error is at most half an ulp, so
+    the integer is the exact product's unless the product lies within an ulp of a half (a tie, or
+    nearly): those, and what is not a positive float below 9e9, take ``round`` itself."""
+    if type(t) is float and 0.0 < t < 9e9:
+        s = t * 1e6
+        k = _floor(s)
+        f = s - k  # exact: s and k are within a factor of two
+        if abs(f - 0.5) > s * 4.5e-16:  # 2**-51: twice the product's largest error
+            return (k + 1 if f > 0.5 else k) / 1e6  # k below 2**53: exact as a float, one rounding
+    return round(t, 6)
+
+
 def make(kind: str, t: float, run: int | None = None, **fields: Any) -> Event:
-    return {"t": round(t, 6), "kind": kind, "run": run, **fields}
+    return {"t": round6(t), "kind": kind, "run": run, **fields}
 
 
 # Each constructor builds its kind's TypedDict (mypy checks the fields) and hands it on as an Event,
 # the one type the recorder, the journal and the listeners take (no copy: it is the same dict).
 def phase(t: float, name: Phase, detail: str | None = None) -> Event:
-    event: PhaseEvent = {"t": round(t, 6), "kind": PHASE, "run": None, "phase": name, "detail": detail}
+    event: PhaseEvent = {"t": round6(t), "kind": PHASE, "run": None, "phase": name, "detail": detail}
     return cast(Event, event)
 
 
 def token(t: float, text: str, ms: float | None = None, warmup: bool = False, **extra: Any) -> Event:
     """One generated token. ``ms`` is the backend's own figure for it, when it prints one."""
-    event: TokenEvent = {"t": round(t, 6), "kind": TOKEN, "run": None, "text": text, "ms": ms, "warmup": warmup}
+    event: TokenEvent = {"t": round6(t), "kind": TOKEN, "run": None, "text": text, "ms": ms, "warmup": warmup}
     return {**event, **extra} if extra else cast(Event, event)
 
 
 def prefill(t: float, tokens: int | None, ms: float | None, source: str = "backend") -> Event:
-    event: PrefillEvent = {"t": round(t, 6), "kind": PREFILL, "run": None, "tokens": tokens, "ms": ms, "source": source}
+    event: PrefillEvent = {"t": round6(t), "kind": PREFILL, "run": None, "tokens": tokens, "ms": ms, "source": source}
     return cast(Event, event)
 
 
 def summary(t: float, **figures: Any) -> Event:
     """Totals the backend printed itself (llama.cpp perf lines, a llama-bench row): SummaryEvent's
     fields and the adapter's own."""
-    event: SummaryEvent = {"t": round(t, 6), "kind": SUMMARY, "run": None}
+    event: SummaryEvent = {"t": round6(t), "kind": SUMMARY, "run": None}
     return {**event, **figures}
 
 
@@ -312,7 +330,7 @@ def run_started(t: float, run: int, label: str, **fields: Any) -> Event:
     """A run's start; ``fields`` are RunStartedEvent's (the engine's: backend, repetition, warm-up, the
     CPU load before, a sweep's power mode and quiet gate; the importer's: the log it came from)."""
     _known(RUN_STARTED, RunStartedEvent.__optional_keys__, fields)
-    event: RunStartedEvent = {"t": round(t, 6), "kind": RUN_STARTED, "run": run, "label": label}
+    event: RunStartedEvent = {"t": round6(t), "kind": RUN_STARTED, "run": run, "label": label}
     return {**event, **fields}
 
 
@@ -320,7 +338,7 @@ def run_ended(t: float, run: int, status: str, exit_code: int | None, signal: in
               **fields: Any) -> Event:
     """A run's end with its final status; ``fields`` are RunEndedEvent's optional ones."""
     _known(RUN_ENDED, RunEndedEvent.__optional_keys__, fields)
-    event: RunEndedEvent = {"t": round(t, 6), "kind": RUN_ENDED, "run": run, "status": status, "exit_code": exit_code,
+    event: RunEndedEvent = {"t": round6(t), "kind": RUN_ENDED, "run": run, "status": status, "exit_code": exit_code,
                             "signal": signal, "error": error}
     return {**event, **fields}
 
@@ -328,17 +346,17 @@ def run_ended(t: float, run: int, status: str, exit_code: int | None, signal: in
 def telemetry(t: float, sample: Sample) -> Event:
     """A sample recorded at session time ``t`` (a source's own ``t``, if any, is replaced)."""
     untimed = cast(Sample, {k: v for k, v in sample.items() if k != "t"})
-    event: TelemetryEvent = {"t": round(t, 6), "kind": TELEMETRY, "run": None, **untimed}
+    event: TelemetryEvent = {"t": round6(t), "kind": TELEMETRY, "run": None, **untimed}
     return cast(Event, event)
 
 
 def output(t: float, line: str) -> Event:
-    event: OutputEvent = {"t": round(t, 6), "kind": OUTPUT, "run": None, "line": line}
+    event: OutputEvent = {"t": round6(t), "kind": OUTPUT, "run": None, "line": line}
     return cast(Event, event)
 
 
 def note(t: float, text: str, level: str = "info") -> Event:
-    event: NoteEvent = {"t": round(t, 6), "kind": NOTE, "run": None, "text": text, "level": level}
+    event: NoteEvent = {"t": round6(t), "kind": NOTE, "run": None, "text": text, "level": level}
     return cast(Event, event)
 
 

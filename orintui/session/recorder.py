@@ -1,9 +1,11 @@
 """The recorder: the one place events enter a session.
 
-Backends and telemetry threads call ``record``, which only puts the event on a queue: the reader
-thread that stamps token times does no encoding, no writing and no printing, and shares no lock with
-the telemetry thread. The recorder's writer thread takes events off in order, keeps the run table in
-step, appends each to the journal (never coalesced, flushed at least every 0.5 s) and hands it to
+Backends and telemetry threads call ``record``, which only puts the event on a queue; a backend's
+reader thread hands over the events of one read with ``record_read``, one put for them all: the
+thread that stamps token times does no encoding, no writing and no printing, shares no lock with the
+telemetry thread, and leaves the rounding of times and the run's index to the writer. The recorder's
+writer thread takes events off in order, rounds their times to the microsecond, keeps the run table
+in step, appends each to the journal (never coalesced, flushed at least every 0.5 s) and hands it to
 listeners (the UI or the headless printer, which may coalesce).
 
 The journal is the record: the recorder keeps no list of events, so its memory stays flat however
@@ -29,7 +31,7 @@ from pathlib import Path
 from orintui import __version__
 from orintui.core.errorlog import log_error
 from orintui.session import events as ev
-from orintui.session.events import Event
+from orintui.session.events import Event, round6
 from orintui.session.journal import FLUSH_EVERY_S, MEASURED, JournalWriter, read_journal
 from orintui.session.model import RunInfo, Session
 from orintui.session.store import SessionError, load_session, save_from_journal
@@ -64,6 +66,7 @@ class Recorder:
         self._error_listeners: list[Callable[[str], None]] = []
         self._journal = JournalWriter(self.final_path, session, on_error=self._write_failed)
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._read_events = self._read_events_written = 0  # record_read's events: queued, and written
         self._writer = threading.Thread(target=self._write_loop, name="recorder", daemon=True)
         self._writer.start()
         self.saved = False
@@ -115,6 +118,18 @@ class Recorder:
             while queue_.qsize() > BACKLOG // 2 and self._writer.is_alive():
                 time.sleep(0.001)
 
+    def record_read(self, events: list[Event], run: int) -> None:
+        """The events a parser made of one read of run ``run``, in one put: their ``run`` is set, and
+        their times rounded, by the writer thread (the caller keeps no reference to them). Called by
+        a run's reader thread, one run at a time: the events it handed over are counted here, those
+        written by the writer, and a flood (a backend printing its log as fast as it can, 64 KiB a
+        read) waits while more than BACKLOG of them are queued, as ``record`` does."""
+        self._queue.put((run, events))
+        self._read_events += len(events)
+        if self._read_events - self._read_events_written > BACKLOG:
+            while self._read_events - self._read_events_written > BACKLOG // 2 and self._writer.is_alive():
+                time.sleep(0.001)
+
     # -- the writer thread -----------------------------------------------------------------------
     def _write_loop(self) -> None:
         get, journal = self._queue.get, self._journal
@@ -130,7 +145,7 @@ class Recorder:
                 journal.flush()
                 item.set()
             elif item is not None:
-                self._write(item)
+                self._write_item(item)
                 # hand the GIL over at once: a reader thread woken by its next read stamps it now, not
                 # after this thread's switch interval (5 ms) of working through a backlog
                 time.sleep(0)
@@ -148,9 +163,20 @@ class Recorder:
             if isinstance(item, threading.Event):
                 item.set()
             elif item is not _STOP:
-                self._write(item)
+                self._write_item(item)
+
+    def _write_item(self, item: Event | tuple[int, list[Event]]) -> None:
+        if isinstance(item, tuple):  # record_read: one read's events, of one run
+            run, events = item
+            for event in events:
+                event["run"] = run
+                self._write(event)
+            self._read_events_written += len(events)
+        else:
+            self._write(item)
 
     def _write(self, event: Event) -> None:
+        event["t"] = round6(event["t"])  # the one rounding of a time the backends' parsers leave to this thread
         with self._lock:
             self.session.apply(event)
             self._journal.append(event)

@@ -135,7 +135,7 @@ class TegrastatsSource(Source):
             raise SourceUnavailable("tegrastats is not on PATH (not a Jetson?)")
         parser = TegrastatsLineParser(self._samples, self.profile, self.root)
         ms = max(1, int(self.interval * 1000))
-        self._runner = BackendRunner([self.binary, "--interval", str(ms)], parser, lambda e: None, self.clock)
+        self._runner = BackendRunner([self.binary, "--interval", str(ms)], parser, lambda events: None, self.clock)
         self._runner.start()
         try:
             first = self._samples.get(timeout=max(3.0, 3 * self.interval))
