@@ -101,7 +101,7 @@ class Parser:
         self._tail: deque[str] = deque(maxlen=3)  # the last lines with a letter or digit, for last_words
         self._recent: list[str] = []  # lines not yet sorted into the tail: judged in batches, from the end
         self.token_count = 0
-        self.lines_seen = 0
+        self._counted = 0  # lines no longer in _recent (lines_seen)
         self.recognised = False  # set once a line of this backend's own format is seen
         self.stop_requested = False  # the backend did what was asked and waits: end it as ok
         self.expected_tokens: int | None = options.get("expected_tokens")  # what argv asked for
@@ -269,8 +269,8 @@ class Parser:
 
     def _line(self, raw: str, t: float, out: list[Event]) -> None:
         n = len(raw)
-        # a short printable ASCII line (most lines) is clean as it is: found out in C, without a call
-        if n < 160 and raw.isascii() and raw.isprintable():
+        # a short printable line (most lines) is clean as it is: found out in C, without a call
+        if n < 160 and raw.isprintable():  # no control character at all (C0, DEL or C1): nothing to clean
             line = raw
         else:
             line = self.clean(raw) if n < LONG_LINE else self._clean_long(raw)
@@ -284,27 +284,35 @@ class Parser:
     def _output(self, line: str, t: float, out: list[Event]) -> None:
         """A clean line as its ``output`` event, counted and kept for last_words and the hint. What
         ``_line`` does before ``line``: an adapter's shortcut for its common line calls it too."""
-        shown = line if len(line) <= MAX_LINE else f"{line[:MAX_LINE]}... ({len(line) - MAX_LINE} more characters)"
-        out.append({"t": t, "kind": OUTPUT, "run": None, "line": shown})  # ev.output, inlined: every line
-        self.lines_seen += 1
+        if len(line) <= MAX_LINE:
+            out.append({"t": t, "kind": OUTPUT, "run": None, "line": line})  # ev.output, inlined: every line
+            recent = self._recent
+            recent.append(line)
+            if len(recent) >= 64:
+                self._sort_tail()
+        else:  # kept cut, and judged by all of it
+            shown = f"{line[:MAX_LINE]}... ({len(line) - MAX_LINE} more characters)"
+            out.append({"t": t, "kind": OUTPUT, "run": None, "line": shown})
+            self._sort_tail()
+            self._counted += 1
+            if _ALNUM.search(line):
+                self._tail.append(shown)
         # '=' is found by memchr: the word search runs only on lines that could hold the assertion
         if "=" in line and "deprecated" in line and (m := DEPRECATED.search(line)):
             # tinygrad 0.13 and master refuse 0.12's variables
             self.hint = (f"this tinygrad wants DEV={m.group(2)}, not {m.group(1)}=1: "
                          "set device_style = \"DEV\" in the scenario (\"legacy\" is for tinygrad 0.12 and older)")
-        if shown is line:
-            self._recent.append(line)
-            if len(self._recent) >= 64:
-                self._sort_tail()
-        elif _ALNUM.search(line):  # a cut line is judged by all of it
-            if self._recent:
-                self._sort_tail()
-            self._tail.append(shown)
+
+    @property
+    def lines_seen(self) -> int:
+        """How many lines the backend printed: those sorted into the tail, and those waiting."""
+        return self._counted + len(self._recent)
 
     def _sort_tail(self) -> None:
         """Moves the last three recent lines that have a letter or digit (not a blank line nor a
         traceback's ^^^^ marker line) into the tail: three regex searches per batch, not one a line."""
         found = []
+        self._counted += len(self._recent)
         for line in reversed(self._recent):
             if _ALNUM.search(line):
                 found.append(line)

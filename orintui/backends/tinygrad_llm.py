@@ -14,6 +14,7 @@ from typing import Any
 
 from orintui.backends.base import NUMBER, Adapter, CumulativeText, Parser, ascii_twin, is_clean, to_float
 from orintui.session import events as ev
+from orintui.session.events import TOKEN
 
 TOKEN_LINE = re.compile(
     rf"^\s*{NUMBER} ms,\s+{NUMBER} tok/s,\s+{NUMBER} GB/s,\s+(\d+)/(\d+) MB(?:\s+--  ?(.*))?$"
@@ -32,7 +33,8 @@ TOKEN_013 = re.compile(TOKEN_HEAD.pattern + REST.pattern)
 ASCII_TOKEN_013 = ascii_twin(TOKEN_013)
 # the form tinygrad prints, spaces and decimals only: where it matches, TOKEN_013 matches with the same
 # groups and end (each of its parts is a case of the general one's, which would take the same characters)
-PLAIN_013 = re.compile(r" *(\d+\.\d+) ms, +(\d+\.\d+) tok/s, +(\d+\.\d+) GB/s, +\d+/\d+ MB +--  ?", re.ASCII)
+PLAIN_013 = re.compile(r" *(\d{1,15}\.\d{1,15}) ms, +(\d{1,15}\.\d{1,15}) tok/s, +(\d{1,15}\.\d{1,15}) GB/s, +\d+/\d+ MB +--  ?",
+                       re.ASCII)
 
 
 def token_line(line: str) -> tuple[str, str, str, str | None, str | None] | None:
@@ -70,15 +72,16 @@ class TinygradLLMParser(Parser):
         # one's: the same events as _line gives (tests/test_parser_fast_paths.py holds it to them), without
         # the sanitiser's scan of the whole text. PLAIN_013's head is printable ASCII by its pattern and the
         # text up to the new words is the last line's (which came out of the sanitiser or this check), so
-        # only the new words are checked.
+        # only the new words are checked (printable: clean as they are). Its figures are at most 15 digits
+        # a side: finite floats, no NaN check.
         if self.in_decode and (m := PLAIN_013.match(line)) is not None and line.isascii() and "\\" not in line:
             start, so_far = m.end(), self.text_so_far
             previous = so_far.previous
             new = start + len(previous)
-            if line.startswith(previous, start) and is_clean(line[new:]):
+            if line.startswith(previous, start) and ((words := line[new:]).isprintable() or is_clean(words)):
                 self._output(line, t, out)
                 so_far.previous = line[start:]
-                self._token(t, out, m.group(1), m.group(2), m.group(3), None, line[new:])
+                self._token(t, out, float(m[1]), float(m[2]), float(m[3]), None, words)
                 return
         self._line(line, t, out)
 
@@ -104,7 +107,7 @@ class TinygradLLMParser(Parser):
             if not self.in_decode:
                 self.in_decode = True
                 out.append(ev.phase(t, ev.Phase.DECODE))
-            self._token(t, out, ms_text, tok_s_text, gbs_text, param_gbs, text)
+            self._figures(t, out, ms_text, tok_s_text, gbs_text, param_gbs, text)
             return
         m = MODEL_LINE.match(line)
         if m:
@@ -122,18 +125,22 @@ class TinygradLLMParser(Parser):
         if m:
             out.append(ev.summary(t, device=m.group(1)))
 
-    def _token(self, t: float, out: list, ms_text: str, tok_s_text: str, gbs_text: str, param_gbs: str | None,
-               text: str | None) -> None:
+    def _figures(self, t: float, out: list, ms_text: str, tok_s_text: str, gbs_text: str, param_gbs: str | None,
+                 text: str | None) -> None:
         # the pattern's numbers always convert; a NaN or an infinity among them makes the sum NaN, and
         # then to_float gives None for each that is one (the common case without three calls)
         a, b, c = float(ms_text), float(tok_s_text), float(gbs_text)
-        ms, tok_s, gbs = (a, b, c) if a - a + b - b + c - c == 0.0 else (
-            to_float(ms_text), to_float(tok_s_text), to_float(gbs_text))
+        if a - a + b - b + c - c == 0.0:
+            self._token(t, out, a, b, c, param_gbs, text)
+        else:
+            self._token(t, out, to_float(ms_text), to_float(tok_s_text), to_float(gbs_text), param_gbs, text)
+
+    def _token(self, t: float, out: list, ms: float | None, tok_s: float | None, gbs: float | None,
+               param_gbs: str | None, text: str | None) -> None:
         index = self.token_count
         self.token_count = index + 1  # emit_token, inlined (the same keys in the same order): once a line
-        token = {"t": t, "kind": ev.TOKEN, "run": None,
-                 "text": text or "", "ms": ms, "warmup": index < self.warmup_tokens, "index": index,
-                 "tok_s": tok_s, "gbs": gbs}
+        token = {"t": t, "kind": TOKEN, "run": None, "text": text or "", "ms": ms, "warmup": index < self.warmup_tokens,
+                 "index": index, "tok_s": tok_s, "gbs": gbs}
         if param_gbs is not None:
             token["param_gbs"] = to_float(param_gbs)
         out.append(token)
