@@ -112,16 +112,13 @@ class Parser:
     def feed(self, text: str, t: float) -> list[Event]:
         out: list[Event] = []
         # one whole line and nothing pending, as most reads bring: split_lines' own shortcut, without its
-        # call, for the parsers that read lines (``text`` not overridden); partition finds the line end
-        # and cuts the line in one call
-        if self._by_lines and not self._pending:
-            line, nl, rest = text.partition("\n")
-            if nl and not rest:
-                if line[-1:] == "\r":  # a PTY ends its lines with CR LF
-                    line = line[:-1]
-                if "\r" not in line:
-                    self._whole_line(line, t, out)
-                    return out
+        # call, for the parsers that read lines (``text`` not overridden); the line is cut once, without
+        # its LF or CR LF (a 14,000-character line copied once, not twice)
+        if self._by_lines and not self._pending and text[-1:] == "\n":
+            line = text[:-2] if text[-2:-1] == "\r" else text[:-1]  # a PTY ends its lines with CR LF
+            if "\n" not in line and "\r" not in line:
+                self._whole_line(line, t, out)
+                return out
         self.text(text, t, out)
         return out
 
@@ -293,9 +290,10 @@ class Parser:
         else:  # kept cut, and judged by all of it
             shown = f"{line[:MAX_LINE]}... ({len(line) - MAX_LINE} more characters)"
             out.append({"t": t, "kind": OUTPUT, "run": None, "line": shown})
-            self._sort_tail()
             self._counted += 1
             if _ALNUM.search(line):
+                if self._recent:
+                    self._sort_tail()
                 self._tail.append(shown)
         # '=' is found by memchr: the word search runs only on lines that could hold the assertion
         if "=" in line and "deprecated" in line and (m := DEPRECATED.search(line)):

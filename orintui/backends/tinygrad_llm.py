@@ -65,6 +65,7 @@ class TinygradLLMParser(Parser):
         super().__init__(**options)
         self.warmup_tokens = warmup_tokens
         self.text_so_far = CumulativeText()
+        self.previous_plain = True  # the text so far has no backslash (_whole_line's shortcut rests on it)
         self.in_decode = False
 
     def _whole_line(self, line: str, t: float, out: list) -> None:
@@ -72,13 +73,15 @@ class TinygradLLMParser(Parser):
         # one's: the same events as _line gives (tests/test_parser_fast_paths.py holds it to them), without
         # the sanitiser's scan of the whole text. PLAIN_013's head is printable ASCII by its pattern and the
         # text up to the new words is the last line's (which came out of the sanitiser or this check), so
-        # only the new words are checked (printable: clean as they are). Its figures are at most 15 digits
+        # only the new words are checked (printable: clean as they are), and for a backslash (which the
+        # general path reads as an escape), as the last text has none. Its figures are at most 15 digits
         # a side: finite floats, no NaN check.
-        if self.in_decode and (m := PLAIN_013.match(line)) is not None and line.isascii() and "\\" not in line:
+        if self.in_decode and self.previous_plain and (m := PLAIN_013.match(line)) is not None and line.isascii():
             start, so_far = m.end(), self.text_so_far
             previous = so_far.previous
             new = start + len(previous)
-            if line.startswith(previous, start) and ((words := line[new:]).isprintable() or is_clean(words)):
+            if (line.startswith(previous, start) and "\\" not in (words := line[new:])
+                    and (words.isprintable() or is_clean(words))):
                 self._output(line, t, out)
                 so_far.previous = line[start:]
                 self._token(t, out, float(m[1]), float(m[2]), float(m[3]), None, words)
@@ -103,6 +106,7 @@ class TinygradLLMParser(Parser):
                     text, so_far.previous = text[len(so_far.previous):], text
                 else:
                     text = so_far.new_part(text)
+                self.previous_plain = "\\" not in so_far.previous
             self.recognised = True
             if not self.in_decode:
                 self.in_decode = True
