@@ -15,8 +15,10 @@ from conftest import FIXTURES
 
 from orintui.backends import ADAPTERS
 from orintui.backends.base import MAX_PENDING, CumulativeText, Parser, common_prefix_len, is_clean, strip_ansi
+from orintui.backends.llama_bench import KEEP
 from orintui.backends.tinygrad_llm import TOKEN_LINE, TOKEN_LINE_012, token_line
 from orintui.core.sanitize import clean_text
+from orintui.session.schema import check_event
 
 TRANSCRIPTS = sorted((FIXTURES / "transcripts").glob("*.txt"))
 HOSTILE = ["\x1b[31mred\x1b[0m", "a\x1b]52;c;aGk=\x07b", "caf\u00e9 \x85 \x9b31m x", "\t tab\x7f", "\u2028 x\x00y",
@@ -419,6 +421,34 @@ def test_tinygrad_llm_token_line_shortcut_gives_the_general_paths_events(seed, m
     assert taken["h100"] == len(h100) - 2 and taken["huge"] == len(huge) - 3 and taken["escape"] == 1
     assert [e["ms"] for e in ADAPTERS["tinygrad-llm"].make_parser([]).feed(huge[10], 0.0) if e["kind"] == "token"] == [None]
     assert 0 < taken["hostile"] < len(hostile)
+
+
+HOSTILE_VALUES = ['"x"', "[1]", "1e400", "-1", "1.5", "true", "null", '{"a": 1}', "9223372036854775808", "[1, null]",
+                  '["a", 2]', "[[1]]", "2", "7.0"]
+
+
+@pytest.mark.parametrize("value", HOSTILE_VALUES)
+def test_llama_bench_rows_with_any_value_give_the_general_paths_events_and_a_session_can_hold_them(value):
+    """Each kept field of a recorded row set to a hostile value, one row a read: the shortcut (its own
+    types) gives what the general path (msgspec's Any, then the schema's check) gives, never raises,
+    and every event passes the session schema, so the run's file loads; a refused row makes it partial."""
+    row = read(FIXTURES / "transcripts" / "llama-bench-jsonl.txt").splitlines()[0]
+    refused = 0
+    for key in KEEP:
+        changed = re.sub(rf'"{key}": (\[[^]]*\]|"[^"]*"|[^,}}]+)', lambda m, new=f'"{key}": {value}': new, row, count=1)
+        assert changed != row or value in row
+        fast, slow = ADAPTERS["llama-bench"].make_parser(), general("llama-bench", [])
+        for i, chunk in enumerate([row + "\r\n", changed + "\r\n"]):
+            events = fast.feed(chunk, i + 0.5)
+            assert events == slow.feed(chunk, i + 0.5), (key, value)
+            assert all(check_event({**e, "run": 0}, 1) is None for e in events), (key, value, events)
+        assert fast.verdict() == slow.verdict()
+        refused += fast.verdict()[0] == "partial"
+        assert fast.tests + (fast.verdict()[0] == "partial") == 2, (key, value, fast.verdict())
+    # a number anywhere is kept; a string only where no figure belongs (avg_ts, stddev_ts, n_prompt, n_gen);
+    # an object, an infinity or an integer a float cannot hold nowhere
+    expected = {"2": 0, "7.0": 0, '"x"': 4, '{"a": 1}': len(KEEP), "1e400": len(KEEP), "9223372036854775808": len(KEEP)}
+    assert refused == expected.get(value, refused), refused
 
 
 def test_llama_bench_rows_take_the_shortcut(monkeypatch):

@@ -12,12 +12,13 @@ import csv
 import functools
 import json
 import re
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
 from orintui.backends.base import Adapter, Parser, strip_ansi, to_float
 from orintui.session import events as ev
+from orintui.session.schema import check_summary, number
 
 PROGRESS = re.compile(r"llama-bench: benchmark (\d+)/(\d+): (\w+)")
 BUILD = re.compile(r"^build: (\S+) \((\d+)\)")
@@ -25,6 +26,28 @@ RATE = re.compile(r"^([\d.]+)\s*±\s*([\d.]+)$")
 KEEP = ("model_type", "model_size", "model_n_params", "backends", "gpu_info", "cpu_info", "n_gpu_layers",
         "flash_attn", "n_threads", "n_batch", "n_ubatch", "type_k", "type_v", "build_commit", "build_number",
         "n_prompt", "n_gen", "n_depth", "avg_ns", "stddev_ns", "avg_ts", "stddev_ts", "samples_ns", "samples_ts")
+
+
+# A -o jsonl row as llama-bench prints it, decoded straight into its summary event: the event's own
+# fields first (defaults, under names no row uses, set after decoding), then the kept fields in KEEP's
+# order (msgspec skips the rest in C), typed as llama-bench writes them and as a session's schema wants
+# them (finite numbers, ints within int64, lists of them), so a decoded row needs no other check. Any
+# other row (an older build's types, a field missing, a hostile value) takes the general path.
+_MAX_FLOAT = 1.7976931348623157e308
+_INT = Annotated[int, msgspec.Meta(ge=-(2**63) + 1, le=2**63 - 1)]
+_COUNT = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]  # a test's tokens: what test_name is made of
+_NUMBER = _INT | Annotated[float, msgspec.Meta(ge=-_MAX_FLOAT, le=_MAX_FLOAT)]
+_TYPES: dict[str, Any] = {
+    **dict.fromkeys(("model_type", "backends", "gpu_info", "cpu_info", "type_k", "type_v", "build_commit"), str),
+    **dict.fromkeys(("model_size", "model_n_params", "n_gpu_layers", "flash_attn", "n_threads", "n_batch", "n_ubatch",
+                     "build_number", "avg_ns", "stddev_ns"), _INT),
+    **dict.fromkeys(("n_prompt", "n_gen", "n_depth"), _COUNT),
+    "avg_ts": _NUMBER, "stddev_ts": _NUMBER, "samples_ns": list[_INT], "samples_ts": list[_NUMBER]}
+_EVENT_HEAD = (("t", 0.0), ("kind", ev.SUMMARY), ("run", None), ("bench", True), ("test", ""))
+_row_event_decoder = msgspec.json.Decoder(msgspec.defstruct(
+    "_RowEvent", [(k, Any, msgspec.field(default=v, name=f"orintui:{k}")) for k, v in _EVENT_HEAD]
+    + [(k, _TYPES[k]) for k in KEEP], kw_only=True, gc=False))
+_asdict = msgspec.structs.asdict
 
 
 # a -o jsonl row decoded straight into the fields orintui keeps (msgspec skips the rest in C). A real
@@ -64,6 +87,11 @@ def _jsonl_row(text: str, decoded: dict | None = None) -> dict | None:
     return row if "avg_ts" in row else None
 
 
+def _count(value: Any) -> int:
+    """A test's token count as a row gives it: a finite number, or 0 (absent, or a scalar that is none)."""
+    return int(value) if number(value) else 0
+
+
 @functools.lru_cache(maxsize=256)  # a run has a handful of tests, each named once a row
 def test_name(n_prompt: int, n_gen: int, n_depth: int = 0) -> str:
     parts = ([f"pp{n_prompt}"] if n_prompt else []) + ([f"tg{n_gen}"] if n_gen else [])
@@ -81,18 +109,28 @@ class LlamaBenchParser(Parser):
         self.json_lines: list[str] | None = None  # inside a -o json array
         self.complete_marker = False  # the array closed, or md's build line: the whole output came
         self.tests = 0
+        self.refused: str | None = None  # why the first result row that could not be recorded was refused
         self.announced = 0  # --progress: "benchmark i/N" says how many tests to expect
         self._decoded: tuple[str, str, dict] | None = None  # a JSON row clean() decoded: stripped, raw, its fields
 
     def _whole_line(self, line: str, t: float, out: list) -> None:
-        # A -o jsonl result row read alone (most reads of such a run): decoded as clean() decodes it (which
-        # is what finds it clean), then its output and summary events, as _line -> clean -> line give them
-        # (tests/test_parser_fast_paths.py holds the two to each other), without their calls.
-        if (line[:1] == "{" and line[-1:] == "}" and self.json_lines is None and line.isascii() and "\x7f" not in line
-                and (row := _decode(line)) is not None and "avg_ts" in row):
-            self._output(line, t, out)
-            self._row(t, out, row)
-            return
+        # A -o jsonl result row read alone (most reads of such a run), in llama-bench's own types: decoded
+        # into its summary event (which is what finds it clean, as clean() says), then its output event
+        # and the event, as _line -> clean -> line give them (tests/test_parser_fast_paths.py holds the two
+        # to each other), without their calls, the row's copy into the event or the schema's check.
+        if line[:1] == "{" and line[-1:] == "}" and self.json_lines is None and line.isascii() and "\x7f" not in line:
+            try:
+                event = _asdict(_row_event_decoder.decode(line))
+            except (msgspec.DecodeError, RecursionError):  # ValidationError among them: the general path
+                event = None
+            if event is not None:
+                self._output(line, t, out)
+                self.recognised = True
+                self.tests += 1
+                event["t"], event["kind"], event["run"], event["bench"] = t, ev.SUMMARY, None, True
+                event["test"] = test_name(event["n_prompt"], event["n_gen"], event["n_depth"])
+                out.append(event)
+                return
         self._line(line, t, out)
 
     def clean(self, raw: str) -> str:
@@ -203,9 +241,12 @@ class LlamaBenchParser(Parser):
         self._row(t, out, fields)
 
     def has_figures(self) -> bool:
-        return self.tests > 0 or self.json_lines is not None  # an array that began: its output was cut
+        # an array that began: its output was cut; a row refused: a result orintui could not read
+        return self.tests > 0 or self.json_lines is not None or self.refused is not None
 
     def incomplete(self) -> str | None:
+        if self.refused:
+            return self.refused
         if self.announced and self.tests < self.announced:
             return f"{self.tests} of {self.announced} tests"
         if self.json_lines is not None:
@@ -213,9 +254,16 @@ class LlamaBenchParser(Parser):
         return None
 
     def _row(self, t: float, out: list, row: dict) -> None:
+        """A result row of any form as its summary event. A row with a value a session cannot hold (a
+        string where a figure belongs, an infinity, an object) stays an output line, and the run is
+        partial: orintui did not understand all of it."""
+        if (problem := check_summary(row, "")) is not None:
+            self.recognised = True
+            self.refused = self.refused or f"a result row refused ({problem})"
+            return
         self.recognised = True
         self.tests += 1
-        name = test_name(int(row.get("n_prompt") or 0), int(row.get("n_gen") or 0), int(row.get("n_depth") or 0))
+        name = test_name(_count(row.get("n_prompt")), _count(row.get("n_gen")), _count(row.get("n_depth")))
         # ev.summary(t, bench=True, test=name, **row), inlined (the same keys in the same order): a row has
         # 24 fields, which keyword arguments would copy three times
         event = {"t": t, "kind": ev.SUMMARY, "run": None,
