@@ -423,6 +423,25 @@ def test_tinygrad_llm_token_line_shortcut_gives_the_general_paths_events(seed, m
     assert 0 < taken["hostile"] < len(hostile)
 
 
+@pytest.mark.parametrize("name", sorted(ADAPTERS))
+def test_every_event_a_parser_gives_is_one_a_session_file_can_hold(name):
+    """Whatever a backend prints (every recorded transcript, and each with hostile lines put between
+    its own: escapes, controls, a JSON row with an object where a figure belongs, a huge figure), as
+    one read, a line a read and random cuts: every event passes the schema a session file is loaded
+    with, so a recorded run's file always loads."""
+    hostile = [*HOSTILE, '{"avg_ts": {"a": 1}, "n_prompt": "x"}', '{"avg_ts": 1e400}', "9" * 400 + " ms, 1.0 tok/s, 1.0 GB/s,",
+               "build_commit,avg_ts", '"x","[1]"', "| test | t/s |", "| pp1e999 | 1e999 ± 1 |"]
+    for path in TRANSCRIPTS:
+        lines = read(path).splitlines(keepends=True)
+        mixed = "".join(x + hostile[i % len(hostile)] + "\n" if i % 3 == 0 else x for i, x in enumerate(lines))
+        for text in (read(path), mixed):
+            for chunks in ([text], re.split(r"(?<=\n)", text), cuts(text, 7)):
+                parser = ADAPTERS[name].make_parser(SHORTCUT_ARGVS.get(name, ["--benchmark"]))
+                events = [e for i, c in enumerate(chunks) for e in parser.feed(c, 0.5 + i * 0.001)] + parser.finish(9.0)
+                problems = {check_event({**e, "run": 0}, 1) for e in events} - {None}
+                assert not problems, (path.name, problems)
+
+
 HOSTILE_VALUES = ['"x"', "[1]", "1e400", "-1", "1.5", "true", "null", '{"a": 1}', "9223372036854775808", "[1, null]",
                   '["a", 2]', "[[1]]", "2", "7.0"]
 
