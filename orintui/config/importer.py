@@ -11,7 +11,7 @@ from pathlib import Path
 
 from orintui.backends import get_adapter
 from orintui.session import events as ev
-from orintui.session.events import TOKEN
+from orintui.session.events import TOKEN, round6  # times rounded here: no recorder takes these events
 from orintui.session.model import RunInfo
 from orintui.session.recorder import new_session
 
@@ -34,18 +34,18 @@ def import_logs(backend: str, logs: list[str], labels: list[str] | None = None) 
         parser = adapter.make_parser(None, timed=False) if backend == "llama-completion" else adapter.make_parser(None)
         run = RunInfo(index=i, label=label, backend=backend, argv=[])
         start = t
-        out = [ev.run_started(t, i, label, imported_from=str(path))]
+        out = [ev.run_started(round6(t), i, label, imported_from=str(path))]
         for event in parser.feed(text, t) + parser.finish(t):
             if event["kind"] == TOKEN and event.get("ms"):
                 t += event["ms"] / 1000.0
-            event = {**event, "t": round(t, 6), "run": i}
+            event = {**event, "t": round6(t), "run": i}
             out.append(event)
         out = _without_echo(out)
         if not parser.recognised:
             raise ImportError_(f"{log}: no {backend} output found in it (is it the right --backend?)")
         t += 0.001
         status, why = parser.verdict()  # a log is judged like a live run: ok only when all of it was understood
-        out.append(ev.run_ended(t, i, status, None, None, why))
+        out.append(ev.run_ended(round6(t), i, status, None, None, why))
         run.started_t = start
         runs.append(run)
         all_events.extend(out)

@@ -277,7 +277,9 @@ _floor = math.floor
 
 
 def round6(t: float) -> float:
-    """``round(t, 6)``, the same float, in a third of the time (every recorded time is rounded): t times
+    """A time as a session keeps it, to the microsecond: where an event enters a session (the recorder's
+    writer thread; the importer), not where it is made, so the constructors below leave ``t`` as given.
+    ``round(t, 6)``, the same float, in a third of the time (every recorded time is rounded): t times
     10**6 rounded to an integer, over 10**6. The product's rounding error is at most half an ulp, so
     the integer is the exact product's unless the product lies within an ulp of a half (a tie, or
     nearly): those, and what is not a positive float below 9e9, take ``round`` itself."""
@@ -291,31 +293,31 @@ def round6(t: float) -> float:
 
 
 def make(kind: str, t: float, run: int | None = None, **fields: Any) -> Event:
-    return {"t": round6(t), "kind": kind, "run": run, **fields}
+    return {"t": t, "kind": kind, "run": run, **fields}
 
 
 # Each constructor builds its kind's TypedDict (mypy checks the fields) and hands it on as an Event,
 # the one type the recorder, the journal and the listeners take (no copy: it is the same dict).
 def phase(t: float, name: Phase, detail: str | None = None) -> Event:
-    event: PhaseEvent = {"t": round6(t), "kind": PHASE, "run": None, "phase": name, "detail": detail}
+    event: PhaseEvent = {"t": t, "kind": PHASE, "run": None, "phase": name, "detail": detail}
     return cast(Event, event)
 
 
 def token(t: float, text: str, ms: float | None = None, warmup: bool = False, **extra: Any) -> Event:
     """One generated token. ``ms`` is the backend's own figure for it, when it prints one."""
-    event: TokenEvent = {"t": round6(t), "kind": TOKEN, "run": None, "text": text, "ms": ms, "warmup": warmup}
+    event: TokenEvent = {"t": t, "kind": TOKEN, "run": None, "text": text, "ms": ms, "warmup": warmup}
     return {**event, **extra} if extra else cast(Event, event)
 
 
 def prefill(t: float, tokens: int | None, ms: float | None, source: str = "backend") -> Event:
-    event: PrefillEvent = {"t": round6(t), "kind": PREFILL, "run": None, "tokens": tokens, "ms": ms, "source": source}
+    event: PrefillEvent = {"t": t, "kind": PREFILL, "run": None, "tokens": tokens, "ms": ms, "source": source}
     return cast(Event, event)
 
 
 def summary(t: float, **figures: Any) -> Event:
     """Totals the backend printed itself (llama.cpp perf lines, a llama-bench row): SummaryEvent's
     fields and the adapter's own."""
-    event: SummaryEvent = {"t": round6(t), "kind": SUMMARY, "run": None}
+    event: SummaryEvent = {"t": t, "kind": SUMMARY, "run": None}
     return {**event, **figures}
 
 
@@ -330,7 +332,7 @@ def run_started(t: float, run: int, label: str, **fields: Any) -> Event:
     """A run's start; ``fields`` are RunStartedEvent's (the engine's: backend, repetition, warm-up, the
     CPU load before, a sweep's power mode and quiet gate; the importer's: the log it came from)."""
     _known(RUN_STARTED, RunStartedEvent.__optional_keys__, fields)
-    event: RunStartedEvent = {"t": round6(t), "kind": RUN_STARTED, "run": run, "label": label}
+    event: RunStartedEvent = {"t": t, "kind": RUN_STARTED, "run": run, "label": label}
     return {**event, **fields}
 
 
@@ -338,7 +340,7 @@ def run_ended(t: float, run: int, status: str, exit_code: int | None, signal: in
               **fields: Any) -> Event:
     """A run's end with its final status; ``fields`` are RunEndedEvent's optional ones."""
     _known(RUN_ENDED, RunEndedEvent.__optional_keys__, fields)
-    event: RunEndedEvent = {"t": round6(t), "kind": RUN_ENDED, "run": run, "status": status, "exit_code": exit_code,
+    event: RunEndedEvent = {"t": t, "kind": RUN_ENDED, "run": run, "status": status, "exit_code": exit_code,
                             "signal": signal, "error": error}
     return {**event, **fields}
 
@@ -346,17 +348,17 @@ def run_ended(t: float, run: int, status: str, exit_code: int | None, signal: in
 def telemetry(t: float, sample: Sample) -> Event:
     """A sample recorded at session time ``t`` (a source's own ``t``, if any, is replaced)."""
     untimed = cast(Sample, {k: v for k, v in sample.items() if k != "t"})
-    event: TelemetryEvent = {"t": round6(t), "kind": TELEMETRY, "run": None, **untimed}
+    event: TelemetryEvent = {"t": t, "kind": TELEMETRY, "run": None, **untimed}
     return cast(Event, event)
 
 
 def output(t: float, line: str) -> Event:
-    event: OutputEvent = {"t": round6(t), "kind": OUTPUT, "run": None, "line": line}
+    event: OutputEvent = {"t": t, "kind": OUTPUT, "run": None, "line": line}
     return cast(Event, event)
 
 
 def note(t: float, text: str, level: str = "info") -> Event:
-    event: NoteEvent = {"t": round6(t), "kind": NOTE, "run": None, "text": text, "level": level}
+    event: NoteEvent = {"t": t, "kind": NOTE, "run": None, "text": text, "level": level}
     return cast(Event, event)
 
 
