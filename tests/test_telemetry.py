@@ -207,6 +207,8 @@ def test_psutil_only(tmp_path, cli):
     rows = [json.loads(x) for x in r.stdout.splitlines()]
     assert len(rows) == 3 and rows[0]["source"] == "psutil" and rows[0]["ram_total_mb"] > 0
     assert rows[0]["power_total_mw"] is None and rows[0]["gpu_load_pct"] is None  # unknown, never 0
+    # times to the microsecond, as a session keeps them (the event constructors leave them as given)
+    assert all(r["t"] == round(r["t"], 6) for r in rows), [r["t"] for r in rows]
 
 
 @pytest.mark.skipif(JTOP_SERVICE, reason="the jtop service runs here (a Jetson): jtop opens")

@@ -9,7 +9,7 @@ import time
 
 from orintui.core.format import telemetry_line
 from orintui.session import events as ev
-from orintui.session.events import SampleLike
+from orintui.session.events import SampleLike, round6
 from orintui.telemetry.profiles import host_facts, match_profile
 from orintui.telemetry.sampler import TelemetrySampler
 
@@ -34,6 +34,8 @@ def telemetry_command(args: argparse.Namespace) -> int:
             return
         count += 1
         if done is None or count <= done:
+            if args.json:  # a sample's time as a session keeps it: no recorder rounds these
+                event["t"] = round6(event["t"])
             print(json.dumps(event) if args.json else format_sample(event), flush=True)
 
     sampler = TelemetrySampler(args.source, args.interval, emit, lambda: time.monotonic() - t0, profile,
