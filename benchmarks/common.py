@@ -13,6 +13,7 @@ PYTHONPATH = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH
 
 from orintui.session import events as ev  # noqa: E402
 from orintui.session import load_session  # noqa: E402
+from orintui.session.events import round6  # noqa: E402
 from orintui.session.model import RunInfo, Session  # noqa: E402
 
 RECORDED = ROOT / "orintui" / "data" / "demo-session.json.gz"
@@ -29,12 +30,13 @@ def synthetic_session(tokens: int, tok_s: float, samples: int, sample_hz: float,
     t = 0.0
     for r in range(runs):
         run_infos.append(RunInfo(index=r, label=f"run {r}", backend="llama-completion", argv=["x"], status="ok"))
-        events.append(ev.make(ev.RUN_STARTED, t, r))
-        events.append({**ev.phase(t, "decode"), "run": r})
+        # times to the microsecond, as a recorder keeps them (the event constructors leave them as given)
+        events.append(ev.make(ev.RUN_STARTED, round6(t), r))
+        events.append({**ev.phase(round6(t), "decode"), "run": r})
         for i in range(per_run):
             t += 1.0 / tok_s
-            events.append({**ev.token(t, texts[i % len(texts)], 1000.0 / tok_s), "run": r, "index": i})
-        events.append(ev.make(ev.RUN_ENDED, t, r, status="ok", exit_code=0, signal=None, error=None))
+            events.append({**ev.token(round6(t), texts[i % len(texts)], 1000.0 / tok_s), "run": r, "index": i})
+        events.append(ev.make(ev.RUN_ENDED, round6(t), r, status="ok", exit_code=0, signal=None, error=None))
     duration = t
     for k in range(samples):
         events.append({**sample, "t": round(min(duration, k / sample_hz), 6)})

@@ -126,3 +126,13 @@ async def test_a_200k_token_live_sessions_report_chart_and_last_lines_are_worked
         await until(pilot, lambda: not pane.busy and str(text.render()).startswith("Findings"), timeout=120)
         assert seen.count(True) >= 3, seen.count(True)
         assert f"({RUNS} of {RUNS} runs ended)" in str(text.render()) and "- run 2 vs run 3:" in str(text.render())
+
+
+def test_a_synthetic_session_keeps_times_as_a_recording_does():
+    """The benchmarks' sessions stand for recorded ones, whose times the recorder keeps to the
+    microsecond: the event constructors leave a time as given, so synthetic_session rounds its own
+    (unrounded, its files were 7% longer than a recording's and slower to load)."""
+    session = synthetic_session(2000, 500.0, 20, 1.0, runs=2)
+    assert len(session.events) > 2000
+    assert all(e["t"] == round(e["t"], 6) for e in session.events), next(
+        e["t"] for e in session.events if e["t"] != round(e["t"], 6))
