@@ -442,6 +442,42 @@ def test_every_event_a_parser_gives_is_one_a_session_file_can_hold(name):
                 assert not problems, (path.name, problems)
 
 
+# each adapter's own lines with an integer where a count belongs: N is a sane one, a 400-digit one (more than
+# a session holds) or a 5,000-digit one (more than int() reads); and a file size that is no number
+OWN_LINES = {
+    "tinygrad-llm": ['using model "x" with N bytes and N params, max context N on CPU'],
+    "tinygrad-llama3": ["seed = N"],
+    "llama-completion": ["main: generate: n_ctx = N, n_batch = N, n_predict = N",
+                         "llama_perf_context_print: prompt eval time = 10.00 ms / N tokens ( 1.00 ms per token, 100.00 tokens per second)",
+                         "llama_perf_context_print:        eval time = 10.00 ms / N runs   ( 1.00 ms per token, 100.00 tokens per second)",
+                         "llama_perf_context_print:       total time =  10.00 ms /  N tokens",
+                         "load_tensors: offloaded N/N layers to GPU", "print_info: file size   = N.5 GiB",
+                         "print_info: file size   = 1.2.N GiB"],
+    "llama-bench": ["llama-bench: benchmark 1/N: starting", "build: abc1234 (N)",
+                    "| model | test | t/s |\n| --- | --- | --- |\n| m | ppN | 1.0 ± 0.1 |"],
+    "openai": ["/v1/chat/completions  --  in:    N +   N  --  prefill:  123 tok/s  --  gen:   45 tok/s  --  out:   N  --  total:  1.23s"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(OWN_LINES))
+def test_a_count_no_session_can_hold_neither_crashes_the_reader_nor_breaks_the_file(name):
+    """A backend's own line with a count of 400 or 5,000 digits (or a file size of two dots) is read
+    like any other: no exception in the reader thread (int() refuses a text of over 4,300 digits, a
+    float of 400 digits is infinite), and every event passes the schema a session file is loaded with;
+    the same line with a sane count gives its figure, so each line takes the path it is meant to."""
+    for template in OWN_LINES[name]:
+        for n in ("12", "9" * 400, "9" * 5000):
+            text = template.replace("N", n) + "\r\n"
+            for chunks in ([text], [f"plain line\r\n{text}"]):  # feed's one-line shortcut, and the general path
+                parser = ADAPTERS[name].make_parser([])
+                events = [e for c in chunks for e in parser.feed(c, 0.5)] + parser.finish(9.0)
+                parser.verdict()
+                problems = {check_event({**e, "run": 0}, 1) for e in events} - {None}
+                assert not problems, (template, len(n), problems)
+                if n == "12" and "1.2" not in template:
+                    assert parser.recognised or any(e["kind"] != "output" for e in events), template
+
+
 HOSTILE_VALUES = ['"x"', "[1]", "1e400", "-1", "1.5", "true", "null", '{"a": 1}', "9223372036854775808", "[1, null]",
                   '["a", 2]', "[[1]]", "2", "7.0"]
 

@@ -18,6 +18,7 @@ from orintui.core.sanitize import clean_text
 from orintui.session import events as ev
 from orintui.session import status as st
 from orintui.session.events import Event
+from orintui.session.schema import MAX_INT
 
 OUTPUT, TOKEN = ev.OUTPUT, ev.TOKEN
 
@@ -78,6 +79,15 @@ def ascii_twin(pattern: re.Pattern[str]) -> re.Pattern[str]:
         raise ValueError(f"\\s inside a character class: {pattern.pattern!r}")
     source = _UNESCAPED_SPACE.sub(lambda m: m.group(1) + r"[\s\x1c-\x1f]", pattern.pattern)
     return re.compile(source, (pattern.flags & ~re.UNICODE) | re.ASCII)
+
+
+def to_int(text: str) -> int | None:
+    """A count as a session holds it (within int64), or None: digits a backend printed beyond that are no
+    count it has, and int() refuses a text of over 4,300 digits (ValueError in the reader thread)."""
+    if len(text) > 20:
+        return None
+    value = int(text)
+    return value if -MAX_INT < value < MAX_INT else None
 
 
 def to_float(text: str) -> float | None:

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from orintui.backends.base import Adapter, Parser, strip_ansi, to_float
+from orintui.backends.base import Adapter, Parser, strip_ansi, to_float, to_int
 from orintui.session import events as ev
 from orintui.session.schema import check_summary, number
 
@@ -175,7 +175,7 @@ class LlamaBenchParser(Parser):
             return
         if m := PROGRESS.search(line):
             self.recognised = True
-            self.announced = max(self.announced, int(m.group(2)))
+            self.announced = max(self.announced, to_int(m.group(2)) or 0)
             if m.group(3) == "starting":
                 out.append(ev.phase(t, ev.Phase.DECODE, f"test {m.group(1)}/{m.group(2)}"))
             return
@@ -185,7 +185,7 @@ class LlamaBenchParser(Parser):
         if m := BUILD.match(stripped):
             self.recognised = True
             self.complete_marker = True
-            out.append(ev.summary(t, build_commit=m.group(1), build_number=int(m.group(2))))
+            out.append(ev.summary(t, build_commit=m.group(1), build_number=to_int(m.group(2))))
 
     def _json_array(self, t: float, out: list) -> None:
         text = "\n".join(self.json_lines or [])
@@ -233,7 +233,8 @@ class LlamaBenchParser(Parser):
         if not rate or not m:
             return
         fields: dict[str, Any] = {"avg_ts": to_float(rate.group(1)), "stddev_ts": to_float(rate.group(2)),
-                  "n_prompt": int(m.group(1) or 0), "n_gen": int(m.group(2) or 0), "n_depth": int(m.group(3) or 0)}
+                  "n_prompt": to_int(m.group(1) or "0"), "n_gen": to_int(m.group(2) or "0"),
+                                  "n_depth": to_int(m.group(3) or "0")}
         for src, dst in (("model", "model_type"), ("size", "model_size_text"), ("params", "model_params_text"),
                          ("backend", "backends"), ("ngl", "n_gpu_layers"), ("fa", "flash_attn"), ("threads", "n_threads")):
             if src in row:

@@ -14,8 +14,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from orintui.backends.base import NUMBER, Adapter, Parser, ascii_twin, strip_ansi, to_float
+from orintui.backends.base import NUMBER, Adapter, Parser, ascii_twin, strip_ansi, to_float, to_int
 from orintui.session import events as ev
+from orintui.session.schema import MAX_INT
 
 LOG_PREFIX = re.compile(r"^(?:\d+\.\d{2}\.\d{3}\.\d{3} )?(?:[IWED] )?")
 GENERATE = re.compile(r"\bgenerate: n_ctx = (\d+), n_batch = (\d+), n_predict = (-?\d+)")
@@ -185,7 +186,7 @@ class LlamaCompletionParser(Parser):
             self.recognised = True
             self.state = "gen"
             self._by_lines = False
-            self.figures["n_predict"] = int(m.group(3))
+            self.figures["n_predict"] = to_int(m.group(3))
             out.append(ev.phase(t, ev.Phase.PREFILL))
             if self.prompt is None or not self.echo:
                 self.echo_buffer = None
@@ -198,9 +199,11 @@ class LlamaCompletionParser(Parser):
             self.devices.append(m.group(2))
             out.append(ev.summary(t, device=m.group(2), compute_capability=m.group(3)))
         elif "offloaded " in body and (m := OFFLOAD.search(body)):
-            out.append(ev.summary(t, offloaded_layers=int(m.group(1)), total_layers=int(m.group(2))))
+            out.append(ev.summary(t, offloaded_layers=to_int(m.group(1)), total_layers=to_int(m.group(2))))
         elif "file size" in body and (m := FILE_SIZE.search(body)):
-            out.append(ev.summary(t, model_bytes=int(float(m.group(1)) * UNITS[m.group(2)])))
+            size = to_float(m.group(1))  # None for "1.2.3" or a figure too large for a float
+            size = size * UNITS[m.group(2)] if size is not None else None
+            out.append(ev.summary(t, model_bytes=int(size) if size is not None and size < MAX_INT else None))
         elif "Interrupted by user" in body:
             self.stopped_by = "interrupted (SIGINT)"
             out.append(ev.note(t, "llama.cpp: interrupted by user (SIGINT)"))
@@ -216,16 +219,17 @@ class LlamaCompletionParser(Parser):
         fig = {}
         prompt_eval, eval_, load, total, sampling = ASCII_FIGURES if body.isascii() else FIGURES
         if m := prompt_eval.search(body):
-            fig = {"prompt_ms": to_float(m.group(1)), "prompt_tokens": int(m.group(2)),
+            tokens = to_int(m.group(2))
+            fig = {"prompt_ms": to_float(m.group(1)), "prompt_tokens": tokens,
                    "prompt_ms_per_token": to_float(m.group(3)), "prompt_tok_s": to_float(m.group(4))}
-            out.append(ev.prefill(t, int(m.group(2)), to_float(m.group(1))))
+            out.append(ev.prefill(t, tokens, to_float(m.group(1))))
         elif m := eval_.search(body):
-            fig = {"eval_ms": to_float(m.group(1)), "eval_runs": int(m.group(2)),
+            fig = {"eval_ms": to_float(m.group(1)), "eval_runs": to_int(m.group(2)),
                    "eval_ms_per_token": to_float(m.group(3)), "eval_tok_s": to_float(m.group(4))}
         elif m := load.search(body):
             fig = {"load_ms": to_float(m.group(1))}
         elif m := total.search(body):
-            fig = {"total_ms": to_float(m.group(1)), "total_tokens": int(m.group(2))}
+            fig = {"total_ms": to_float(m.group(1)), "total_tokens": to_int(m.group(2))}
         elif m := sampling.search(body):
             fig = {"sampling_ms": to_float(m.group(1))}
         if fig:

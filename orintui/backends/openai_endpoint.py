@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from orintui.backends.base import Adapter, Parser, to_float
+from orintui.backends.base import Adapter, Parser, to_float, to_int
 from orintui.backends.runner import BackendRunner, RunResult
 from orintui.core.sanitize import clean_text
 from orintui.session import events as ev
@@ -60,9 +60,9 @@ class ServerLog(Parser):
     def line(self, line: str, t: float, out: list[Event]) -> None:
         if m := TINYGRAD_SERVE.search(line):
             self.recognised = True
-            self.serve_figures.append({"cached": int(m.group(1)), "prompt_tokens": int(m.group(2)),
+            self.serve_figures.append({"cached": to_int(m.group(1)), "prompt_tokens": to_int(m.group(2)),
                                        "prompt_tok_s": to_float(m.group(3)), "eval_tok_s": to_float(m.group(4)),
-                                       "generated_tokens": int(m.group(5)) if m.group(5) else None})
+                                       "generated_tokens": to_int(m.group(5)) if m.group(5) else None})
 
     def tail_lines(self) -> str:
         return self.last_words()

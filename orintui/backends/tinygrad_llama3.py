@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from orintui.backends.base import NUMBER, Adapter, CumulativeText, Parser, ascii_twin, to_float
+from orintui.backends.base import NUMBER, Adapter, CumulativeText, Parser, ascii_twin, to_float, to_int
 from orintui.session import events as ev
 
 ENQUEUE = re.compile(rf"^enqueue in\s+{NUMBER} ms(.*)$")
@@ -110,7 +110,7 @@ class TinygradLlama3Parser(Parser):
                          "figures": figures}
             return
         if first == "s" and line.startswith("seed") and (m := SEED.match(line)):
-            out.append(ev.summary(t, seed=int(m.group(1))))
+            out.append(ev.summary(t, seed=to_int(m.group(1))))
             return
         if first == "l" and line.startswith("loaded") and (m := LOADED.match(line)):
             self.recognised = True

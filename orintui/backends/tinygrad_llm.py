@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from orintui.backends.base import NUMBER, Adapter, CumulativeText, Parser, ascii_twin, is_clean, to_float
+from orintui.backends.base import NUMBER, Adapter, CumulativeText, Parser, ascii_twin, is_clean, to_float, to_int
 from orintui.session import events as ev
 from orintui.session.events import TOKEN
 
@@ -116,10 +116,10 @@ class TinygradLLMParser(Parser):
         m = MODEL_LINE.match(line)
         if m:
             self.recognised = True
-            info = {"model_name": m.group(1), "model_bytes": int(m.group(2).replace(",", "")),
-                    "model_params": int(m.group(3).replace(",", ""))}
+            info = {"model_name": m.group(1), "model_bytes": to_int(m.group(2).replace(",", "")),
+                    "model_params": to_int(m.group(3).replace(",", ""))}
             if m.group(4):
-                info["max_context"] = int(m.group(4))
+                info["max_context"] = to_int(m.group(4))
             if m.group(5):
                 info["device"] = m.group(5)
             out.append(ev.summary(t, **info))
