@@ -445,7 +445,7 @@ def test_every_event_a_parser_gives_is_one_a_session_file_can_hold(name):
 # each adapter's own lines with an integer where a count belongs: N is a sane one, a 400-digit one (more than
 # a session holds) or a 5,000-digit one (more than int() reads); and a file size that is no number
 OWN_LINES = {
-    "tinygrad-llm": ['using model "x" with N bytes and N params, max context N on CPU'],
+    "tinygrad-llm": ['using model "x" with N bytes and N params, max context N on CPU', 'using model "x" with , bytes and ,N params'],
     "tinygrad-llama3": ["seed = N"],
     "llama-completion": ["main: generate: n_ctx = N, n_batch = N, n_predict = N",
                          "llama_perf_context_print: prompt eval time = 10.00 ms / N tokens ( 1.00 ms per token, 100.00 tokens per second)",

@@ -83,10 +83,14 @@ def ascii_twin(pattern: re.Pattern[str]) -> re.Pattern[str]:
 
 def to_int(text: str) -> int | None:
     """A count as a session holds it (within int64), or None: digits a backend printed beyond that are no
-    count it has, and int() refuses a text of over 4,300 digits (ValueError in the reader thread)."""
+    count it has, and int() refuses a text of over 4,300 digits (ValueError in the reader thread), as it
+    does no digits at all (tinygrad.llm's model line's [\\d,]+ matches a lone comma)."""
     if len(text) > 20:
         return None
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        return None
     return value if -MAX_INT < value < MAX_INT else None
 
 
