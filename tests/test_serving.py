@@ -209,6 +209,24 @@ def test_ollama_native_api_figures(tmp_path, api):
     assert run.status == "partial" and "3 of 8 tokens" in run.error
 
 
+@pytest.mark.parametrize("api", ["completions", "ollama"])
+def test_figures_no_session_can_hold_are_left_out(tmp_path, api):
+    """A server whose counts and rates are true, a string, a list or 10**400: the run neither fails in
+    orintui's own code (10**400 as a float overflows) nor writes a summary the schema refuses (execute
+    loads the saved file); those figures are left out, and the tokens are the chunks seen."""
+    with FakeServer("hostile_figures") as fake:
+        session, run, events, m = execute(tmp_path, f'url = "{fake.url}"\nmax_tokens = 8\napi = "{api}"')
+    assert run.status == "ok", run.error
+    assert [e["text"] for e in of(events, "token")] == [f" t{i}" for i in range(8)]
+    s = summary(events)
+    assert s["generated_tokens"] == 8 and s["tokens_source"] == "observed: chunks with text"
+    if api == "ollama":  # its one sane count is kept; a duration of 1e-320 ns gives no rate (it divided by zero)
+        assert s["prompt_tokens"] == 11 and s.get("prompt_tok_s") is None and s.get("load_ms") is None
+    else:
+        assert s.get("prompt_tokens") is None and s.get("cached_prompt_tokens") is None and s.get("eval_runs") is None
+        assert s.get("prompt_tok_s") is None and s.get("prompt_tokens_processed") is None
+
+
 def test_short_output_is_partial(tmp_path):
     with FakeServer("short") as fake:
         session, run, events, m = execute(tmp_path, f'url = "{fake.url}"\nmax_tokens = 8')

@@ -30,6 +30,7 @@ from orintui.core.sanitize import clean_text
 from orintui.session import events as ev
 from orintui.session import status as st
 from orintui.session.events import Event
+from orintui.session.schema import check_summary, number
 
 if TYPE_CHECKING:
     import httpx
@@ -443,7 +444,7 @@ class EndpointRun:
     # -- figures ------------------------------------------------------------------------------
     def _stream_figures(self, s: _Stream) -> dict[str, Any]:
         f: dict[str, Any] = {"chunks": s.chunks, "finish_reason": s.finish_reason}
-        usage, timings = s.usage, s.timings
+        usage, timings, native = _numbers(s.usage), _numbers(s.timings), _numbers(s.native)
         generated = usage.get("completion_tokens") if isinstance(usage.get("completion_tokens"), int) else None
         if generated is None and isinstance(timings.get("predicted_n"), int):
             generated = timings["predicted_n"]
@@ -466,15 +467,14 @@ class EndpointRun:
             f["prompt_ms"] = _num(timings.get("prompt_ms"))
             if isinstance(timings.get("prompt_n"), int):
                 f["prompt_tokens_processed"] = timings["prompt_n"]
-        native = s.native
         if isinstance(native.get("eval_count"), int):
             f["generated_tokens"], f["tokens_source"] = native["eval_count"], "server: Ollama eval_count"
-            if (ns := _num(native.get("eval_duration"))) and ns > 0:
+            if (ns := _num(native.get("eval_duration"))) and ns >= 1:  # nanoseconds
                 f["eval_tok_s"] = native["eval_count"] / (ns / 1e9)
                 f["eval_ms"], f["decode_source"] = ns / 1e6, "server: Ollama eval_count / eval_duration"
         if isinstance(native.get("prompt_eval_count"), int):
             f["prompt_tokens"] = native["prompt_eval_count"]
-            if (ns := _num(native.get("prompt_eval_duration"))) and ns > 0:
+            if (ns := _num(native.get("prompt_eval_duration"))) and ns >= 1:
                 f["prompt_tok_s"] = native["prompt_eval_count"] / (ns / 1e9)
                 f["prompt_ms"], f["prefill_source"] = ns / 1e6, "server: Ollama prompt_eval_count / prompt_eval_duration"
         if (ns := _num(native.get("load_duration"))) is not None:
@@ -483,7 +483,7 @@ class EndpointRun:
             f["ttft_ms"] = round((s.first - s.sent) * 1000.0, 3)
         if s.first is not None and s.last is not None and s.chunks > 1:
             f["observed_tok_s"] = round((f["generated_tokens"] - 1) / (s.last - s.first), 3) if s.last > s.first else None
-        return f
+        return _holdable(f)
 
     def _summary(self, streams: list[_Stream]) -> tuple[str, str | None, bool]:
         spec = self.spec
@@ -528,7 +528,7 @@ class EndpointRun:
         merged = [f for f in per if f["generated_tokens"] > f["chunks"]]
         if merged:
             figures["merged_chunks"] = True
-        self.emit(ev.summary(self._now(), **figures))
+        self.emit(ev.summary(self._now(), **_holdable(figures)))
         for s, f in zip(streams, per):
             where = f"stream {s.sid}: " if len(streams) > 1 else ""
             if f.get("cached_prompt_tokens"):
@@ -559,6 +559,19 @@ class EndpointRun:
             self.server.cancel("the run is over: orintui stops the server it started", st.OK, by_user=False)
         result = self.server.wait(3 * 3.0 + 10)
         return result or RunResult(st.FAILED, None, None, "the server did not end")
+
+
+def _numbers(obj: dict[str, Any]) -> dict[str, Any]:
+    """A server's object (usage, timings, Ollama's last line) with only what a figure can be made of:
+    finite floats and ints within int64, not bools (a 400-digit count would overflow a float), and its
+    objects one level down the same (usage.prompt_tokens_details)."""
+    return {k: {k2: v2 for k2, v2 in v.items() if number(v2)} if type(v) is dict else v
+            for k, v in obj.items() if type(v) is dict or number(v)}
+
+
+def _holdable(figures: dict[str, Any]) -> dict[str, Any]:
+    """The figures with any a session file cannot hold (an infinity, a count beyond int64) as None."""
+    return {k: v if k == "streams" or check_summary({k: v}, "") is None else None for k, v in figures.items()}
 
 
 def _num(value: Any) -> float | None:
