@@ -143,3 +143,26 @@ class Acc:
     assert [(t, key) for _, t, key in unknown_reads(source)] == [
         ("TokenLike", "tok_ss"), ("RunEndedEvent", "exit_cod"), ("NoteEvent", "gates"), ("SummaryEvent", "eval_toks"),
         ("SummaryFigures", "load_s")]
+
+
+def test_every_adapters_token_events_have_ev_tokens_shape():
+    """The adapters build their token events inline (a keyword call a token costs too much on the reader
+    thread): four places that write the token's fields. Each must give ev.token's keys in its order,
+    then index, then only TokenEvent's fields, with the types it names, on every recorded transcript."""
+    from conftest import FIXTURES
+
+    from orintui.backends import ADAPTERS
+    head = [*ev.token(0.0, "", None, False), "index"]
+    argvs = {"llama-completion": ["llama-completion", "-p", "Hello from orintui"], "llama-bench": []}
+    seen = set()
+    for name, adapter in ADAPTERS.items():
+        for path in sorted((FIXTURES / "transcripts").glob("*.txt")):
+            parser = adapter.make_parser(argvs.get(name, ["--benchmark"]))
+            text = path.read_bytes().decode("utf-8", errors="replace")
+            events = [e for line in text.splitlines(keepends=True) for e in parser.feed(line, 1.5)] + parser.finish(2.0)
+            for e in (e for e in events if e["kind"] == ev.TOKEN):
+                seen.add(name)
+                assert list(e)[:len(head)] == head and set(e) <= FIELDS["TokenEvent"], (name, path.name, list(e))
+                assert type(e["text"]) is str and type(e["index"]) is int and type(e["warmup"]) is bool, (name, e)
+                assert e["ms"] is None or type(e["ms"]) is float, (name, e)
+    assert seen >= {"tinygrad-llm", "tinygrad-gpt2", "tinygrad-llama3", "llama-completion"}, seen
