@@ -56,7 +56,9 @@ async def until(pilot, condition, timeout=30.0):
 
 
 async def on_screen(pilot, name):
-    await until(pilot, lambda: type(pilot.app.screen).__name__ == name)
+    """The screen ``name`` once it is the app's and mounted: a screen just pushed is the app's before its
+    compose has mounted its widgets (a query of them then finds none)."""
+    await until(pilot, lambda: type(pilot.app.screen).__name__ == name and pilot.app.screen.is_mounted)
     return pilot.app.screen
 
 

@@ -74,7 +74,10 @@ async def live_screen_with_a_big_session(pilot, app):
     return screen
 
 
-async def test_a_200k_token_live_sessions_report_chart_and_last_lines_are_worked_out_off_the_ui_loop(orintui_home):
+async def test_a_200k_token_live_sessions_report_chart_and_last_lines_are_worked_out_off_the_ui_loop(orintui_home, monkeypatch):
+    import threading
+
+    from orintui.tui.screens import last_lines as last_lines_module
     from orintui.tui.screens.last_lines import LastLinesScreen
     from orintui.tui.widgets.findings import FindingsPane
     from orintui.tui.widgets.pareto_plot import ParetoScreen
@@ -107,12 +110,19 @@ async def test_a_200k_token_live_sessions_report_chart_and_last_lines_are_worked
         await pilot.press("escape")
         await on_screen(pilot, "LiveScreen")
 
-        # Enter on a lane: its status, error and last output lines, read from the whole session in a worker
+        # Enter on a lane: its status, error and last output lines, read from the whole session in a worker;
+        # the worker held until the loop has ticked three times while it runs (the lines of a live run are
+        # kept by the screen: read in less time than three ticks take, which proved nothing)
+        release = threading.Event()
+        read_lines = last_lines_module.run_lines
+        monkeypatch.setattr(last_lines_module, "run_lines", lambda *a: (release.wait(60), read_lines(*a))[1])
         seen = probe(screen, lambda: "reading the run's output" in title(screen))
         screen.query_one("#lane-0").focus()
         await pilot.press("enter")
+        await until(pilot, lambda: seen.count(True) >= 3)
+        release.set()
         last = await on_screen(pilot, "LastLinesScreen")
-        assert isinstance(last, LastLinesScreen) and seen.count(True) >= 3, seen.count(True)
+        assert isinstance(last, LastLinesScreen)
         shown = "".join(str(w.render()) for w in last.query(Static))
         assert shown.startswith("run 0: ok") and "last 1 output lines:\nthe last line of run 0" in shown
         await pilot.press("escape")
